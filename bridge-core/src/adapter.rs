@@ -1,0 +1,228 @@
+//! What an adapter provides: a history source, a live source, a sink, and the error they share.
+//!
+//! An adapter implements one, two or all three traits. Abilities a platform lacks are default
+//! methods that return [`AdapterError::Unsupported`]; there is no capability-interface zoo.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    ids::{ChatId, Cursor, MsgId, Platform},
+    model::{Content, Event, Message, Sender},
+};
+
+/// Any error an adapter wraps as a cause.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// An adapter's failure, classified by what the engine does next.
+///
+/// Each adapter converts its own error type into this in one place, where the classification
+/// decisions live and get reviewed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdapterError {
+    /// The target asked us to slow down: wait `retry_after`, then retry the same item.
+    #[error("rate limited; retry after {retry_after:?}")]
+    RateLimited {
+        /// How long the target asked us to wait.
+        retry_after: Duration,
+    },
+    /// A passing fault (5xx, dropped connection, timeout): back off and retry, then give up.
+    #[error("transient failure: {0}")]
+    Transient(#[source] BoxError),
+    /// The target refused this item for good (too large, invalid): record it, skip it, go on.
+    #[error("rejected: {reason}")]
+    Rejected {
+        /// Why, in words an operator can act on.
+        reason: String,
+    },
+    /// The adapter cannot do this at all (e.g. edit on a platform without edits).
+    #[error("{0} is not supported")]
+    Unsupported(&'static str),
+    /// Nothing more can work on this link (bad credentials, missing chat): stop it.
+    #[error("fatal: {0}")]
+    Fatal(#[source] BoxError),
+}
+
+impl AdapterError {
+    /// A transient error from a message.
+    pub fn transient(msg: impl Into<String>) -> Self {
+        AdapterError::Transient(msg.into().into())
+    }
+
+    /// A fatal error from a message.
+    pub fn fatal(msg: impl Into<String>) -> Self {
+        AdapterError::Fatal(msg.into().into())
+    }
+
+    /// A rejection with a reason.
+    pub fn rejected(reason: impl Into<String>) -> Self {
+        AdapterError::Rejected { reason: reason.into() }
+    }
+
+    /// Whether retrying the same request may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, AdapterError::RateLimited { .. } | AdapterError::Transient(_))
+    }
+}
+
+/// One page of a chat's history.
+#[derive(Debug, Default)]
+pub struct Page {
+    /// Messages, oldest first.
+    pub messages: Vec<Message>,
+    /// Where the next page starts; `None` when the history is exhausted.
+    pub next: Option<Cursor>,
+}
+
+/// A chat history that can be read page by page, oldest first (an export, a platform's API).
+#[async_trait]
+pub trait HistorySource: Send + Sync {
+    /// The platform the history comes from.
+    fn platform(&self) -> Platform;
+
+    /// Up to `limit` messages of `chat`, oldest first, strictly after `after` (`None` = from
+    /// the beginning).
+    ///
+    /// # Errors
+    /// As classified by [`AdapterError`]; a source that cannot read a chat at all is `Fatal`.
+    async fn page(
+        &self,
+        chat: &ChatId,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page, AdapterError>;
+
+    /// How many messages `chat` has, when the source knows without reading them all.
+    ///
+    /// # Errors
+    /// As for [`HistorySource::page`].
+    async fn count(&self, _chat: &ChatId) -> Result<Option<u64>, AdapterError> {
+        Ok(None)
+    }
+}
+
+/// A source of live events (new messages, edits, deletes, reactions).
+#[async_trait]
+pub trait LiveSource: Send + Sync {
+    /// The platform the events come from.
+    fn platform(&self) -> Platform;
+
+    /// Pushes events into `out` until `shutdown` is cancelled or `out` is closed.
+    ///
+    /// # Errors
+    /// When the source cannot go on (lost connection after retries, bad credentials).
+    async fn run(
+        &self,
+        out: mpsc::Sender<Event>,
+        shutdown: CancellationToken,
+    ) -> Result<(), AdapterError>;
+}
+
+/// Whether a message is being replayed from history or relayed as it happens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Replaying an export: silent (no notifications), original time shown.
+    Backfill,
+    /// Relaying a live message.
+    Live,
+}
+
+/// One target message to send: part `part` of the copy of `msg`.
+///
+/// A source message may become several target messages (a long text split in parts, files
+/// beyond a per-message limit, one reaction event per reacting user). The engine asks the sink
+/// how many parts a message has ([`Sink::parts`]) and sends them one by one, each recorded
+/// separately, so a crash in the middle resumes at the exact part.
+#[derive(Clone, Copy, Debug)]
+pub struct Outgoing<'a> {
+    /// The source message.
+    pub msg: &'a Message,
+    /// Which part of its copy this is, from 0.
+    pub part: u32,
+    /// The message to reply to, already translated into the target chat.
+    pub reply_to: Option<&'a MsgId>,
+    /// The target IDs of the parts already sent, in order (`earlier.len() == part`).
+    pub earlier: &'a [MsgId],
+    /// Backfill or live relay.
+    pub mode: Mode,
+}
+
+/// A place messages can be written to.
+#[async_trait]
+pub trait Sink: Send + Sync {
+    /// The platform written to.
+    fn platform(&self) -> Platform;
+
+    /// How many target messages `msg` becomes (at least 1). It must depend only on the message
+    /// and the sink's configuration, never on time or state: a resumed run relies on getting the
+    /// same answer.
+    fn parts(&self, _msg: &Message) -> u32 {
+        1
+    }
+
+    /// Sends one part of a message into `to` and returns the new message's ID.
+    ///
+    /// # Errors
+    /// As classified by [`AdapterError`].
+    async fn send(&self, to: &ChatId, out: Outgoing<'_>) -> Result<MsgId, AdapterError>;
+
+    /// After a crash: finds out whether this part was already delivered (a send whose answer
+    /// was lost), by reading the target back. `Ok(None)` means it was not and must be sent.
+    ///
+    /// # Errors
+    /// [`AdapterError::Unsupported`] when the sink cannot tell; the engine then resends and
+    /// warns of a possible duplicate.
+    async fn find_sent(
+        &self,
+        _to: &ChatId,
+        _out: Outgoing<'_>,
+    ) -> Result<Option<MsgId>, AdapterError> {
+        Err(AdapterError::Unsupported("finding a sent message"))
+    }
+
+    /// Replaces the content of a message this sink sent.
+    ///
+    /// # Errors
+    /// [`AdapterError::Unsupported`] unless the sink implements it.
+    async fn edit(
+        &self,
+        _to: &ChatId,
+        _target: &MsgId,
+        _sender: &Sender,
+        _content: &Content,
+    ) -> Result<(), AdapterError> {
+        Err(AdapterError::Unsupported("edit"))
+    }
+
+    /// Deletes a message this sink sent.
+    ///
+    /// # Errors
+    /// [`AdapterError::Unsupported`] unless the sink implements it.
+    async fn delete(&self, _to: &ChatId, _target: &MsgId) -> Result<(), AdapterError> {
+        Err(AdapterError::Unsupported("delete"))
+    }
+
+    /// Adds `sender`'s reaction to a message; returns the reaction's own ID where the platform
+    /// has one (Matrix annotations are events).
+    ///
+    /// # Errors
+    /// [`AdapterError::Unsupported`] unless the sink implements it.
+    async fn react(
+        &self,
+        _to: &ChatId,
+        _target: &MsgId,
+        _sender: &Sender,
+        _emoji: &str,
+    ) -> Result<Option<MsgId>, AdapterError> {
+        Err(AdapterError::Unsupported("reactions"))
+    }
+
+    /// Startup check that credentials work and `to` is reachable.
+    ///
+    /// # Errors
+    /// `Fatal` with what the operator should fix.
+    async fn check(&self, to: &ChatId) -> Result<(), AdapterError>;
+}

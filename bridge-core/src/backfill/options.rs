@@ -1,0 +1,39 @@
+//! How backfills run: parallelism, page size, pace per platform, retries.
+
+use std::collections::BTreeMap;
+
+use crate::{ids::Platform, retry::RetryPolicy};
+
+/// A sink's message rate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rate {
+    /// Messages per second, sustained.
+    pub per_second: f64,
+    /// How many may go at once after a quiet spell.
+    pub burst: u32,
+}
+
+/// How backfills run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BackfillOptions {
+    /// How many jobs (source chat → target chat) run at the same time; each stays in order.
+    pub parallel_links: usize,
+    /// Messages read from the source per page (the cursor is saved after each page).
+    pub page_size: usize,
+    /// The pace per target platform; a platform without an entry is paced only by its own
+    /// rate-limit answers.
+    pub rates: BTreeMap<Platform, Rate>,
+    /// How failed sends are retried.
+    pub retry: RetryPolicy,
+}
+
+impl Default for BackfillOptions {
+    fn default() -> Self {
+        Self {
+            parallel_links: 4,
+            page_size: 100,
+            rates: BTreeMap::new(),
+            retry: RetryPolicy::default(),
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! kbbridge's platform-neutral core.
+//!
+//! It knows no platform, no TOML and no HTTP: adapters convert to and from its model, and the
+//! binary wires them together.
+//!
+//! # Layout
+//! - [`ids`]: opaque identifiers (`Platform`, `ChatId`, `MsgId`, `UserId`, `Cursor`, refs).
+//! - [`model`]: the one message model (`Event`, `Message`, `Content`, `Attachment`).
+//! - [`adapter`]: the `HistorySource`, `LiveSource` and `Sink` traits and `AdapterError`.
+//! - [`store`]: the persistent ID-mapping store (SQLite by default, PostgreSQL by URL).
+//! - [`backfill`]: the backfill engine: paced, retried, resumable, exactly-once per part.
+//! - [`pacer`]: the per-sink message rate limiter (governor on tokio's clock).
+//! - [`retry`]: the retry policy by error class (backon).
+//! - [`links`]: which chats mirror each other and what to do with them.
+//! - [`secret`]: a string that never reaches a log.
+//! - `testing` (feature `testing`): in-memory fakes of a history source and a sink.
+//!
+//! # Backfill in one paragraph
+//! For each link, the engine reads the source chat page by page from the saved cursor. For each
+//! message and each part of its copy it checks the store: sent parts are skipped, a *pending*
+//! part (a crash happened during its send) is first looked up in the target, and anything else
+//! is written *pending*, sent, and turned *sent* with the new ID. The cursor is saved after
+//! each page, so a crash re-reads at most one page and the store removes the duplicates.
+
+#![warn(missing_docs)]
+
+pub mod adapter;
+pub mod backfill;
+pub mod ids;
+pub mod links;
+pub mod model;
+pub mod pacer;
+pub mod retry;
+pub mod secret;
+pub mod store;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
+pub use adapter::{AdapterError, BoxError, HistorySource, LiveSource, Mode, Outgoing, Page, Sink};
+pub use ids::{ChatId, ChatRef, Cursor, MsgId, MsgRef, Platform, UserId};
+pub use model::{Attachment, Content, Event, Message, MessageKind, Reaction, Sender, Syntax};
+pub use secret::Secret;
+pub use store::{MappingStore, StoreError};

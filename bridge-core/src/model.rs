@@ -1,0 +1,216 @@
+//! The one message model every adapter converts to and from.
+
+use std::{fmt, path::PathBuf, sync::Arc};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::ids::{MsgId, MsgRef, UserId};
+
+/// Something that happened in a chat, as a live source reports it.
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// A new message.
+    Message(Message),
+    /// A message's content was replaced.
+    Edit {
+        /// The edited message, on the platform where the edit happened.
+        target: MsgRef,
+        /// Who edited it.
+        sender: Sender,
+        /// The new content.
+        content: Content,
+        /// When the edit was made.
+        at: DateTime<Utc>,
+    },
+    /// A message was deleted.
+    Delete {
+        /// The deleted message.
+        target: MsgRef,
+        /// Who deleted it, where the platform says.
+        sender: Option<Sender>,
+    },
+    /// A reaction was added to a message.
+    ReactionAdded {
+        /// The message reacted to.
+        target: MsgRef,
+        /// Who reacted.
+        sender: Sender,
+        /// The emoji, as a Unicode string or a `:shortcode:` the platform did not resolve.
+        emoji: String,
+    },
+    /// A reaction was taken back.
+    ReactionRemoved {
+        /// The message the reaction was on.
+        target: MsgRef,
+        /// Who had reacted.
+        sender: Sender,
+        /// The emoji that was removed.
+        emoji: String,
+    },
+}
+
+impl Event {
+    /// The message this event is about: the new message itself, or the target.
+    pub fn subject(&self) -> &MsgRef {
+        match self {
+            Event::Message(m) => &m.origin,
+            Event::Edit { target, .. }
+            | Event::Delete { target, .. }
+            | Event::ReactionAdded { target, .. }
+            | Event::ReactionRemoved { target, .. } => target,
+        }
+    }
+}
+
+/// One message, with everything a target needs to reproduce it faithfully.
+#[derive(Clone, Debug)]
+pub struct Message {
+    /// Where the message was first posted.
+    pub origin: MsgRef,
+    /// Who posted it.
+    pub sender: Sender,
+    /// When it was originally posted (Matrix `ts`, Discord's `<t:…>` markup use it).
+    pub sent_at: DateTime<Utc>,
+    /// Whether this is an ordinary message or a notice (system or headline line).
+    pub kind: MessageKind,
+    /// Text and attachments.
+    pub content: Content,
+    /// The message this one replies to, in the same chat as `origin`; the engines translate it.
+    pub reply_to: Option<MsgId>,
+    /// Reactions the message had when it was exported (backfill only; live reactions are events).
+    pub reactions: Vec<Reaction>,
+    /// Whether the message had been edited before it was exported.
+    pub edited: bool,
+}
+
+/// Whether a message is a person's post or an automatic notice.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MessageKind {
+    /// A message someone wrote.
+    #[default]
+    Normal,
+    /// A system line (joins, renames, headline changes) the platform generated.
+    Notice,
+}
+
+/// A message's author.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sender {
+    /// The author's ID on the origin platform.
+    pub id: UserId,
+    /// The name to show for them.
+    pub name: String,
+    /// An avatar URL, where the origin platform gives one.
+    pub avatar: Option<String>,
+}
+
+/// What a message says and carries.
+#[derive(Clone, Debug, Default)]
+pub struct Content {
+    /// The text, in its source markup; empty for a bare attachment.
+    pub text: String,
+    /// The markup language `text` is written in.
+    pub syntax: Syntax,
+    /// Files attached to the message.
+    pub attachments: Vec<Attachment>,
+}
+
+impl Content {
+    /// Plain text with no markup and no attachments.
+    pub fn plain(text: impl Into<String>) -> Self {
+        Self { text: text.into(), syntax: Syntax::Plain, attachments: Vec::new() }
+    }
+}
+
+/// The markup a message's text is written in; sinks convert from it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Syntax {
+    /// No markup: every character is literal.
+    #[default]
+    Plain,
+    /// Keybase's markdown dialect (`*bold*`, `_italic_`, `~strike~`, code, quotes).
+    Keybase,
+    /// Discord's markdown dialect.
+    Discord,
+    /// Matrix: `text` is the plain `body`, and this is the `formatted_body` HTML.
+    MatrixHtml(String),
+}
+
+/// A reaction a message carried, with everyone who made it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reaction {
+    /// The emoji: Unicode where known, otherwise the origin's key as found (see `exact`).
+    pub emoji: String,
+    /// False when the origin lost the real emoji (old keybase-export files mangle the keys).
+    pub exact: bool,
+    /// Who reacted, in the order the origin lists them.
+    pub users: Vec<Sender>,
+}
+
+/// A file attached to a message.
+#[derive(Clone)]
+pub struct Attachment {
+    /// The file name to show and upload under (already made safe by the source adapter).
+    pub name: String,
+    /// MIME type, where known.
+    pub mime: Option<String>,
+    /// Size in bytes, where known without reading the file.
+    pub size: Option<u64>,
+    /// Image width and height in pixels, where known.
+    pub dimensions: Option<(u32, u32)>,
+    /// Where the bytes come from.
+    pub data: Arc<dyn Blob>,
+}
+
+impl fmt::Debug for Attachment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Attachment")
+            .field("name", &self.name)
+            .field("mime", &self.mime)
+            .field("size", &self.size)
+            .field("data", &self.data.describe())
+            .finish()
+    }
+}
+
+/// A way to read an attachment's bytes, read only when a sink needs them.
+#[async_trait]
+pub trait Blob: Send + Sync {
+    /// Reads the whole file.
+    ///
+    /// # Errors
+    /// When the bytes cannot be had (a missing export file, a failed download).
+    async fn read(&self) -> std::io::Result<Vec<u8>>;
+
+    /// Where the bytes are, for logs and reports.
+    fn describe(&self) -> String;
+}
+
+/// Bytes held in memory.
+pub struct MemoryBlob(pub Vec<u8>);
+
+#[async_trait]
+impl Blob for MemoryBlob {
+    async fn read(&self) -> std::io::Result<Vec<u8>> {
+        Ok(self.0.clone())
+    }
+
+    fn describe(&self) -> String {
+        format!("{} bytes in memory", self.0.len())
+    }
+}
+
+/// A file on disk, at a path the source adapter has already checked stays inside its folder.
+pub struct FileBlob(pub PathBuf);
+
+#[async_trait]
+impl Blob for FileBlob {
+    async fn read(&self) -> std::io::Result<Vec<u8>> {
+        tokio::fs::read(&self.0).await
+    }
+
+    fn describe(&self) -> String {
+        self.0.display().to_string()
+    }
+}

@@ -1,0 +1,275 @@
+//! In-memory fakes of a history source and a sink, for engine tests (feature `testing`).
+//!
+//! They behave like well-mannered platforms: the history pages by cursor, the sink assigns IDs,
+//! can be told to fail in scripted ways, and records everything it accepted so tests can assert
+//! on exactly what arrived. Both yield to the scheduler inside their calls, so a test that drops
+//! a run after N polls can interrupt them between "delivered" and "answered", like a crash.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::{
+        Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeZone, Utc};
+
+use crate::{
+    adapter::{AdapterError, HistorySource, Outgoing, Page, Sink},
+    ids::{ChatId, ChatRef, Cursor, MsgId, MsgRef, Platform, UserId},
+    model::{Content, Message, MessageKind, Sender},
+};
+
+/// Builds a plain text message `id` in `chat`, sent `id` minutes after a fixed epoch.
+pub fn text_message(chat: &ChatRef, id: u64, text: &str) -> Message {
+    let sent_at: DateTime<Utc> =
+        Utc.timestamp_opt(1_600_000_000 + id as i64 * 60, 0).single().unwrap_or_default();
+    Message {
+        origin: chat.msg(id.to_string()),
+        sender: Sender { id: UserId::new("alice"), name: "alice".into(), avatar: None },
+        sent_at,
+        kind: MessageKind::Normal,
+        content: Content::plain(text),
+        reply_to: None,
+        reactions: Vec::new(),
+        edited: false,
+    }
+}
+
+/// An in-memory chat history; the cursor is the index of the next message.
+pub struct FakeHistory {
+    platform: Platform,
+    chats: HashMap<ChatId, Vec<Message>>,
+    /// Errors to return from the next `page` calls, in order.
+    failures: Mutex<VecDeque<AdapterError>>,
+}
+
+impl FakeHistory {
+    /// An empty history on `platform`.
+    pub fn new(platform: Platform) -> Self {
+        Self { platform, chats: HashMap::new(), failures: Mutex::new(VecDeque::new()) }
+    }
+
+    /// Adds a chat with its messages, oldest first.
+    pub fn with_chat(mut self, chat: ChatId, messages: Vec<Message>) -> Self {
+        self.chats.insert(chat, messages);
+        self
+    }
+
+    /// Makes the next `page` call fail with `error` (queued after earlier ones).
+    pub fn fail_next(&self, error: AdapterError) {
+        if let Ok(mut f) = self.failures.lock() {
+            f.push_back(error);
+        }
+    }
+}
+
+#[async_trait]
+impl HistorySource for FakeHistory {
+    fn platform(&self) -> Platform {
+        self.platform
+    }
+
+    async fn page(
+        &self,
+        chat: &ChatId,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page, AdapterError> {
+        tokio::task::yield_now().await;
+        if let Some(e) = self.failures.lock().ok().and_then(|mut f| f.pop_front()) {
+            return Err(e);
+        }
+        let all = self.chats.get(chat).ok_or_else(|| AdapterError::fatal("no such chat"))?;
+        let start: usize = match after {
+            Some(c) => c.as_str().parse().map_err(|_| AdapterError::fatal("bad cursor"))?,
+            None => 0,
+        };
+        let end = (start + limit).min(all.len());
+        let messages = all.get(start..end).unwrap_or_default().to_vec();
+        let next = (end < all.len()).then(|| Cursor::new(end.to_string()));
+        Ok(Page { messages, next })
+    }
+
+    async fn count(&self, chat: &ChatId) -> Result<Option<u64>, AdapterError> {
+        Ok(self.chats.get(chat).map(|m| m.len() as u64))
+    }
+}
+
+/// One part the fake sink accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivered {
+    /// The chat it went to.
+    pub to: ChatId,
+    /// The ID the sink gave it.
+    pub id: MsgId,
+    /// The source message.
+    pub origin: MsgRef,
+    /// The part number.
+    pub part: u32,
+    /// The translated reply target it was sent with.
+    pub reply_to: Option<MsgId>,
+    /// The text of the source message.
+    pub text: String,
+    /// When (tokio's clock) it arrived.
+    pub at: tokio::time::Instant,
+}
+
+/// What the fake sink does with a given part.
+pub enum Script {
+    /// Fail with these errors, in order, then accept.
+    FailFirst(Vec<AdapterError>),
+    /// Reject for good with this reason.
+    Reject(String),
+}
+
+/// An in-memory sink that records what it accepts.
+pub struct FakeSink {
+    platform: Platform,
+    delivered: Mutex<Vec<Delivered>>,
+    scripts: Mutex<HashMap<(String, u32), Script>>,
+    parts: Box<dyn Fn(&Message) -> u32 + Send + Sync>,
+    latency: Duration,
+    can_find: bool,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+    found: AtomicUsize,
+}
+
+/// Counts a send as in flight until dropped (a dropped send future counts too).
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl FakeSink {
+    /// A sink on `platform` that accepts everything, one part per message, instantly.
+    pub fn new(platform: Platform) -> Self {
+        Self {
+            platform,
+            delivered: Mutex::new(Vec::new()),
+            scripts: Mutex::new(HashMap::new()),
+            parts: Box::new(|_| 1),
+            latency: Duration::ZERO,
+            can_find: true,
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
+            found: AtomicUsize::new(0),
+        }
+    }
+
+    /// Decides how many parts each message becomes.
+    pub fn with_parts(mut self, f: impl Fn(&Message) -> u32 + Send + Sync + 'static) -> Self {
+        self.parts = Box::new(f);
+        self
+    }
+
+    /// Makes every send take `latency` (on tokio's clock).
+    pub fn with_latency(mut self, latency: Duration) -> Self {
+        self.latency = latency;
+        self
+    }
+
+    /// Makes `find_sent` unsupported, like a platform that cannot be read back.
+    pub fn without_find(mut self) -> Self {
+        self.can_find = false;
+        self
+    }
+
+    /// Scripts what happens to part `part` of source message `msg`.
+    pub fn script(&self, msg: &str, part: u32, script: Script) {
+        if let Ok(mut s) = self.scripts.lock() {
+            s.insert((msg.to_owned(), part), script);
+        }
+    }
+
+    /// The most sends that were ever in progress at the same time.
+    pub fn max_in_flight(&self) -> usize {
+        self.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// How many times `find_sent` found a part that had arrived (a crash after delivery).
+    pub fn found_count(&self) -> usize {
+        self.found.load(Ordering::SeqCst)
+    }
+
+    /// Everything accepted so far, in arrival order.
+    pub fn delivered(&self) -> Vec<Delivered> {
+        self.delivered.lock().map(|d| d.clone()).unwrap_or_default()
+    }
+
+    fn scripted(&self, out: &Outgoing<'_>) -> Result<(), AdapterError> {
+        let mut scripts = self.scripts.lock().map_err(|_| AdapterError::fatal("poisoned"))?;
+        let key = (out.msg.origin.msg.as_str().to_owned(), out.part);
+        match scripts.get_mut(&key) {
+            Some(Script::Reject(reason)) => Err(AdapterError::rejected(reason.clone())),
+            Some(Script::FailFirst(errors)) if !errors.is_empty() => Err(errors.remove(0)),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[async_trait]
+impl Sink for FakeSink {
+    fn platform(&self) -> Platform {
+        self.platform
+    }
+
+    fn parts(&self, msg: &Message) -> u32 {
+        (self.parts)(msg)
+    }
+
+    async fn send(&self, to: &ChatId, out: Outgoing<'_>) -> Result<MsgId, AdapterError> {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        let _guard = InFlight(&self.in_flight);
+        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        tokio::task::yield_now().await;
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
+        }
+        self.scripted(&out)?;
+        let id = {
+            let mut d = self.delivered.lock().map_err(|_| AdapterError::fatal("poisoned"))?;
+            let id = MsgId::new(format!("{}-{}", to, d.len() + 1));
+            d.push(Delivered {
+                to: to.clone(),
+                id: id.clone(),
+                origin: out.msg.origin.clone(),
+                part: out.part,
+                reply_to: out.reply_to.cloned(),
+                text: out.msg.content.text.clone(),
+                at: tokio::time::Instant::now(),
+            });
+            id
+        };
+        // Delivered but not yet answered: a drop here is a crash after the target got it.
+        tokio::task::yield_now().await;
+        Ok(id)
+    }
+
+    async fn find_sent(&self, to: &ChatId, out: Outgoing<'_>) -> Result<Option<MsgId>, AdapterError> {
+        if !self.can_find {
+            return Err(AdapterError::Unsupported("finding a sent message"));
+        }
+        tokio::task::yield_now().await;
+        let d = self.delivered.lock().map_err(|_| AdapterError::fatal("poisoned"))?;
+        let hit = d
+            .iter()
+            .find(|x| &x.to == to && x.origin == out.msg.origin && x.part == out.part)
+            .map(|x| x.id.clone());
+        if hit.is_some() {
+            self.found.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(hit)
+    }
+
+    async fn check(&self, _to: &ChatId) -> Result<(), AdapterError> {
+        Ok(())
+    }
+}

@@ -1,0 +1,57 @@
+//! `kbbridge backfill`: replay the export into every selected link's targets.
+
+use std::process::ExitCode;
+
+use bridge_config::Config;
+use bridge_core::backfill::{Backfill, BackfillError};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use crate::{cli::LinkFilter, logging::Display, progress, wiring};
+
+/// Runs the backfill of every selected link, showing progress, and reports each job's end.
+///
+/// # Errors
+/// When nothing could start (config, export, database, a sink that cannot be built).
+pub async fn run(
+    config: &Config,
+    filter: &LinkFilter,
+    display: Display,
+    shutdown: CancellationToken,
+) -> anyhow::Result<ExitCode> {
+    let links = wiring::select_links(config, &filter.links)?;
+    let store = wiring::open_store(config).await?;
+    let jobs = wiring::backfill_jobs(config, &links)?;
+    if jobs.is_empty() {
+        info!("no link has a backfill to do (mode = \"backfill\" or \"both\")");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (tx, rx) = mpsc::unbounded_channel();
+    let shown = tokio::spawn(progress::show(display, rx));
+    let engine = Backfill::new(store.clone(), config.backfill.clone()).with_progress(tx);
+    let outcomes = engine.run(jobs, &shutdown).await;
+    drop(engine);
+    let _ = shown.await;
+
+    let mut failed = 0;
+    for o in &outcomes {
+        match &o.result {
+            Ok(s) => info!(link = %o.link, to = %o.to, copied = s.copied, rejected = s.rejected,
+                parts_sent = s.parts_sent, reconciled = s.reconciled, "job complete"),
+            Err(BackfillError::Cancelled) => {
+                failed += 1;
+                warn!(link = %o.link, to = %o.to, "stopped; run the backfill again to resume");
+            }
+            Err(e) => {
+                failed += 1;
+                error!(link = %o.link, to = %o.to, error = %e, next = e.advice(), "job failed");
+            }
+        }
+        if o.result.as_ref().is_ok_and(|s| s.rejected > 0) {
+            warn!(link = %o.link, to = %o.to, "some messages were rejected: see `kbbridge status`");
+        }
+    }
+    store.close().await;
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}

@@ -1,0 +1,112 @@
+//! `kbbridge plan`: what a backfill would do, without sending anything.
+
+use std::{collections::BTreeMap, process::ExitCode, time::Duration};
+
+use bridge_config::Config;
+use bridge_core::{HistorySource, Platform};
+
+use crate::{cli::LinkFilter, wiring};
+
+/// Prints, per link and target: messages in the source, already copied, left, and the time
+/// the configured rates give for what is left.
+///
+/// # Errors
+/// When the export or the database cannot be opened.
+pub async fn run(config: &Config, filter: &LinkFilter) -> anyhow::Result<ExitCode> {
+    let links = wiring::select_links(config, &filter.links)?;
+    let links: Vec<_> = links.into_iter().filter(|l| l.mode.backfills()).collect();
+    if links.is_empty() {
+        println!("no link has a backfill to do (mode = \"backfill\" or \"both\")");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let export = wiring::open_export(config)?;
+    let store = wiring::open_store(config).await?;
+
+    println!(
+        "{:<16} {:<22} {:>8}  {:<28} {:>8} {:>9} {:>10}",
+        "link", "source", "messages", "target", "copied", "left", "est. time"
+    );
+    let mut left_per_platform: BTreeMap<Platform, u64> = BTreeMap::new();
+    let mut total_left = 0;
+    for link in &links {
+        let count = export
+            .count(&link.source.chat)
+            .await
+            .map_err(|e| anyhow::anyhow!("link {:?}: {e}", link.name))?
+            .unwrap_or(0);
+        for target in &link.targets {
+            let done = match store.progress(&link.source, target).await? {
+                Some(p) => p.copied + p.rejected,
+                None => 0,
+            };
+            let left = count.saturating_sub(done);
+            *left_per_platform.entry(target.platform).or_default() += left;
+            total_left += left;
+            println!(
+                "{:<16} {:<22} {:>8}  {:<28} {:>8} {:>9} {:>10}",
+                link.name,
+                link.source.chat.as_str(),
+                count,
+                target.to_string(),
+                done,
+                left,
+                estimate(config, target.platform, left),
+            );
+        }
+    }
+    // Each platform's pace is shared by all links writing to it, and platforms run side by
+    // side, so the whole backfill takes about as long as the slowest platform's share.
+    let slowest = left_per_platform
+        .iter()
+        .map(|(p, left)| (estimate_secs(config, *p, *left), *p))
+        .fold(None::<(f64, Platform)>, |acc, x| match acc {
+            Some(a) if a.0 >= x.0 => Some(a),
+            _ => Some(x),
+        });
+    print!("\n{} job(s), {total_left} message(s) to copy", links.iter().map(|l| l.targets.len()).sum::<usize>());
+    match slowest {
+        Some((secs, p)) if secs.is_finite() => println!(
+            "; about {} at the configured rates (slowest: {p})",
+            human(Duration::from_secs_f64(secs))
+        ),
+        _ => println!(),
+    }
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn estimate_secs(config: &Config, platform: Platform, messages: u64) -> f64 {
+    match config.backfill.rates.get(&platform) {
+        Some(rate) if rate.per_second > 0.0 => messages as f64 / rate.per_second,
+        _ => f64::NAN,
+    }
+}
+
+fn estimate(config: &Config, platform: Platform, messages: u64) -> String {
+    let secs = estimate_secs(config, platform, messages);
+    if secs.is_finite() { human(Duration::from_secs_f64(secs)) } else { "unpaced".into() }
+}
+
+/// `1h 02m`, `3m 20s`, `12.5s`.
+fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 {
+        format!("{}h {:02}m", s / 3600, (s % 3600) / 60)
+    } else if s >= 60 {
+        format!("{}m {:02}s", s / 60, s % 60)
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(human(Duration::from_secs(3725)), "1h 02m");
+        assert_eq!(human(Duration::from_secs(200)), "3m 20s");
+        assert_eq!(human(Duration::from_millis(12_500)), "12.5s");
+    }
+}

@@ -1,0 +1,45 @@
+//! The `kbbridge` daemon and command-line tool.
+//!
+//! # Layout
+//! - [`cli`]: flags and subcommands (clap).
+//! - [`logging`]: tracing setup, drawn around the progress bars.
+//! - [`signals`]: SIGINT/SIGTERM → cancellation.
+//! - [`progress`]: progress bars (terminal) or periodic log lines (otherwise).
+//! - [`wiring`]: config → store, export, sinks and backfill jobs.
+//! - `commands/`: one file per subcommand (`check`, `plan`, `backfill`, `status`).
+
+#![warn(missing_docs)]
+
+pub mod cli;
+mod commands;
+pub mod logging;
+pub mod progress;
+pub mod signals;
+pub mod wiring;
+
+use std::process::ExitCode;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::{cli::Command, logging::Display};
+
+/// Runs the command `cli` names until it ends or `shutdown` is cancelled.
+///
+/// # Errors
+/// Anything that stops the command, with what the operator should do next in the message.
+pub async fn run(
+    cli: cli::Cli,
+    display: Display,
+    shutdown: CancellationToken,
+) -> anyhow::Result<ExitCode> {
+    let config = wiring::load_config(&cli.config)?;
+    match cli.command {
+        Command::Check => commands::check::run(&config).await,
+        Command::Plan(filter) => commands::plan::run(&config, &filter).await,
+        Command::Backfill(filter) => {
+            commands::backfill::run(&config, &filter, display, shutdown).await
+        }
+        Command::Run(filter) => commands::run::run(&config, &filter, display, shutdown).await,
+        Command::Status => commands::status::run(&config).await,
+    }
+}

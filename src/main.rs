@@ -1,0 +1,35 @@
+//! The `kbbridge` command: parses flags, sets up logging and signals, runs a command.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use kbbridge::cli::Cli;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let display = match kbbridge::logging::init(&cli) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("kbbridge: cannot set up logging: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("kbbridge: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime.block_on(async move {
+        let shutdown = kbbridge::signals::shutdown_on_signal();
+        match kbbridge::run(cli, display, shutdown).await {
+            Ok(code) => code,
+            Err(e) => {
+                // `{:#}` prints the whole cause chain on one line (ripgrep's way).
+                eprintln!("kbbridge: {e:#}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}

@@ -1,0 +1,86 @@
+//! The Keybase adapter's error type, and its one classification into [`AdapterError`].
+
+use std::{io, path::PathBuf};
+
+use bridge_core::AdapterError;
+
+/// Everything that can go wrong reading a Keybase export.
+///
+/// Bad *lines* are not errors: they are counted and listed in the reader's rejects (see
+/// [`crate::export::Reject`]). These errors are about the export as a whole or about a request.
+#[derive(Debug, thiserror::Error)]
+pub enum KeybaseError {
+    /// The export file (or the folder supposed to hold it) cannot be opened.
+    #[error("cannot open the Keybase export {}: {source}", .path.display())]
+    Open {
+        /// The file or folder that was asked for.
+        path: PathBuf,
+        /// What the OS said.
+        #[source]
+        source: io::Error,
+    },
+    /// Reading the export failed part-way.
+    #[error("cannot read the Keybase export {}: {source}", .path.display())]
+    Read {
+        /// The export file.
+        path: PathBuf,
+        /// What the OS said.
+        #[source]
+        source: io::Error,
+    },
+    /// The rejects file asked for by `write_rejects` cannot be written.
+    #[error("cannot write the rejects file {}: {source}", .path.display())]
+    WriteRejects {
+        /// The rejects file.
+        path: PathBuf,
+        /// What the OS said.
+        #[source]
+        source: io::Error,
+    },
+    /// The export file was modified after it was opened, so its index no longer fits it.
+    #[error("the Keybase export {} changed since it was opened ({detail}); open it again", .path.display())]
+    Changed {
+        /// The export file.
+        path: PathBuf,
+        /// What no longer matches.
+        detail: String,
+    },
+    /// A chat that is not in the export was asked for.
+    #[error("no chat `{chat}` in the Keybase export {}; it has: {known}", .path.display())]
+    UnknownChat {
+        /// The chat asked for.
+        chat: String,
+        /// The export file.
+        path: PathBuf,
+        /// The chats the export does have, comma-separated (shortened when there are many).
+        known: String,
+    },
+    /// A cursor that this reader did not write (it writes decimal message IDs).
+    #[error("invalid cursor `{cursor}` for {chat}: expected a decimal Keybase message id")]
+    BadCursor {
+        /// The chat being read.
+        chat: String,
+        /// The cursor as received.
+        cursor: String,
+    },
+    /// The background task reading a page did not finish (the runtime is shutting down).
+    #[error("the export reading task failed: {0}")]
+    Task(String),
+}
+
+impl From<KeybaseError> for AdapterError {
+    /// The one place Keybase errors are classified: a task that did not finish may work when
+    /// retried; everything else (unreadable or changed file, unknown chat, foreign cursor) stops
+    /// the link with a message saying what to fix.
+    fn from(e: KeybaseError) -> Self {
+        match e {
+            KeybaseError::Task(_) => AdapterError::Transient(Box::new(e)),
+            KeybaseError::Open { .. }
+            | KeybaseError::Read { .. }
+            | KeybaseError::WriteRejects { .. }
+            | KeybaseError::Changed { .. }
+            | KeybaseError::UnknownChat { .. }
+            | KeybaseError::BadCursor { .. } => AdapterError::Fatal(Box::new(e)),
+        }
+    }
+}

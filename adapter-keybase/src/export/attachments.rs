@@ -1,0 +1,201 @@
+//! Downloaded attachments: `<attachments dir>/<channel_name>/<msg id>-<filename>`, found
+//! without ever leaving the attachments folder.
+//!
+//! Names come from the export, so they are untrusted: a channel or file name with `/`, `\`,
+//! `..`, NUL, a root or a drive prefix is refused before any path is built, and a file that
+//! resolves (through a symbolic link) outside the folder is refused after. Only the canonical
+//! path of a regular file inside the folder is ever handed out.
+
+use std::{
+    fs,
+    path::{Component, Path, PathBuf},
+};
+
+use super::rejects::RejectReason;
+
+/// Where an attachment is, or why it is not used.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Located {
+    /// A regular file inside the folder: its canonical path and size.
+    Found {
+        /// Canonical path, inside the canonical attachments folder.
+        path: PathBuf,
+        /// Size in bytes.
+        size: u64,
+    },
+    /// Not there (or not a regular file); the path looked at.
+    Missing(PathBuf),
+    /// Refused: the names would leave the folder.
+    Unsafe(RejectReason, String),
+}
+
+/// The attachments folder of an export.
+#[derive(Debug)]
+pub(crate) struct AttachmentDir {
+    root: PathBuf,
+    canonical: Option<PathBuf>,
+}
+
+impl AttachmentDir {
+    /// The folder at `root` (which may not exist: every attachment is then missing).
+    pub(crate) fn new(root: PathBuf) -> Self {
+        let canonical = fs::canonicalize(&root).ok().filter(|p| p.is_dir());
+        Self { root, canonical }
+    }
+
+    /// The folder as configured.
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Whether the folder exists.
+    pub(crate) fn exists(&self) -> bool {
+        self.canonical.is_some()
+    }
+
+    /// Finds message `id`'s attachment `filename` in channel `channel`.
+    pub(crate) fn locate(&self, channel: &str, id: u64, filename: &str) -> Located {
+        for (what, name) in [("channel name", channel), ("file name", filename)] {
+            if let Err(why) = plain_name(name) {
+                let detail = format!("attachment {what} {name:?} {why}");
+                return Located::Unsafe(RejectReason::UnsafeAttachmentPath, detail);
+            }
+        }
+        let path = self.root.join(channel).join(format!("{id}-{filename}"));
+        let Some(root) = &self.canonical else {
+            return Located::Missing(path);
+        };
+        let Ok(real) = fs::canonicalize(&path) else {
+            return Located::Missing(path);
+        };
+        if !real.starts_with(root) {
+            let detail = format!(
+                "{} resolves to {}, outside {}",
+                path.display(),
+                real.display(),
+                root.display()
+            );
+            return Located::Unsafe(RejectReason::AttachmentOutsideDir, detail);
+        }
+        match fs::metadata(&real) {
+            Ok(meta) if meta.is_file() => Located::Found {
+                path: real,
+                size: meta.len(),
+            },
+            _ => Located::Missing(path),
+        }
+    }
+}
+
+/// Checks that `name` is one plain path component that cannot leave its folder.
+fn plain_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        return Err("is empty");
+    }
+    if name.contains(['/', '\\']) {
+        return Err("contains a path separator");
+    }
+    if name.contains('\0') {
+        return Err("contains a NUL byte");
+    }
+    if name.contains("..") {
+        return Err("contains `..`");
+    }
+    let path = Path::new(name);
+    if path.is_absolute() || path.has_root() {
+        return Err("is absolute");
+    }
+    let mut parts = path.components();
+    match (parts.next(), parts.next()) {
+        (Some(Component::Normal(part)), None) if part == name => Ok(()),
+        _ => Err("is not a plain file name"),
+    }
+}
+
+/// The MIME type for a file name's extension, for common chat attachments.
+pub(crate) fn mime_for(filename: &str) -> Option<&'static str> {
+    let (_, ext) = filename.rsplit_once('.')?;
+    let mime = match ext.to_ascii_lowercase().as_str() {
+        "png" => "image/png",
+        "jpg" | "jpeg" | "jfif" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "heic" => "image/heic",
+        "heif" => "image/heif",
+        "bmp" => "image/bmp",
+        "tif" | "tiff" => "image/tiff",
+        "svg" => "image/svg+xml",
+        "mp4" | "m4v" => "video/mp4",
+        "mov" => "video/quicktime",
+        "webm" => "video/webm",
+        "mkv" => "video/x-matroska",
+        "avi" => "video/x-msvideo",
+        "mp3" => "audio/mpeg",
+        "m4a" => "audio/mp4",
+        "ogg" | "oga" => "audio/ogg",
+        "opus" => "audio/opus",
+        "wav" => "audio/wav",
+        "flac" => "audio/flac",
+        "aac" => "audio/aac",
+        "pdf" => "application/pdf",
+        "txt" | "log" => "text/plain",
+        "md" => "text/markdown",
+        "csv" => "text/csv",
+        "html" | "htm" => "text/html",
+        "json" => "application/json",
+        "xml" => "application/xml",
+        "zip" => "application/zip",
+        "gz" => "application/gzip",
+        "tar" => "application/x-tar",
+        "7z" => "application/x-7z-compressed",
+        "doc" => "application/msword",
+        "docx" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "xls" => "application/vnd.ms-excel",
+        "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "ppt" => "application/vnd.ms-powerpoint",
+        "pptx" => "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "odt" => "application/vnd.oasis.opendocument.text",
+        "ods" => "application/vnd.oasis.opendocument.spreadsheet",
+        _ => return None,
+    };
+    Some(mime)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_names_that_could_leave_the_folder() {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../x",
+            "a/b",
+            "a\\b",
+            "/etc/passwd",
+            "x\0y",
+            "a..b",
+        ] {
+            assert!(plain_name(bad).is_err(), "{bad:?} accepted");
+        }
+        for good in [
+            "sunset.jpg",
+            "acme#general",
+            "alice,bob",
+            ".hidden",
+            "a b.txt",
+        ] {
+            assert_eq!(plain_name(good), Ok(()), "{good:?} refused");
+        }
+    }
+
+    #[test]
+    fn guesses_mime_types() {
+        assert_eq!(mime_for("A.PNG"), Some("image/png"));
+        assert_eq!(mime_for("notes.txt"), Some("text/plain"));
+        assert_eq!(mime_for("noext"), None);
+        assert_eq!(mime_for("x.unknown"), None);
+    }
+}

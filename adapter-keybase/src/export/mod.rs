@@ -1,0 +1,384 @@
+//! The export reader: keybase-export JSON Lines (Bannerets/eilvelia `keybase-export`, every
+//! version), and raw `keybase chat api` dumps (see `export/raw/`), detected by shape.
+//!
+//! [`KeybaseExport::open`] scans the file once and keeps only an index (about 24 bytes per
+//! message); [`KeybaseExport::read_page`] (and [`bridge_core::HistorySource::page`]) seeks to and
+//! parses just the lines it returns, oldest first, although the file lists each channel newest
+//! first. What the format holds and how it is read:
+//!
+//! * Edits are already folded in (`edited: true`), deletes already dropped.
+//! * Reactions: both historical shapes, with keys mangled by camel-casing (see
+//!   `export/reactions.rs`); old-shape ones are replayed with `exact = false`, counted.
+//! * `special` pseudo-lines: reaction lines are skipped (the reaction is on its target);
+//!   system and headline lines become [`bridge_core::MessageKind::Notice`] messages, or are
+//!   skipped when [`ExportOptions::notices`] is off. Records without text (join, leave,
+//!   metadata…) are skipped. All skips are counted in [`ExportStats::skipped`].
+//! * Old files name team channels by the team only: `acme` is read as `acme#general`.
+//! * A (channel, id) seen twice (incremental exports) keeps its first line, the newest.
+//! * Attachments: `<attachments dir>/<channel_name>/<id>-<filename>`, never outside that folder
+//!   (see `export/attachments.rs`); a missing file is listed and the message replays
+//!   with its text.
+//! * A line that cannot be read is reported with its line number, counted, listed in
+//!   [`KeybaseExport::rejects`] (and written to `<stem>.rejects.jsonl` with
+//!   [`ExportOptions::write_rejects`]); reading goes on.
+
+pub(crate) mod attachments;
+mod chat_info;
+mod format;
+mod index;
+pub(crate) mod line;
+pub(crate) mod node;
+mod options;
+mod raw;
+pub(crate) mod reactions;
+mod reader;
+mod rejects;
+mod scan;
+mod stats;
+
+use std::{
+    fmt,
+    fs::{self, File},
+    io::{Read, Seek, SeekFrom},
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::SystemTime,
+};
+
+use bridge_core::{ChatId, ChatInfo, Cursor, Page};
+
+use self::{
+    attachments::AttachmentDir, format::parse_record, index::Index, raw::folds::Folds,
+    reactions::UserNames, scan::Headlines,
+};
+pub use self::{
+    format::ExportFormat,
+    index::ChatSummary,
+    options::ExportOptions,
+    rejects::{Reject, RejectReason, RejectScope},
+    stats::{AttachmentStats, ExportStats, MissingAttachment, ReactionStats, SkipReason, Skipped},
+};
+use crate::{
+    convert::{Context, to_message},
+    error::KeybaseError,
+};
+
+/// The most messages one page returns, whatever the caller asks: pages stay small in memory.
+pub const MAX_PAGE: usize = 1000;
+
+/// How many rejects and missing attachments are kept in memory (all are counted).
+pub const MAX_KEPT_REPORTS: usize = 10_000;
+
+/// The file name looked for when [`KeybaseExport::open`] is given a folder.
+pub const EXPORT_FILE_NAME: &str = "export.jsonl";
+
+/// An opened keybase-export file: its index, what the scan found, and page reads.
+///
+/// Cloning is cheap (the index is shared); it is a [`bridge_core::HistorySource`].
+#[derive(Clone)]
+pub struct KeybaseExport {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for KeybaseExport {
+    /// The file and its size in chats and messages, not the whole index.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeybaseExport")
+            .field("path", &self.shared.path)
+            .field("attachments_dir", &self.shared.dir.root())
+            .field("chats", &self.shared.index.summaries().len())
+            .field("messages", &self.shared.stats.messages)
+            .field("rejects", &self.shared.stats.rejected)
+            .finish()
+    }
+}
+
+struct Shared {
+    path: PathBuf,
+    format: ExportFormat,
+    folds: Folds,
+    options: ExportOptions,
+    dir: AttachmentDir,
+    index: Index,
+    stats: ExportStats,
+    rejects: Vec<Reject>,
+    names: UserNames,
+    headlines: Headlines,
+    fingerprint: Fingerprint,
+}
+
+/// What the file looked like when indexed, to notice it changing under the index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Fingerprint {
+    len: u64,
+    modified: Option<SystemTime>,
+}
+
+impl Fingerprint {
+    fn of(path: &Path) -> std::io::Result<Self> {
+        let meta = fs::metadata(path)?;
+        Ok(Self {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+        })
+    }
+}
+
+impl KeybaseExport {
+    /// Opens and indexes `path` (an export file, or a folder holding `export.jsonl`) with the
+    /// default options, detecting the format. Reads the whole file once: blocking, call it off
+    /// the async runtime.
+    ///
+    /// # Errors
+    /// [`KeybaseError::Open`] / [`KeybaseError::Read`] when the file cannot be read,
+    /// [`KeybaseError::Changed`] when it is written to while being indexed; bad lines are not
+    /// errors (see [`KeybaseExport::rejects`]).
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, KeybaseError> {
+        Self::open_with(path, ExportOptions::default())
+    }
+
+    /// Opens and indexes `path` with `options`.
+    ///
+    /// # Errors
+    /// As [`KeybaseExport::open`], plus [`KeybaseError::WriteRejects`] when
+    /// [`ExportOptions::write_rejects`] is set and the rejects file cannot be written.
+    pub fn open_with(path: impl AsRef<Path>, options: ExportOptions) -> Result<Self, KeybaseError> {
+        let given = path.as_ref();
+        let meta = fs::metadata(given).map_err(|source| KeybaseError::Open {
+            path: given.to_owned(),
+            source,
+        })?;
+        let path = if meta.is_dir() {
+            given.join(EXPORT_FILE_NAME)
+        } else {
+            given.to_owned()
+        };
+        let folder = path.parent().map(Path::to_owned).unwrap_or_default();
+        let dir_path = options
+            .attachments_dir
+            .clone()
+            .unwrap_or_else(|| folder.join("attachments"));
+        let dir = AttachmentDir::new(dir_path);
+        let rejects_path = options.write_rejects.then(|| rejects_path(&path));
+        let format = match options.format {
+            Some(format) => format,
+            None => format::detect(&path).map_err(|source| KeybaseError::Open {
+                path: path.clone(),
+                source,
+            })?,
+        };
+        let read_err = |source| KeybaseError::Read {
+            path: path.clone(),
+            source,
+        };
+        let before = Fingerprint::of(&path).map_err(read_err)?;
+        let scanned = match format {
+            ExportFormat::KeybaseExport => scan::scan_lines(&path, &options, &dir, rejects_path)?,
+            ExportFormat::RawApi => raw::scan_raw(&path, &options, &dir, rejects_path)?,
+        };
+        let fingerprint = Fingerprint::of(&path).map_err(read_err)?;
+        if fingerprint != before {
+            let detail = "it was written to while being indexed".to_owned();
+            return Err(KeybaseError::Changed { path, detail });
+        }
+        let shared = Shared {
+            path,
+            format,
+            folds: scanned.folds,
+            options,
+            dir,
+            index: scanned.index,
+            stats: scanned.stats,
+            rejects: scanned.rejects,
+            names: scanned.names,
+            headlines: scanned.headlines,
+            fingerprint,
+        };
+        Ok(Self {
+            shared: Arc::new(shared),
+        })
+    }
+
+    /// The format detected.
+    pub fn format(&self) -> ExportFormat {
+        self.shared.format
+    }
+
+    /// The export file read.
+    pub fn path(&self) -> &Path {
+        &self.shared.path
+    }
+
+    /// The attachments folder used.
+    pub fn attachments_dir(&self) -> &Path {
+        self.shared.dir.root()
+    }
+
+    /// The options it was opened with.
+    pub fn options(&self) -> &ExportOptions {
+        &self.shared.options
+    }
+
+    /// The chats with at least one message, in the order they first appear in the file.
+    pub fn chats(&self) -> &[ChatSummary] {
+        self.shared.index.summaries()
+    }
+
+    /// How many messages `chat` has, or `None` if the export has no such chat.
+    pub fn message_count(&self, chat: &str) -> Option<u64> {
+        self.shared
+            .index
+            .chan(chat)
+            .map(|c| self.shared.index.of(c).len() as u64)
+    }
+
+    /// What the scan found: counts by outcome, reactions, attachments.
+    pub fn stats(&self) -> &ExportStats {
+        &self.shared.stats
+    }
+
+    /// What a target needs to create the copy of `chat`, or `None` if the export has no such
+    /// chat. `acme.ops#alerts` is the channel `alerts` in the groups `["acme", "ops"]`, with the
+    /// latest headline as topic; `alice,bob` is a direct conversation of alice and bob (readers
+    /// after a `#`, as in `alice,bob#carol`, are members too).
+    pub fn describe_chat(&self, chat: &ChatId) -> Option<ChatInfo> {
+        self.shared.index.chan(chat.as_str())?;
+        let headline = self
+            .shared
+            .headlines
+            .get(chat.as_str())
+            .map(|(_, t)| t.as_str());
+        Some(chat_info::describe(chat, headline))
+    }
+
+    /// The problems reported, in file order (at most [`MAX_KEPT_REPORTS`]).
+    pub fn rejects(&self) -> &[Reject] {
+        &self.shared.rejects
+    }
+
+    /// Up to `limit` (at most [`MAX_PAGE`]) messages of `chat`, oldest first, with an id above
+    /// the cursor `after`; the page's cursor is the last id returned, `None` once the chat is
+    /// exhausted. Blocking file reads: [`bridge_core::HistorySource::page`] runs it off the
+    /// runtime.
+    ///
+    /// # Errors
+    /// [`KeybaseError::UnknownChat`], [`KeybaseError::BadCursor`], and
+    /// [`KeybaseError::Read`] / [`KeybaseError::Changed`] when the file can no longer be read as
+    /// indexed.
+    pub fn read_page(
+        &self,
+        chat: &ChatId,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page, KeybaseError> {
+        self.shared.read_page(chat, after, limit)
+    }
+
+    /// The error for a chat the export does not have, listing those it has.
+    pub(crate) fn unknown_chat(&self, chat: &ChatId) -> KeybaseError {
+        self.shared.unknown_chat(chat)
+    }
+}
+
+impl Shared {
+    fn chats(&self) -> &[ChatSummary] {
+        self.index.summaries()
+    }
+
+    fn read_page(
+        &self,
+        chat: &ChatId,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page, KeybaseError> {
+        let chan = self
+            .index
+            .chan(chat.as_str())
+            .ok_or_else(|| self.unknown_chat(chat))?;
+        let after_id = match after {
+            None => None,
+            Some(c) => Some(
+                c.as_str()
+                    .parse::<u64>()
+                    .map_err(|_| KeybaseError::BadCursor {
+                        chat: chat.to_string(),
+                        cursor: c.to_string(),
+                    })?,
+            ),
+        };
+        let (entries, more) = self.index.page(chan, after_id, limit.min(MAX_PAGE));
+        let Some(last) = entries.last() else {
+            let next = more.then(|| after.cloned().unwrap_or_else(|| Cursor::new("0")));
+            return Ok(Page {
+                messages: Vec::new(),
+                next,
+            });
+        };
+        let read_err = |source| KeybaseError::Read {
+            path: self.path.clone(),
+            source,
+        };
+        if Fingerprint::of(&self.path).map_err(read_err)? != self.fingerprint {
+            return Err(self.changed("its size or modification time differs".to_owned()));
+        }
+        let mut file = File::open(&self.path).map_err(read_err)?;
+        let ctx = Context {
+            chat,
+            dir: &self.dir,
+            names: &self.names,
+        };
+        let mut buf = Vec::new();
+        let mut messages = Vec::with_capacity(entries.len());
+        for entry in entries {
+            buf.resize(entry.len as usize, 0);
+            file.seek(SeekFrom::Start(entry.offset)).map_err(read_err)?;
+            file.read_exact(&mut buf).map_err(read_err)?;
+            let Some(mut rec) = parse_record(self.format, &buf).filter(|rec| rec.id == entry.id)
+            else {
+                let detail = format!("byte {} is no longer message {}", entry.offset, entry.id);
+                return Err(self.changed(detail));
+            };
+            if self.format == ExportFormat::RawApi {
+                self.folds.apply(&mut rec, chan, &mut file, &self.path)?;
+            }
+            messages.push(to_message(*rec, &ctx));
+        }
+        let next = more.then(|| Cursor::new(last.id.to_string()));
+        Ok(Page { messages, next })
+    }
+
+    fn unknown_chat(&self, chat: &ChatId) -> KeybaseError {
+        const SHOWN: usize = 20;
+        let chats = self.chats();
+        let mut known: Vec<&str> = chats.iter().take(SHOWN).map(|c| c.chat.as_str()).collect();
+        if chats.len() > SHOWN {
+            known.push("…");
+        }
+        let known = if known.is_empty() {
+            "no chats".to_owned()
+        } else {
+            known.join(", ")
+        };
+        KeybaseError::UnknownChat {
+            chat: chat.to_string(),
+            path: self.path.clone(),
+            known,
+        }
+    }
+
+    fn changed(&self, detail: String) -> KeybaseError {
+        KeybaseError::Changed {
+            path: self.path.clone(),
+            detail,
+        }
+    }
+}
+
+/// `dir/export.jsonl` → `dir/export.rejects.jsonl`.
+fn rejects_path(export: &Path) -> PathBuf {
+    let stem = export
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    export.with_file_name(format!("{stem}.rejects.jsonl"))
+}

@@ -1,0 +1,338 @@
+//! The one pass over the file at open: every line (or raw entry) is classified, messages are
+//! indexed, the rest is counted or reported. Memory holds one record at a time plus the index.
+
+use std::{
+    collections::HashMap,
+    fs::File,
+    io::{BufReader, Read, Seek, SeekFrom},
+    path::{Path, PathBuf},
+};
+
+use bridge_core::ChatId;
+use tracing::{info, warn};
+
+use super::{
+    ExportFormat, ExportOptions, MAX_KEPT_REPORTS,
+    attachments::AttachmentDir,
+    format::parse_record,
+    index::{Entry, Finished, Index, IndexBuilder},
+    line::{NoticeKind, Parsed, Record, parse_line},
+    raw::folds::Folds,
+    reactions::{self, UserNames},
+    reader::LineReader,
+    rejects::{Reject, RejectLog, RejectReason},
+    stats::{ExportStats, MissingAttachment, SkipReason, Tally},
+};
+use crate::{
+    convert::{AttachmentOutcome, attachment_of},
+    error::KeybaseError,
+};
+
+/// What the scan hands to the reader.
+pub(crate) struct Scanned {
+    pub index: Index,
+    pub stats: ExportStats,
+    pub rejects: Vec<Reject>,
+    pub names: UserNames,
+    pub folds: Folds,
+    pub headlines: Headlines,
+}
+
+/// The latest headline of each chat: (message id, text).
+pub(crate) type Headlines = HashMap<String, (u64, String)>;
+
+/// Where to report a line's partial problems (attachment, reactions); `None` when re-reading.
+type Report<'a> = Option<(&'a mut RejectLog, u64, &'a [u8])>;
+
+/// The scan in progress, whatever the format: counts, index, reports.
+pub(crate) struct ScanState<'a> {
+    path: &'a Path,
+    options: &'a ExportOptions,
+    dir: &'a AttachmentDir,
+    /// The counts so far.
+    pub stats: ExportStats,
+    /// The index so far.
+    pub builder: IndexBuilder,
+    names: UserNames,
+    log: RejectLog,
+    /// Offsets of the records in `stats.attachments.missing_list`, to drop left-out entries.
+    missing_offsets: Vec<u64>,
+    headlines: Headlines,
+}
+
+impl<'a> ScanState<'a> {
+    /// A scan of `path`, writing rejects to `rejects_path` when given.
+    pub(crate) fn new(
+        path: &'a Path,
+        options: &'a ExportOptions,
+        dir: &'a AttachmentDir,
+        rejects_path: Option<PathBuf>,
+    ) -> Result<Self, KeybaseError> {
+        Ok(Self {
+            path,
+            options,
+            dir,
+            stats: ExportStats::default(),
+            builder: IndexBuilder::default(),
+            names: UserNames::default(),
+            log: RejectLog::new(path, rejects_path)?,
+            missing_offsets: Vec::new(),
+            headlines: Headlines::new(),
+        })
+    }
+
+    /// A record that is not replayed at all.
+    pub(crate) fn reject(
+        &mut self,
+        line: u64,
+        reason: RejectReason,
+        detail: String,
+        at: Option<(&str, u64)>,
+        raw: &[u8],
+    ) -> Result<(), KeybaseError> {
+        self.stats.rejected += 1;
+        self.log.report(line, reason, detail, at, raw)
+    }
+
+    /// A record understood and not replayed.
+    pub(crate) fn skip(&mut self, reason: SkipReason) {
+        self.stats.skipped.add(reason);
+    }
+
+    /// A message, at `offset` (`len` bytes) on line `line`: indexed and accounted (or skipped,
+    /// for a notice with notices off; headlines are remembered either way).
+    pub(crate) fn message(
+        &mut self,
+        rec: &Record,
+        line: u64,
+        offset: u64,
+        len: u32,
+        raw: &[u8],
+    ) -> Result<(), KeybaseError> {
+        if let Some(headline) = headline_of(rec) {
+            let latest = self
+                .headlines
+                .get(&rec.chat)
+                .is_some_and(|(id, _)| *id > rec.id);
+            if !latest {
+                self.headlines
+                    .insert(rec.chat.clone(), (rec.id, headline.to_owned()));
+            }
+        }
+        if rec.notice.is_some() && !self.options.notices {
+            self.skip(SkipReason::NoticeDisabled);
+            return Ok(());
+        }
+        if !self
+            .builder
+            .push(&rec.chat, rec.id, offset, len, rec.sent_at)
+        {
+            let detail = "more channels than the reader can index".to_owned();
+            return self.reject(line, RejectReason::UnknownShape, detail, None, raw);
+        }
+        self.stats.legacy_channel_lines += u64::from(rec.legacy);
+        self.names.observe(&rec.sender);
+        let report = Some((&mut self.log, line, raw));
+        let (tally, missing) = account(rec, line, self.dir, &self.names, report)?;
+        tally.apply(&mut self.stats, 1);
+        if let Some(m) = missing {
+            if self.stats.attachments.missing_list.len() < MAX_KEPT_REPORTS {
+                self.stats.attachments.missing_list.push(m);
+                self.missing_offsets.push(offset);
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds the index without repeated entries and without the `deleted` (channel, id) pairs
+    /// (sorted), takes their share out of the stats, and hands everything over.
+    pub(crate) fn finish(
+        mut self,
+        format: ExportFormat,
+        folds: Folds,
+    ) -> Result<Scanned, KeybaseError> {
+        let builder = std::mem::take(&mut self.builder);
+        let Finished {
+            index,
+            duplicates,
+            deleted,
+        } = builder.finish(folds.deleted());
+        let mut left_out: Vec<u64> = Vec::new();
+        if !duplicates.is_empty() || !deleted.is_empty() {
+            let read_err = |source| KeybaseError::Read {
+                path: self.path.to_owned(),
+                source,
+            };
+            let mut file = File::open(self.path).map_err(read_err)?;
+            for e in duplicates.iter().chain(&deleted) {
+                left_out.push(e.offset);
+                self.uncount(format, e, &mut file)?;
+            }
+        }
+        left_out.sort_unstable();
+        let mut offsets = self.missing_offsets.into_iter();
+        self.stats.attachments.missing_list.retain(|_| {
+            offsets
+                .next()
+                .is_none_or(|offset| left_out.binary_search(&offset).is_err())
+        });
+        self.stats.skipped.duplicates += duplicates.len() as u64;
+        self.stats.skipped.deleted += deleted.len() as u64;
+        self.stats.messages = index.len() as u64;
+        let (rejects, not_kept) = self.log.finish()?;
+        self.stats.rejects_not_kept = not_kept;
+        summarize(self.path, self.dir, &self.stats);
+        Ok(Scanned {
+            index,
+            stats: self.stats,
+            rejects,
+            names: self.names,
+            folds,
+            headlines: self.headlines,
+        })
+    }
+
+    /// Takes a left-out entry's share back out of the stats (re-reading just that record).
+    fn uncount(
+        &mut self,
+        format: ExportFormat,
+        entry: &Entry,
+        file: &mut File,
+    ) -> Result<(), KeybaseError> {
+        let path = self.path;
+        let read_err = |source| KeybaseError::Read {
+            path: path.to_owned(),
+            source,
+        };
+        let mut buf = vec![0; entry.len as usize];
+        file.seek(SeekFrom::Start(entry.offset)).map_err(read_err)?;
+        file.read_exact(&mut buf).map_err(read_err)?;
+        if let Some(rec) = parse_record(format, &buf) {
+            let (tally, _) = account(&rec, 0, self.dir, &self.names, None)?;
+            tally.apply(&mut self.stats, -1);
+        }
+        Ok(())
+    }
+}
+
+/// Reads a keybase-export JSON Lines file once.
+pub(crate) fn scan_lines(
+    path: &Path,
+    options: &ExportOptions,
+    dir: &AttachmentDir,
+    rejects_path: Option<PathBuf>,
+) -> Result<Scanned, KeybaseError> {
+    let file = File::open(path).map_err(|source| KeybaseError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    let read_err = |source| KeybaseError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let max = options.max_line_bytes.min(u32::MAX as usize);
+    let mut reader = LineReader::new(BufReader::with_capacity(1 << 18, file), max);
+    let mut state = ScanState::new(path, options, dir, rejects_path)?;
+    let mut buf = Vec::new();
+    while let Some(span) = reader.next_line(&mut buf).map_err(read_err)? {
+        state.stats.lines += 1;
+        let line = span.number;
+        let Some(len) = u32::try_from(span.len).ok().filter(|_| !span.too_long) else {
+            let detail = format!("line of {} bytes, over the {max}-byte limit", span.len);
+            state.reject(line, RejectReason::TooLong, detail, None, &buf)?;
+            continue;
+        };
+        match parse_line(&buf) {
+            Parsed::Record(rec) => state.message(&rec, line, span.offset, len, &buf)?,
+            Parsed::Skip(reason) => state.skip(reason),
+            Parsed::Reject { reason, detail, at } => {
+                let at = at.as_ref().map(|(chat, id)| (chat.as_str(), *id));
+                state.reject(line, reason, detail, at, &buf)?;
+            }
+        }
+    }
+    state.finish(ExportFormat::KeybaseExport, Folds::default())
+}
+
+/// The topic a headline notice sets (`New headline: "…"`).
+fn headline_of(rec: &Record) -> Option<&str> {
+    if rec.notice != Some(NoticeKind::Headline) {
+        return None;
+    }
+    rec.text.strip_prefix("New headline: \"")?.strip_suffix('"')
+}
+
+/// A message's share of the stats, reporting its attachment and reaction problems.
+fn account(
+    rec: &Record,
+    line: u64,
+    dir: &AttachmentDir,
+    names: &UserNames,
+    mut report: Report<'_>,
+) -> Result<(Tally, Option<MissingAttachment>), KeybaseError> {
+    let mut problems = Vec::new();
+    let mut tally = Tally {
+        notice: rec.notice.is_some(),
+        ..Tally::default()
+    };
+    let mut missing = None;
+    match attachment_of(rec, dir) {
+        AttachmentOutcome::None => {}
+        AttachmentOutcome::Found { .. } => (tally.attachment, tally.found) = (true, true),
+        AttachmentOutcome::Missing { filename, path } => {
+            (tally.attachment, tally.missing) = (true, true);
+            let chat = ChatId::new(rec.chat.clone());
+            missing = Some(MissingAttachment {
+                chat,
+                id: rec.id,
+                line,
+                filename,
+                path,
+            });
+        }
+        AttachmentOutcome::Rejected(reason, detail) => {
+            (tally.attachment, tally.attachment_rejected) = (true, true);
+            problems.push((reason, detail));
+        }
+    }
+    if let Some(node) = &rec.reactions {
+        let converted = reactions::convert(node, names, rec.exact_keys);
+        tally.emoji = converted.reactions.len() as u64;
+        tally.old_shape = converted.old_shape;
+        tally.undecorated = converted.undecorated;
+        problems.extend(
+            converted
+                .problems
+                .into_iter()
+                .map(|p| (RejectReason::BadReactions, p)),
+        );
+    }
+    if let Some((log, line, raw)) = report.as_mut() {
+        for (reason, detail) in problems {
+            log.report(*line, reason, detail, Some((&rec.chat, rec.id)), raw)?;
+        }
+    }
+    Ok((tally, missing))
+}
+
+fn summarize(path: &Path, dir: &AttachmentDir, stats: &ExportStats) {
+    info!(file = %path.display(), lines = stats.lines, messages = stats.messages,
+        notices = stats.notices, skipped = stats.skipped.total(), rejected = stats.rejected,
+        "read Keybase export");
+    let a = &stats.attachments;
+    if a.missing > 0 {
+        warn!(file = %path.display(), missing = a.missing, total = a.total,
+            dir = %dir.root().display(), folder_exists = dir.exists(),
+            "attachments missing: those messages replay with their text only");
+    }
+    let r = &stats.reactions;
+    if r.old_shape + r.undecorated > 0 {
+        warn!(file = %path.display(), old_shape = r.old_shape, undecorated = r.undecorated,
+            messages = r.messages_inexact,
+            "reactions without their exact emoji (pre-2020 export shape): replayed by mangled key");
+    }
+    if stats.legacy_channel_lines > 0 {
+        info!(file = %path.display(), lines = stats.legacy_channel_lines,
+            "team-only channel names (exports before 2022-07) read as <team>#general");
+    }
+}

@@ -51,6 +51,16 @@ pub enum Command {
     Run(LinkFilter),
     /// Show backfill progress, pending sends and rejected messages from the database.
     Status,
+    /// Print the appservice registration (YAML) to give the Matrix homeserver.
+    MatrixRegistration,
+    /// Quickstart: set up a local Synapse, backfill into it, show the rooms made.
+    Demo,
+    /// Export a Keybase account from the local client into a folder (run again to update it).
+    Export(ExportArgs),
+    /// Summarise an export per channel: messages, senders, dates, attachments, reactions.
+    Inspect(InspectArgs),
+    /// Write an export as one row per message: JSON, CSV or XLSX.
+    Convert(ConvertArgs),
 }
 
 /// Which links a command works on.
@@ -59,4 +69,77 @@ pub struct LinkFilter {
     /// Only these links (by `name`); repeat for several. Default: every link.
     #[arg(long = "link", value_name = "NAME")]
     pub links: Vec<String>,
+}
+
+// --- Keybase export tools (issue 3): `export`, `inspect`, `convert` need no mapping file. ---
+
+/// `kbbridge export`. No part flag given = every part.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ExportArgs {
+    /// The export folder (default: `[keybase] export` of the mapping file).
+    #[arg(value_name = "OUT")]
+    pub out: Option<PathBuf>,
+    /// Messages of every conversation.
+    #[arg(long)]
+    pub chats: bool,
+    /// Attachment files of the exported messages.
+    #[arg(long)]
+    pub attachments: bool,
+    /// Team memberships and roles.
+    #[arg(long)]
+    pub teams: bool,
+    /// Who you follow and who follows you.
+    #[arg(long)]
+    pub social: bool,
+    /// Identity proofs (`keybase id`).
+    #[arg(long)]
+    pub identity: bool,
+    /// The KBFS folder listing.
+    #[arg(long)]
+    pub kbfs: bool,
+    /// Git repositories.
+    #[arg(long)]
+    pub git: bool,
+    /// The `keybase` executable (default: `[keybase] binary`, else `keybase` on PATH).
+    #[arg(long, value_name = "PATH")]
+    pub binary: Option<PathBuf>,
+    /// The Keybase home folder (`keybase --home`).
+    #[arg(long, value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    /// Messages per page read.
+    #[arg(long, value_name = "N", default_value_t = adapter_keybase::exporter::DEFAULT_PAGE_SIZE)]
+    pub page_size: u32,
+}
+
+/// `kbbridge inspect`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct InspectArgs {
+    /// An export: a `kbbridge export` folder, a keybase-export file or folder, a raw dump.
+    #[arg(value_name = "EXPORT")]
+    pub export: PathBuf,
+}
+
+/// `kbbridge convert`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConvertArgs {
+    /// The export to convert.
+    #[arg(value_name = "EXPORT")]
+    pub export: PathBuf,
+    /// The output format.
+    #[arg(long, value_enum)]
+    pub to: TableFormat,
+    /// The output file (default: standard output; required for xlsx).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// `kbbridge convert --to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TableFormat {
+    /// A JSON array of row objects.
+    Json,
+    /// CSV with a header row.
+    Csv,
+    /// An Excel workbook.
+    Xlsx,
 }

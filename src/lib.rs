@@ -32,8 +32,15 @@ pub async fn run(
     display: Display,
     shutdown: CancellationToken,
 ) -> anyhow::Result<ExitCode> {
+    // Export-folder verbs need no mapping file (`export` reads `[keybase]` when there is one).
+    let command = match cli.command {
+        Command::Export(args) => return commands::export::run(&cli.config, &args, shutdown).await,
+        Command::Inspect(args) => return commands::inspect::run(&args),
+        Command::Convert(args) => return commands::convert::run(&args),
+        command => command,
+    };
     let config = wiring::load_config(&cli.config)?;
-    match cli.command {
+    match command {
         Command::Check => commands::check::run(&config).await,
         Command::Plan(filter) => commands::plan::run(&config, &filter).await,
         Command::Backfill(filter) => {
@@ -41,5 +48,9 @@ pub async fn run(
         }
         Command::Run(filter) => commands::run::run(&config, &filter, display, shutdown).await,
         Command::Status => commands::status::run(&config).await,
+        Command::MatrixRegistration => commands::matrix_registration::run(&config),
+        Command::Demo => commands::demo::run(&config, display, shutdown).await,
+        // Handled above, before the mapping file is read.
+        Command::Export(_) | Command::Inspect(_) | Command::Convert(_) => Ok(ExitCode::SUCCESS),
     }
 }

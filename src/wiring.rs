@@ -4,6 +4,7 @@ use std::{collections::BTreeSet, path::Path, sync::Arc};
 
 use adapter_keybase::KeybaseExport;
 use anyhow::{Context, bail};
+use tracing::info;
 use bridge_config::Config;
 use bridge_core::{
     MappingStore, Platform, Sink,
@@ -35,9 +36,11 @@ pub fn redacted_db(config: &Config) -> String {
 /// # Errors
 /// When the database cannot be opened or migrated.
 pub async fn open_store(config: &Config) -> anyhow::Result<MappingStore> {
-    MappingStore::open(&config.database_url)
-        .await
-        .with_context(|| format!("cannot use the database; check `database.url` in {}", config.path.display()))
+    let store = MappingStore::open(&config.database_url).await.with_context(|| {
+        format!("cannot use the database; check `database.url` in {}", config.path.display())
+    })?;
+    info!(db = %redacted_db(config), backend = ?store.backend(), "database open");
+    Ok(store)
 }
 
 /// The links named in `names` (all links when empty), in file order.
@@ -75,14 +78,85 @@ pub fn open_export(config: &Config) -> anyhow::Result<Arc<KeybaseExport>> {
         .context("backfill links need `keybase.export` (the export file or folder)")?;
     let export = KeybaseExport::open(path)
         .with_context(|| format!("cannot read the Keybase export {}", path.display()))?;
+    info!(export = %path.display(), "keybase export open");
     Ok(Arc::new(export))
 }
 
 /// Builds the sink for `platform`.
 ///
 /// # Errors
-/// Always, for now: the Discord and Matrix sinks arrive in their own issues.
-pub fn sink_for(_config: &Config, platform: Platform) -> anyhow::Result<Arc<dyn Sink>> {
+/// When the platform's section is missing or its sink cannot be built.
+pub fn sink_for(
+    config: &Config,
+    platform: Platform,
+    store: &MappingStore,
+) -> anyhow::Result<Arc<dyn Sink>> {
+    match platform {
+        // Each arm belongs to its adapter's issue; keep them independent.
+        Platform::Matrix => matrix_sink(config, store),
+        Platform::Discord => discord_sink(config, store),
+        Platform::Keybase => not_yet(config, platform, store),
+    }
+}
+
+// --- Matrix (issue 4) ---------------------------------------------------------------------
+
+/// The Matrix appservice sink, from `[matrix]`.
+fn matrix_sink(config: &Config, store: &MappingStore) -> anyhow::Result<Arc<dyn Sink>> {
+    let matrix = config.matrix.as_ref().context("Matrix links need a [matrix] section")?;
+    let sink = adapter_matrix::MatrixSink::new(matrix, store.clone())
+        .context("cannot set up the Matrix sink; check the [matrix] section")?;
+    Ok(Arc::new(sink))
+}
+
+/// Replaces each job's target by the chat its sink resolves: `"auto"` targets are created (or
+/// found from an earlier run), named ones are checked and canonicalised (a Matrix alias becomes
+/// its room ID). A sink that cannot resolve chats keeps named targets as written.
+///
+/// # Errors
+/// When a target cannot be created or adopted; the message names the link.
+pub async fn resolve_targets(mut jobs: Vec<BackfillJob>) -> anyhow::Result<Vec<BackfillJob>> {
+    for job in &mut jobs {
+        let requested = (job.to.chat.as_str() != bridge_config::AUTO).then(|| job.to.chat.clone());
+        let info = job
+            .source
+            .chat_info(&job.from.chat)
+            .await
+            .with_context(|| format!("link {}: cannot read {}", job.link, job.from))?;
+        match job.sink.resolve_chat(&info, requested.as_ref()).await {
+            Ok(chat) => {
+                info!(link = %job.link, from = %job.from, platform = %job.to.platform, chat = %chat,
+                    "target resolved");
+                job.to.chat = chat;
+            }
+            Err(bridge_core::AdapterError::Unsupported(_)) if requested.is_some() => {}
+            Err(e) => {
+                bail!("link {}: cannot set up its {} chat: {e}", job.link, job.to.platform)
+            }
+        }
+    }
+    Ok(jobs)
+}
+
+// --- end Matrix ---------------------------------------------------------------------------
+
+/// The Discord sink, from `[discord]` (issue 5; its test-equipment variables are documented in
+/// `adapter-discord/STANDIN.md`).
+fn discord_sink(config: &Config, store: &MappingStore) -> anyhow::Result<Arc<dyn Sink>> {
+    let section = config
+        .discord
+        .as_ref()
+        .context("links write to Discord but the mapping file has no [discord] section")?;
+    let sink = adapter_discord::DiscordSink::new(section, store.clone())
+        .context("cannot set up the Discord sink")?;
+    Ok(Arc::new(sink))
+}
+
+fn not_yet(
+    _config: &Config,
+    platform: Platform,
+    _store: &MappingStore,
+) -> anyhow::Result<Arc<dyn Sink>> {
     bail!(
         "writing to {platform} is not available in this version of kbbridge yet; \
          `kbbridge plan` shows what the backfill will do"
@@ -93,7 +167,11 @@ pub fn sink_for(_config: &Config, platform: Platform) -> anyhow::Result<Arc<dyn 
 ///
 /// # Errors
 /// When the export cannot be opened or a sink cannot be built.
-pub fn backfill_jobs(config: &Config, links: &[&Link]) -> anyhow::Result<Vec<BackfillJob>> {
+pub fn backfill_jobs(
+    config: &Config,
+    links: &[&Link],
+    store: &MappingStore,
+) -> anyhow::Result<Vec<BackfillJob>> {
     let links: Vec<&&Link> = links.iter().filter(|l| l.mode.backfills()).collect();
     if links.is_empty() {
         return Ok(Vec::new());
@@ -106,7 +184,7 @@ pub fn backfill_jobs(config: &Config, links: &[&Link]) -> anyhow::Result<Vec<Bac
             let sink = match sinks.get(&target.platform) {
                 Some(s) => Arc::clone(s),
                 None => {
-                    let s = sink_for(config, target.platform)?;
+                    let s = sink_for(config, target.platform, store)?;
                     sinks.insert(target.platform, Arc::clone(&s));
                     s
                 }

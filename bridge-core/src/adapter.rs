@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     ids::{ChatId, Cursor, MsgId, Platform},
-    model::{Content, Event, Message, Sender},
+    model::{ChatInfo, ChatKind, Content, Event, Message, Sender},
 };
 
 /// Any error an adapter wraps as a cause.
@@ -101,6 +101,21 @@ pub trait HistorySource: Send + Sync {
     /// As for [`HistorySource::page`].
     async fn count(&self, _chat: &ChatId) -> Result<Option<u64>, AdapterError> {
         Ok(None)
+    }
+
+    /// What a target needs to know to create the copy of `chat` (name, topic, enclosing
+    /// groups, members). The default knows only the ID.
+    ///
+    /// # Errors
+    /// As for [`HistorySource::page`].
+    async fn chat_info(&self, chat: &ChatId) -> Result<ChatInfo, AdapterError> {
+        Ok(ChatInfo {
+            chat: crate::ids::ChatRef { platform: self.platform(), chat: chat.clone() },
+            name: chat.to_string(),
+            topic: None,
+            path: Vec::new(),
+            kind: ChatKind::Channel,
+        })
     }
 }
 
@@ -218,6 +233,22 @@ pub trait Sink: Send + Sync {
         _emoji: &str,
     ) -> Result<Option<MsgId>, AdapterError> {
         Err(AdapterError::Unsupported("reactions"))
+    }
+
+    /// Finds the target chat for the source chat `source`: with `requested` (a room or channel
+    /// the mapping file names), checks it is usable and returns its canonical ID (a Matrix
+    /// alias becomes a room ID); with `None` ("auto"), returns the chat created for `source` by
+    /// an earlier run, or creates it (and its enclosing groups) and records it.
+    ///
+    /// # Errors
+    /// `Fatal` when the requested chat is unusable or creation is refused;
+    /// [`AdapterError::Unsupported`] by default.
+    async fn resolve_chat(
+        &self,
+        _source: &ChatInfo,
+        _requested: Option<&ChatId>,
+    ) -> Result<ChatId, AdapterError> {
+        Err(AdapterError::Unsupported("creating or adopting chats"))
     }
 
     /// Startup check that credentials work and `to` is reachable.

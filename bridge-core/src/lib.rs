@@ -38,6 +38,8 @@ pub mod testing;
 
 pub use adapter::{AdapterError, BoxError, HistorySource, LiveSource, Mode, Outgoing, Page, Sink};
 pub use ids::{ChatId, ChatRef, Cursor, MsgId, MsgRef, Platform, UserId};
-pub use model::{Attachment, Content, Event, Message, MessageKind, Reaction, Sender, Syntax};
+pub use model::{
+    Attachment, ChatInfo, ChatKind, Content, Event, Message, MessageKind, Reaction, Sender, Syntax,
+};
 pub use secret::Secret;
 pub use store::{MappingStore, StoreError};

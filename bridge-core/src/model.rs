@@ -5,7 +5,7 @@ use std::{fmt, path::PathBuf, sync::Arc};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::ids::{MsgId, MsgRef, UserId};
+use crate::ids::{ChatRef, MsgId, MsgRef, UserId};
 
 /// Something that happened in a chat, as a live source reports it.
 #[derive(Clone, Debug)]
@@ -213,4 +213,33 @@ impl Blob for FileBlob {
     fn describe(&self) -> String {
         self.0.display().to_string()
     }
+}
+
+/// What a target needs to know to create (or find) the copy of a source chat.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChatInfo {
+    /// The source chat.
+    pub chat: ChatRef,
+    /// Its short name: a channel name (`general`) or a conversation title (`alice, bob`).
+    pub name: String,
+    /// Its topic or headline, where it has one.
+    pub topic: Option<String>,
+    /// The groups that contain it, outermost first: `["acme", "ops"]` for a channel of the
+    /// Keybase subteam `acme.ops` (team → Matrix space / Discord category). Empty for direct
+    /// conversations.
+    pub path: Vec<String>,
+    /// A group channel, or a direct conversation with its members.
+    pub kind: ChatKind,
+}
+
+/// Whether a chat is a channel of a group or a direct conversation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChatKind {
+    /// A channel of a team (or of the top of `path`).
+    Channel,
+    /// A direct or small-group conversation between these people.
+    Direct {
+        /// Everyone in the conversation.
+        members: Vec<UserId>,
+    },
 }

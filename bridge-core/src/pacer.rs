@@ -38,13 +38,16 @@ impl Pacer {
     pub fn new(rate: Rate) -> Self {
         // A rate too small or not finite degrades to one message per hour rather than failing:
         // config validation rejects such values before they get here.
-        let period = if rate.per_second.is_finite() && rate.per_second > 0.0 {
-            Duration::from_secs_f64(1.0 / rate.per_second)
+        const SLOWEST: Duration = Duration::from_secs(3600);
+        let period = if rate.per_second > 0.0 {
+            Duration::try_from_secs_f64(1.0 / rate.per_second)
+                .unwrap_or(SLOWEST)
+                .clamp(Duration::from_nanos(1), SLOWEST)
         } else {
-            Duration::from_secs(3600)
+            SLOWEST
         };
         let burst = NonZeroU32::new(rate.burst).unwrap_or(NonZeroU32::MIN);
-        let quota = Quota::with_period(period.max(Duration::from_nanos(1)))
+        let quota = Quota::with_period(period)
             .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
             .allow_burst(burst);
         Self { limiter: RateLimiter::direct_with_clock(quota, TokioClock) }
@@ -78,5 +81,13 @@ mod tests {
         let elapsed = start.elapsed();
         assert!(elapsed >= Duration::from_millis(1990), "{elapsed:?}");
         assert!(elapsed <= Duration::from_millis(2010), "{elapsed:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn absurd_rates_degrade_instead_of_panicking() {
+        for per_second in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e-300, 1e300] {
+            let pacer = Pacer::new(Rate { per_second, burst: 1 });
+            pacer.ready().await;
+        }
     }
 }

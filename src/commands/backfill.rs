@@ -22,7 +22,7 @@ pub async fn run(
 ) -> anyhow::Result<ExitCode> {
     let links = wiring::select_links(config, &filter.links)?;
     let store = wiring::open_store(config).await?;
-    let jobs = wiring::backfill_jobs(config, &links)?;
+    let jobs = wiring::resolve_targets(wiring::backfill_jobs(config, &links, &store)?).await?;
     if jobs.is_empty() {
         info!("no link has a backfill to do (mode = \"backfill\" or \"both\")");
         return Ok(ExitCode::SUCCESS);

@@ -28,8 +28,9 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    let store = wiring::open_store(config).await?;
     for platform in wiring::target_platforms(&links) {
-        if let Err(e) = wiring::sink_for(config, platform) {
+        if let Err(e) = wiring::sink_for(config, platform, &store) {
             problems += 1;
             println!("  {platform}: {e:#}");
         }

@@ -2,6 +2,11 @@
 
 pub mod backfill;
 pub mod check;
+pub mod convert;
+pub mod demo;
+pub mod export;
+pub mod inspect;
+pub mod matrix_registration;
 pub mod plan;
 pub mod run;
 pub mod status;

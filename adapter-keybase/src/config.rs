@@ -1,0 +1,250 @@
+//! The `[keybase]` section of the mapping file, and the syntax of Keybase names.
+//!
+//! Only this adapter knows what a Keybase chat or username looks like, so the checks that
+//! `bridge-config` runs on a link's `keybase = "…"` value live here too: [`parse_chat`] and
+//! [`check_username`].
+
+use std::path::{Path, PathBuf};
+
+use bridge_core::ChatId;
+use serde::Deserialize;
+
+/// The `[keybase]` section: where the history comes from and how to reach the live client.
+///
+/// Unknown keys are not denied here: `bridge-config` reports them all at once, with their paths.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct KeybaseConfig {
+    /// A keybase-export JSON Lines file, or a folder of them. A relative path resolves against
+    /// the mapping file's folder. Required as soon as one link backfills.
+    pub export: Option<PathBuf>,
+    /// The `keybase` executable for the live relay. A bare name (the default, `keybase`) is looked
+    /// up on `PATH`; a relative path with a folder in it resolves against the mapping file's
+    /// folder (tests point it at the stand-in).
+    pub binary: PathBuf,
+    /// The Keybase home folder (`keybase --home`), when not the default one. A relative path
+    /// resolves against the mapping file's folder.
+    pub home: Option<PathBuf>,
+    /// The bridge's own Keybase account: its messages are never relayed (echo guard). Unset: the
+    /// account the `keybase` service is logged in as.
+    pub username: Option<String>,
+    /// Whether system and headline lines (joins, topic changes, reaction notes) are copied as
+    /// notices. When false they are skipped.
+    pub notices: bool,
+}
+
+impl Default for KeybaseConfig {
+    fn default() -> Self {
+        Self {
+            export: None,
+            binary: PathBuf::from("keybase"),
+            home: None,
+            username: None,
+            notices: true,
+        }
+    }
+}
+
+impl KeybaseConfig {
+    /// Makes the relative paths absolute against `dir`, the mapping file's folder. A bare
+    /// `binary` name is left alone, to be looked up on `PATH`.
+    pub fn resolve_paths(&mut self, dir: &Path) {
+        for path in [&mut self.export, &mut self.home].into_iter().flatten() {
+            if path.is_relative() {
+                *path = dir.join(&*path);
+            }
+        }
+        if self.binary.is_relative() && self.binary.components().count() > 1 {
+            self.binary = dir.join(&self.binary);
+        }
+    }
+
+    /// What is wrong inside the section, as `(key, message)` pairs (keys relative to the
+    /// section). Whether the section is complete enough for the links is `bridge-config`'s
+    /// business.
+    pub fn problems(&self) -> Vec<(String, String)> {
+        let mut problems = Vec::new();
+        for (key, path) in [("export", &self.export), ("home", &self.home)] {
+            if path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+                problems.push((key.to_owned(), "must not be empty".to_owned()));
+            }
+        }
+        if self.binary.as_os_str().is_empty() {
+            problems.push(("binary".to_owned(), "must not be empty".to_owned()));
+        }
+        if let Some(name) = &self.username {
+            if let Err(why) = check_username(name) {
+                let message = format!("{name:?} is not a Keybase username: {why}");
+                problems.push(("username".to_owned(), message));
+            }
+        }
+        problems
+    }
+}
+
+/// Checks a Keybase username: 2 to 16 characters of `a-z`, `0-9` and `_`.
+///
+/// # Errors
+/// Why it is not one, in a few words.
+pub fn check_username(name: &str) -> Result<(), String> {
+    check_word(name, "username")
+}
+
+/// Parses a Keybase chat as written in a link: `team#channel`, `team.subteam#channel`, or a
+/// direct/group chat `alice,bob[,carol]`. Returns its ID as the adapter writes it: participants
+/// sorted, as Keybase prints them (so `bob,alice` and `alice,bob` are the same chat).
+///
+/// # Errors
+/// Why it is not a Keybase chat, in a few words.
+pub fn parse_chat(s: &str) -> Result<ChatId, String> {
+    if let Some((team, channel)) = s.split_once('#') {
+        check_team(team)?;
+        if channel.is_empty() {
+            return Err("the channel name after `#` is empty".to_owned());
+        }
+        if channel.contains(|c: char| c.is_whitespace() || c == '#') {
+            return Err(format!(
+                "channel name {channel:?} contains a space or a `#`"
+            ));
+        }
+        return Ok(ChatId::new(s));
+    }
+    if s.contains(',') {
+        let mut names: Vec<&str> = s.split(',').collect();
+        for name in &names {
+            check_username(name).map_err(|why| format!("{name:?} is not a username: {why}"))?;
+        }
+        names.sort_unstable();
+        if let Some(pair) = names.windows(2).find(|w| w[0] == w[1]) {
+            return Err(format!("{:?} is listed twice", pair[0]));
+        }
+        return Ok(ChatId::new(names.join(",")));
+    }
+    if check_team(s).is_ok() {
+        Err(format!(
+            "no channel: write \"{s}#general\" for a team channel"
+        ))
+    } else {
+        Err("expected team#channel, team.subteam#channel or a chat like alice,bob".to_owned())
+    }
+}
+
+/// Checks a team name: dot-separated parts of 2 to 16 characters of `a-z`, `0-9` and `_`, not
+/// starting with `_` (subteams are `acme.ops`).
+fn check_team(team: &str) -> Result<(), String> {
+    if team.is_empty() {
+        return Err("the team name before `#` is empty".to_owned());
+    }
+    for part in team.split('.') {
+        check_word(part, "team name part").map_err(|why| format!("team {team:?}: {why}"))?;
+        if part.starts_with('_') {
+            return Err(format!("team {team:?}: a part cannot start with `_`"));
+        }
+    }
+    Ok(())
+}
+
+/// 2 to 16 characters of `a-z`, `0-9` and `_`: the shape of usernames and team name parts.
+fn check_word(word: &str, what: &str) -> Result<(), String> {
+    let valid = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_';
+    let len = word.chars().count();
+    if !(2..=16).contains(&len) {
+        return Err(format!(
+            "a {what} has 2 to 16 characters, {word:?} has {len}"
+        ));
+    }
+    if word.chars().all(|c| valid(c.to_ascii_lowercase())) && !word.chars().all(valid) {
+        return Err(format!(
+            "a {what} is lowercase ({:?})",
+            word.to_ascii_lowercase()
+        ));
+    }
+    if !word.chars().all(valid) {
+        return Err(format!("a {what} has only a-z, 0-9 and _"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn team_channels_parse_as_written() {
+        for s in [
+            "acme#general",
+            "acme.ops#alerts",
+            "a_b.c2#x-y",
+            "acme#général",
+        ] {
+            assert_eq!(parse_chat(s).unwrap().as_str(), s);
+        }
+    }
+
+    #[test]
+    fn direct_chats_are_sorted() {
+        assert_eq!(parse_chat("bob,alice").unwrap().as_str(), "alice,bob");
+        assert_eq!(
+            parse_chat("carol,alice,bob").unwrap().as_str(),
+            "alice,bob,carol"
+        );
+    }
+
+    #[test]
+    fn malformed_chats_say_why() {
+        let cases = [
+            ("", "expected team#channel"),
+            ("acme", "no channel"),
+            ("acme#", "channel name after `#` is empty"),
+            ("#general", "team name before `#` is empty"),
+            ("acme#two words", "contains a space"),
+            ("Acme#general", "lowercase"),
+            ("acme..ops#x", "2 to 16 characters"),
+            ("_acme#x", "cannot start with `_`"),
+            ("alice,", "is not a username"),
+            ("alice,alice", "listed twice"),
+            ("alice,bob-smith", "only a-z"),
+        ];
+        for (input, expected) in cases {
+            let err = parse_chat(input).unwrap_err();
+            assert!(
+                err.contains(expected),
+                "{input:?} gave {err:?}, wanted {expected:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn relative_paths_resolve_against_the_file_folder() {
+        let mut config = KeybaseConfig {
+            export: Some("export.jsonl".into()),
+            home: Some("/abs/home".into()),
+            ..KeybaseConfig::default()
+        };
+        config.resolve_paths(Path::new("/etc/kbbridge"));
+        assert_eq!(
+            config.export.unwrap(),
+            Path::new("/etc/kbbridge/export.jsonl")
+        );
+        assert_eq!(config.home.unwrap(), Path::new("/abs/home"));
+        assert_eq!(config.binary, Path::new("keybase"));
+
+        let mut config = KeybaseConfig {
+            binary: "bin/keybase".into(),
+            ..KeybaseConfig::default()
+        };
+        config.resolve_paths(Path::new("/etc/kbbridge"));
+        assert_eq!(config.binary, Path::new("/etc/kbbridge/bin/keybase"));
+    }
+
+    #[test]
+    fn problems_name_their_keys() {
+        let config = KeybaseConfig {
+            username: Some("Bot!".into()),
+            binary: PathBuf::new(),
+            ..KeybaseConfig::default()
+        };
+        let keys: Vec<_> = config.problems().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["binary", "username"]);
+    }
+}

@@ -1,0 +1,98 @@
+//! Stage two's output: the mapping file, typed and validated.
+
+use std::{collections::BTreeSet, fmt, path::PathBuf};
+
+use adapter_discord::config::DiscordConfig;
+use adapter_keybase::config::KeybaseConfig;
+use adapter_matrix::config::MatrixConfig;
+use bridge_core::{ChatRef, Platform, backfill::BackfillOptions, links::Link};
+
+/// The value of a link's `discord` or `matrix` key that asks kbbridge to create (or reuse, on
+/// later runs) a chat for the link. It stays the target's [`bridge_core::ChatId`] until then.
+pub const AUTO: &str = "auto";
+
+/// A loaded, validated mapping file. Paths are absolute, defaults filled in.
+///
+/// Its `Debug` output is safe to log: tokens print as `***`, and so does the database password.
+#[derive(Clone)]
+pub struct Config {
+    /// The mapping file this came from.
+    pub path: PathBuf,
+    /// The mapping store's URL: `sqlite://…` (an absolute path) or `postgres://…`.
+    pub database_url: String,
+    /// `[keybase]`, if the file has it.
+    pub keybase: Option<KeybaseConfig>,
+    /// `[discord]`, if the file has it; always there when a link uses Discord.
+    pub discord: Option<DiscordConfig>,
+    /// `[matrix]`, if the file has it; always there, with homeserver, server name and both
+    /// tokens, when a link uses Matrix.
+    pub matrix: Option<MatrixConfig>,
+    /// `[backfill]`, with the default pace for every platform not set in the file.
+    pub backfill: BackfillOptions,
+    /// The `[[link]]` tables, in file order; names are unique.
+    pub links: Vec<LinkConfig>,
+}
+
+impl Config {
+    /// The link called `name`.
+    pub fn link(&self, name: &str) -> Option<&LinkConfig> {
+        self.links.iter().find(|link| link.name() == name)
+    }
+
+    /// Whether any link has a chat on `platform`.
+    pub fn uses(&self, platform: Platform) -> bool {
+        match platform {
+            // Every link's source is a Keybase chat.
+            Platform::Keybase => !self.links.is_empty(),
+            _ => self
+                .links
+                .iter()
+                .any(|link| link.link.target(platform).is_some()),
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("path", &self.path)
+            .field("database_url", &crate::database::redact(&self.database_url))
+            .field("keybase", &self.keybase)
+            .field("discord", &self.discord)
+            .field("matrix", &self.matrix)
+            .field("backfill", &self.backfill)
+            .field("links", &self.links)
+            .finish()
+    }
+}
+
+/// One validated `[[link]]` table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkConfig {
+    /// The link as the engines use it: the Keybase chat as source, then the Discord and Matrix
+    /// targets in that order. A target written `"auto"` has the chat ID [`AUTO`] until the
+    /// wiring creates or finds its chat.
+    pub link: Link,
+    /// The platforms whose target was written `"auto"`.
+    pub auto: BTreeSet<Platform>,
+}
+
+impl LinkConfig {
+    /// The link's name (unique in the file).
+    pub fn name(&self) -> &str {
+        &self.link.name
+    }
+
+    /// Whether the target on `platform` is still to be created or found (`"auto"`).
+    pub fn is_auto(&self, platform: Platform) -> bool {
+        self.auto.contains(&platform)
+    }
+
+    /// The targets whose chat is known (not `"auto"`).
+    pub fn fixed_targets(&self) -> impl Iterator<Item = &ChatRef> {
+        self.link
+            .targets
+            .iter()
+            .filter(|t| !self.is_auto(t.platform))
+    }
+}

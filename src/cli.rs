@@ -9,7 +9,13 @@ use clap::{ArgAction, Parser, Subcommand, ValueEnum};
 #[command(name = "kbbridge", version, about)]
 pub struct Cli {
     /// The mapping file (TOML).
-    #[arg(long, short = 'c', global = true, env = "KBBRIDGE_CONFIG", default_value = "kbbridge.toml")]
+    #[arg(
+        long,
+        short = 'c',
+        global = true,
+        env = "KBBRIDGE_CONFIG",
+        default_value = "kbbridge.toml"
+    )]
     pub config: PathBuf,
 
     /// More log output (-v debug, -vv trace).

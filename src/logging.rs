@@ -46,7 +46,9 @@ pub fn init(cli: &Cli) -> anyhow::Result<Display> {
         _ => EnvFilter::try_new(default)?,
     };
     let writer = BarAwareStderr { bars: bars.clone() };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
     let result = match cli.log_format {
         LogFormat::Text => builder.with_ansi(interactive).with_target(false).try_init(),
         LogFormat::Json => builder.json().try_init(),
@@ -65,7 +67,10 @@ impl<'a> MakeWriter<'a> for BarAwareStderr {
     type Writer = LineWriter;
 
     fn make_writer(&'a self) -> Self::Writer {
-        LineWriter { bars: self.bars.clone(), buf: Vec::new() }
+        LineWriter {
+            bars: self.bars.clone(),
+            buf: Vec::new(),
+        }
     }
 }
 

@@ -34,7 +34,10 @@ pub async fn show(display: Display, mut rx: mpsc::UnboundedReceiver<ProgressEven
             let bar = display.bars.add(ProgressBar::no_length());
             bar.set_style(style.clone());
             bar.set_prefix(format!("{} → {}", ev.link, ev.to.platform));
-            JobView { bar, last_log: Instant::now() }
+            JobView {
+                bar,
+                last_log: Instant::now(),
+            }
         });
         match ev.kind {
             ProgressKind::Started { total, done } => {
@@ -59,7 +62,8 @@ pub async fn show(display: Display, mut rx: mpsc::UnboundedReceiver<ProgressEven
                 }
             }
             ProgressKind::Retrying { delay, .. } => {
-                view.bar.set_message(format!("waiting {delay:?} (rate limit or error)"));
+                view.bar
+                    .set_message(format!("waiting {delay:?} (rate limit or error)"));
             }
             ProgressKind::Finished(_) => view.bar.finish_with_message("done"),
             ProgressKind::Failed(e) => view.bar.abandon_with_message(format!("stopped: {e}")),

@@ -4,13 +4,9 @@ use std::{collections::BTreeSet, path::Path, sync::Arc};
 
 use adapter_keybase::KeybaseExport;
 use anyhow::{Context, bail};
-use tracing::info;
 use bridge_config::Config;
-use bridge_core::{
-    MappingStore, Platform, Sink,
-    backfill::BackfillJob,
-    links::Link,
-};
+use bridge_core::{MappingStore, Platform, Sink, backfill::BackfillJob, links::Link};
+use tracing::info;
 
 /// Loads and validates the mapping file.
 ///
@@ -36,9 +32,14 @@ pub fn redacted_db(config: &Config) -> String {
 /// # Errors
 /// When the database cannot be opened or migrated.
 pub async fn open_store(config: &Config) -> anyhow::Result<MappingStore> {
-    let store = MappingStore::open(&config.database_url).await.with_context(|| {
-        format!("cannot use the database; check `database.url` in {}", config.path.display())
-    })?;
+    let store = MappingStore::open(&config.database_url)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot use the database; check `database.url` in {}",
+                config.path.display()
+            )
+        })?;
     info!(db = %redacted_db(config), backend = ?store.backend(), "database open");
     Ok(store)
 }
@@ -55,15 +56,24 @@ pub fn select_links<'a>(config: &'a Config, names: &[String]) -> anyhow::Result<
     for n in names {
         if !all.iter().any(|l| &l.name == n) {
             let known: Vec<&str> = all.iter().map(|l| l.name.as_str()).collect();
-            bail!("no link is named {n:?}; the mapping file has: {}", known.join(", "));
+            bail!(
+                "no link is named {n:?}; the mapping file has: {}",
+                known.join(", ")
+            );
         }
     }
-    Ok(all.into_iter().filter(|l| names.contains(&l.name)).collect())
+    Ok(all
+        .into_iter()
+        .filter(|l| names.contains(&l.name))
+        .collect())
 }
 
 /// The platforms the links write to, each once.
 pub fn target_platforms(links: &[&Link]) -> BTreeSet<Platform> {
-    links.iter().flat_map(|l| l.targets.iter().map(|t| t.platform)).collect()
+    links
+        .iter()
+        .flat_map(|l| l.targets.iter().map(|t| t.platform))
+        .collect()
 }
 
 /// Opens the Keybase export the config names.
@@ -103,7 +113,10 @@ pub fn sink_for(
 
 /// The Matrix appservice sink, from `[matrix]`.
 fn matrix_sink(config: &Config, store: &MappingStore) -> anyhow::Result<Arc<dyn Sink>> {
-    let matrix = config.matrix.as_ref().context("Matrix links need a [matrix] section")?;
+    let matrix = config
+        .matrix
+        .as_ref()
+        .context("Matrix links need a [matrix] section")?;
     let sink = adapter_matrix::MatrixSink::new(matrix, store.clone())
         .context("cannot set up the Matrix sink; check the [matrix] section")?;
     Ok(Arc::new(sink))
@@ -131,7 +144,11 @@ pub async fn resolve_targets(mut jobs: Vec<BackfillJob>) -> anyhow::Result<Vec<B
             }
             Err(bridge_core::AdapterError::Unsupported(_)) if requested.is_some() => {}
             Err(e) => {
-                bail!("link {}: cannot set up its {} chat: {e}", job.link, job.to.platform)
+                bail!(
+                    "link {}: cannot set up its {} chat: {e}",
+                    job.link,
+                    job.to.platform
+                )
             }
         }
     }

@@ -13,13 +13,20 @@ use crate::wiring;
 /// When the export cannot be opened.
 pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     let links = wiring::select_links(config, &[])?;
-    println!("{}: {} link(s), mapping file is valid", config.path.display(), links.len());
+    println!(
+        "{}: {} link(s), mapping file is valid",
+        config.path.display(),
+        links.len()
+    );
     let mut problems = 0;
     if links.iter().any(|l| l.mode.backfills()) {
         let export = wiring::open_export(config)?;
         for link in links.iter().filter(|l| l.mode.backfills()) {
             match export.count(&link.source.chat).await {
-                Ok(Some(n)) => println!("  {}: {} has {n} message(s) to copy", link.name, link.source),
+                Ok(Some(n)) => println!(
+                    "  {}: {} has {n} message(s) to copy",
+                    link.name, link.source
+                ),
                 Ok(None) => println!("  {}: {} found", link.name, link.source),
                 Err(e) => {
                     problems += 1;

@@ -14,12 +14,7 @@ use bridge_config::Config;
 use bridge_core::Platform;
 use tokio_util::sync::CancellationToken;
 
-use crate::{
-    cli::LinkFilter,
-    commands::backfill,
-    logging::Display,
-    wiring,
-};
+use crate::{cli::LinkFilter, commands::backfill, logging::Display, wiring};
 
 /// The account made for a person to log in with.
 const VIEWER: (&str, &str) = ("demo", "demo");
@@ -33,26 +28,56 @@ pub async fn run(
     display: Display,
     shutdown: CancellationToken,
 ) -> anyhow::Result<ExitCode> {
-    let matrix = config.matrix.as_ref().context("the demo needs a [matrix] section")?;
-    let homeserver = matrix.homeserver.as_ref().context("the demo needs matrix.homeserver")?;
-    let server_name = matrix.server_name.as_deref().context("the demo needs matrix.server_name")?;
+    let matrix = config
+        .matrix
+        .as_ref()
+        .context("the demo needs a [matrix] section")?;
+    let homeserver = matrix
+        .homeserver
+        .as_ref()
+        .context("the demo needs matrix.homeserver")?;
+    let server_name = matrix
+        .server_name
+        .as_deref()
+        .context("the demo needs matrix.server_name")?;
     let local = matches!(homeserver.host_str(), Some("127.0.0.1" | "localhost"));
-    let port = homeserver.port_or_known_default().filter(|_| local && homeserver.scheme() == "http");
+    let port = homeserver
+        .port_or_known_default()
+        .filter(|_| local && homeserver.scheme() == "http");
     let Some(port) = port else {
-        bail!("the demo runs its own Synapse: matrix.homeserver must be http://127.0.0.1:PORT, not {homeserver}");
+        bail!(
+            "the demo runs its own Synapse: matrix.homeserver must be http://127.0.0.1:PORT, not {homeserver}"
+        );
     };
 
-    let dir = repo().join("target").join("synapse").join(format!("demo-{port}"));
+    let dir = repo()
+        .join("target")
+        .join("synapse")
+        .join(format!("demo-{port}"));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let registration = dir.join("kbbridge-registration.yaml");
     let yaml = registration_yaml(matrix, matrix.as_token.expose(), matrix.hs_token.expose())?;
     std::fs::write(&registration, yaml)
         .with_context(|| format!("cannot write {}", registration.display()))?;
-    println!("Setting up Synapse at {homeserver} (first run: installs it from PyPI, about a minute)…");
-    synapse(&dir, port, server_name, matrix.bot_localpart.as_str(), &registration, &["ensure"])?;
-    synapse(&dir, port, server_name, matrix.bot_localpart.as_str(), &registration, &[
-        "user", VIEWER.0, VIEWER.1,
-    ])?;
+    println!(
+        "Setting up Synapse at {homeserver} (first run: installs it from PyPI, about a minute)…"
+    );
+    synapse(
+        &dir,
+        port,
+        server_name,
+        matrix.bot_localpart.as_str(),
+        &registration,
+        &["ensure"],
+    )?;
+    synapse(
+        &dir,
+        port,
+        server_name,
+        matrix.bot_localpart.as_str(),
+        &registration,
+        &["user", VIEWER.0, VIEWER.1],
+    )?;
 
     let code = backfill::run(config, &LinkFilter::default(), display, shutdown).await?;
 
@@ -88,7 +113,11 @@ pub async fn run(
                     describe(view),
                     p.from.chat,
                     p.copied,
-                    if p.rejected > 0 { format!(", {} rejected", p.rejected) } else { String::new() },
+                    if p.rejected > 0 {
+                        format!(", {} rejected", p.rejected)
+                    } else {
+                        String::new()
+                    },
                 );
                 first_room.get_or_insert_with(|| view.id.clone());
             }

@@ -29,7 +29,10 @@ pub async fn run(
     } else {
         None
     };
-    let mut cli = section.as_ref().map(KeybaseCli::from_config).unwrap_or_default();
+    let mut cli = section
+        .as_ref()
+        .map(KeybaseCli::from_config)
+        .unwrap_or_default();
     if let Some(binary) = &args.binary {
         cli.binary.clone_from(binary);
     }
@@ -81,9 +84,11 @@ pub async fn run(
         }
     );
     if summary.conversations_failed + summary.attachments_failed > 0 {
-        warn!(conversations = summary.conversations_failed,
+        warn!(
+            conversations = summary.conversations_failed,
             attachments = summary.attachments_failed,
-            "some conversations or attachments were refused by Keybase; see manifest.json");
+            "some conversations or attachments were refused by Keybase; see manifest.json"
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

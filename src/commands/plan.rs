@@ -63,7 +63,10 @@ pub async fn run(config: &Config, filter: &LinkFilter) -> anyhow::Result<ExitCod
             Some(a) if a.0 >= x.0 => Some(a),
             _ => Some(x),
         });
-    print!("\n{} job(s), {total_left} message(s) to copy", links.iter().map(|l| l.targets.len()).sum::<usize>());
+    print!(
+        "\n{} job(s), {total_left} message(s) to copy",
+        links.iter().map(|l| l.targets.len()).sum::<usize>()
+    );
     match slowest {
         Some((secs, p)) if secs.is_finite() => println!(
             "; about {} at the configured rates (slowest: {p})",
@@ -84,7 +87,11 @@ fn estimate_secs(config: &Config, platform: Platform, messages: u64) -> f64 {
 
 fn estimate(config: &Config, platform: Platform, messages: u64) -> String {
     let secs = estimate_secs(config, platform, messages);
-    if secs.is_finite() { human(Duration::from_secs_f64(secs)) } else { "unpaced".into() }
+    if secs.is_finite() {
+        human(Duration::from_secs_f64(secs))
+    } else {
+        "unpaced".into()
+    }
 }
 
 /// `1h 02m`, `3m 20s`, `12.5s`.

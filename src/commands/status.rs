@@ -17,13 +17,16 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     let store = wiring::open_store(config).await?;
     let rows = store.all_progress().await?;
     if rows.is_empty() {
-        println!("no backfill has run yet against {}", wiring::redacted_db(config));
+        println!(
+            "no backfill has run yet against {}",
+            wiring::redacted_db(config)
+        );
         store.close().await;
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{:<22} {:<34} {:>8} {:>8} {:<8} {}",
-        "source", "target", "copied", "rejected", "state", "updated (UTC)"
+        "{:<22} {:<34} {:>8} {:>8} {:<8} updated (UTC)",
+        "source", "target", "copied", "rejected", "state"
     );
     for p in &rows {
         let pending = store.pending_in(&p.to).await?.len();

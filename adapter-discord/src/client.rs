@@ -1,0 +1,289 @@
+//! The HTTP side: serenity's `Http` built on an injected `reqwest` client, and [`Rest`], which
+//! sends every request through kbbridge's [`Limiter`] and then serenity (its own rate limiter
+//! when on), and returns the raw answer so the limiter can learn from its headers.
+//!
+//! Two ways to reach Discord:
+//! - **direct** (default): `https://discord.com`, serenity's rate limiter on (it honours 429s
+//!   with a `Retry-After` header by itself) and ours in front of it;
+//! - **`api_base`**: through an HTTP proxy of the API (nirn-proxy…). serenity only honours
+//!   `proxy` with its rate limiter off, so ours does everything: buckets, global, 429s.
+//!
+//! Test equipment: [`TestTarget`] points `discord.com` at a stand-in and trusts its certificate;
+//! production never sets it unless the two `KBBRIDGE_TESTING_DISCORD_*` variables are set.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use bridge_core::Secret;
+use reqwest::{Certificate, StatusCode};
+use serde::de::DeserializeOwned;
+use serenity::{
+    builder::CreateAllowedMentions,
+    http::{Http, HttpBuilder, Ratelimiter, Request},
+};
+use tracing::warn;
+use url::Url;
+
+use crate::{
+    error::DiscordError,
+    limiter::{Limiter, Observed},
+};
+
+/// Env var (test equipment): the address `discord.com` resolves to, e.g. `127.0.0.1:8443`.
+pub const TEST_RESOLVE_ENV: &str = "KBBRIDGE_TESTING_DISCORD_RESOLVE";
+/// Env var (test equipment): a PEM file of the certificate to trust instead of the public roots.
+pub const TEST_CA_ENV: &str = "KBBRIDGE_TESTING_DISCORD_CA";
+
+/// Test equipment: reach a Discord stand-in instead of Discord, over TLS, with serenity
+/// unchanged. Never set in production.
+#[derive(Clone, Debug)]
+pub struct TestTarget {
+    /// Where `discord.com` resolves to.
+    pub resolve: SocketAddr,
+    /// The PEM certificate to trust (the only one trusted).
+    pub ca_pem: String,
+}
+
+impl TestTarget {
+    /// From [`TEST_RESOLVE_ENV`] and [`TEST_CA_ENV`]; `None` unless both are set.
+    ///
+    /// # Errors
+    /// When one is set but unreadable.
+    pub fn from_env() -> Result<Option<Self>, DiscordError> {
+        let (Ok(resolve), Ok(ca)) = (std::env::var(TEST_RESOLVE_ENV), std::env::var(TEST_CA_ENV))
+        else {
+            return Ok(None);
+        };
+        let resolve = resolve
+            .parse()
+            .map_err(|_| DiscordError::Setup(format!("{TEST_RESOLVE_ENV}: not an address")))?;
+        let ca_pem = std::fs::read_to_string(&ca)
+            .map_err(|e| DiscordError::Setup(format!("{TEST_CA_ENV}: {ca}: {e}")))?;
+        warn!(resolve = %resolve, "test equipment: discord.com is redirected to a stand-in");
+        Ok(Some(Self { resolve, ca_pem }))
+    }
+}
+
+/// An answer with a 2xx status.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) body: Vec<u8>,
+}
+
+/// Sends requests: our limiter, then serenity.
+pub(crate) struct Rest {
+    http: Arc<Http>,
+    client: reqwest::Client,
+    limiter: Arc<Limiter>,
+}
+
+impl Rest {
+    /// Builds the clients. `api_base` routes every call through a proxy of the API.
+    ///
+    /// # Errors
+    /// [`DiscordError::Setup`] for an empty or non-ASCII token, or a bad test certificate.
+    pub(crate) fn new(
+        token: &Secret,
+        api_base: Option<&Url>,
+        testing: Option<&TestTarget>,
+        limiter: Arc<Limiter>,
+    ) -> Result<Self, DiscordError> {
+        let raw = token.expose().trim();
+        if raw.is_empty() || !raw.is_ascii() || raw.contains(char::is_whitespace) {
+            return Err(DiscordError::Setup(
+                "the bot token is missing or malformed (set KBBRIDGE__DISCORD__TOKEN)".into(),
+            ));
+        }
+        let mut builder = reqwest::Client::builder()
+            .use_rustls_tls()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60));
+        if let Some(t) = testing {
+            let ca = Certificate::from_pem(t.ca_pem.as_bytes())
+                .map_err(|e| DiscordError::Setup(format!("test certificate: {e}")))?;
+            builder = builder
+                .tls_built_in_root_certs(false)
+                .add_root_certificate(ca)
+                .resolve("discord.com", t.resolve);
+        }
+        let client = builder
+            .build()
+            .map_err(|e| DiscordError::Setup(e.to_string()))?;
+        let token = if raw.starts_with("Bot ") {
+            raw.to_owned()
+        } else {
+            format!("Bot {raw}")
+        };
+        let mut http = HttpBuilder::new(&token)
+            .client(client.clone())
+            .default_allowed_mentions(CreateAllowedMentions::new());
+        http = match api_base {
+            Some(base) => http
+                .proxy(base.as_str().trim_end_matches('/'))
+                .ratelimiter_disabled(true),
+            None => {
+                let mut rl = Ratelimiter::new(client.clone(), token);
+                let l = limiter.clone();
+                rl.set_ratelimit_callback(Box::new(move |info| l.note_serenity(&info)));
+                http.ratelimiter(rl)
+            }
+        };
+        Ok(Self {
+            http: Arc::new(http.build()),
+            client,
+            limiter,
+        })
+    }
+
+    /// The limiter in front of every request.
+    pub(crate) fn limiter(&self) -> &Limiter {
+        &self.limiter
+    }
+
+    /// Sends `req` (`call` names it in errors and logs; it never holds a token).
+    ///
+    /// # Errors
+    /// [`DiscordError`] for no answer or an error answer.
+    pub(crate) async fn call(
+        &self,
+        call: &'static str,
+        req: Request<'_>,
+    ) -> Result<Answer, DiscordError> {
+        let key = req.route_ref().ratelimiting_bucket();
+        let permit = self.limiter.acquire(key).await;
+        let conn = |e: Box<dyn std::error::Error + Send + Sync>| DiscordError::Connection {
+            call,
+            source: e,
+        };
+        let response = match &self.http.ratelimiter {
+            Some(rl) => rl.perform(req).await.map_err(|e| conn(Box::new(e)))?,
+            None => {
+                let built = req
+                    .build(&self.client, self.http.token(), self.http.proxy.as_deref())
+                    .and_then(|b| b.build().map_err(Into::into))
+                    .map_err(|e| conn(Box::new(e)))?;
+                self.client
+                    .execute(built)
+                    .await
+                    .map_err(|e| conn(Box::new(e)))?
+            }
+        };
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| conn(Box::new(e)))?
+            .to_vec();
+        let seen = Observed::read(status, &headers, &body);
+        self.limiter.observe(permit, &seen);
+        if status.is_success() {
+            return Ok(Answer { body });
+        }
+        Err(error_answer(call, status, &seen, &body))
+    }
+
+    /// Sends `req` and decodes the JSON answer.
+    ///
+    /// # Errors
+    /// As [`Rest::call`], and [`DiscordError::Decode`] for an answer that is not a `T`.
+    pub(crate) async fn json<T: DeserializeOwned>(
+        &self,
+        call: &'static str,
+        req: Request<'_>,
+    ) -> Result<T, DiscordError> {
+        let answer = self.call(call, req).await?;
+        serde_json::from_slice(&answer.body).map_err(|e| DiscordError::Decode {
+            call,
+            detail: e.to_string(),
+        })
+    }
+}
+
+/// The error for a non-2xx answer.
+fn error_answer(
+    call: &'static str,
+    status: StatusCode,
+    seen: &Observed,
+    body: &[u8],
+) -> DiscordError {
+    let json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        let retry_after = seen.retry_after;
+        if json.is_none() {
+            // Cloudflare's HTML page: no JSON, maybe a Retry-After.
+            return DiscordError::Blocked {
+                retry_after: retry_after.unwrap_or(Duration::from_secs(60)),
+            };
+        }
+        let scope = if seen.global {
+            "global"
+        } else if seen.shared {
+            "shared"
+        } else {
+            "user"
+        };
+        return DiscordError::RateLimited {
+            call,
+            retry_after: retry_after.unwrap_or(Duration::from_secs(1)),
+            scope: scope.to_owned(),
+        };
+    }
+    let code = json
+        .as_ref()
+        .and_then(|j| j.get("code"))
+        .and_then(serde_json::Value::as_i64)
+        .unwrap_or(0);
+    let message = json
+        .as_ref()
+        .and_then(|j| j.get("message"))
+        .and_then(serde_json::Value::as_str)
+        .map_or_else(
+            || status.canonical_reason().unwrap_or("error").to_owned(),
+            str::to_owned,
+        );
+    let detail = json
+        .as_ref()
+        .and_then(|j| j.get("errors"))
+        .map(field_errors)
+        .unwrap_or_default();
+    DiscordError::Api {
+        call,
+        status: status.as_u16(),
+        code,
+        message,
+        detail,
+    }
+}
+
+/// ` (content: Must be 2000 or fewer in length.; …)` from a 50035 `errors` tree.
+fn field_errors(errors: &serde_json::Value) -> String {
+    fn walk(v: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+        if let Some(obj) = v.as_object() {
+            for (k, child) in obj {
+                if k == "_errors" {
+                    for e in child.as_array().into_iter().flatten() {
+                        let m = e
+                            .get("message")
+                            .and_then(serde_json::Value::as_str)
+                            .unwrap_or("?");
+                        out.push(format!("{path}: {m}"));
+                    }
+                } else {
+                    let p = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    walk(child, &p, out);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(errors, "", &mut out);
+    if out.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", out.join("; "))
+    }
+}

@@ -1,0 +1,34 @@
+//! kbbridge's Discord adapter: copies Keybase history into Discord through serenity.
+//!
+//! # Layout
+//! - [`config`]: the `[discord]` section of the mapping file.
+//! - [`sink`]: [`DiscordSink`], the [`bridge_core::Sink`]; `reconcile.rs`: finding the copy of
+//!   an interrupted send.
+//! - [`client`]: serenity's `Http` on an injected `reqwest` client, and the request path.
+//! - [`limiter`]: kbbridge's own rate limiter (buckets, global, invalid-request budget).
+//! - [`convert`]: a message → its parts and their text; [`markdown`]: Keybase → Discord markup;
+//!   [`split`]: splitting at 2,000 characters; [`names`]: usernames and channel names.
+//! - `channels.rs`: adopting or creating channels and categories; `webhooks.rs`: one webhook per
+//!   channel.
+//! - [`error`]: [`DiscordError`] and its one classification into [`bridge_core::AdapterError`].
+//! - [`standin`] (feature `standin`): a stand-in for Discord's REST API, test equipment.
+
+#![warn(missing_docs)]
+
+mod channels;
+pub mod client;
+pub mod config;
+pub mod convert;
+pub mod error;
+pub mod limiter;
+pub mod markdown;
+pub mod names;
+mod reconcile;
+pub mod sink;
+pub mod split;
+#[cfg(feature = "standin")]
+pub mod standin;
+mod webhooks;
+
+pub use error::DiscordError;
+pub use sink::{DiscordSink, SinkOptions};

@@ -1,0 +1,511 @@
+//! [`DiscordSink`]: copies messages into Discord channels through one webhook per channel,
+//! each with its Keybase author's name and avatar, silently (suppress-notifications flag,
+//! `allowed_mentions` parsing nothing on every request).
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{
+        Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use async_trait::async_trait;
+use bridge_core::{
+    AdapterError, ChatId, ChatInfo, MappingStore, Message, Mode, MsgId, Outgoing, Platform, Sink,
+};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::json;
+use serenity::{
+    builder::{CreateAllowedMentions, CreateAttachment},
+    http::{LightMethod, Multipart, MultipartUpload, Request, Route},
+    model::{
+        channel::{Message as DiscordMessage, ReactionType},
+        id::{ChannelId, MessageId, WebhookId},
+    },
+};
+use tracing::{debug, warn};
+
+use crate::{
+    channels,
+    client::{Rest, TestTarget},
+    config::{DiscordConfig, ReactionStyle, TimeFormat},
+    convert::{self, PartPlan, SendTime, Style},
+    error::DiscordError,
+    limiter::{Limiter, LimiterOptions},
+    names::webhook_username,
+    webhooks::{Hook, Webhooks},
+};
+
+/// SUPPRESS_NOTIFICATIONS: a backfilled copy notifies nobody.
+const SUPPRESS_NOTIFICATIONS: u64 = 1 << 12;
+/// Copies remembered for reply quotes before the memory is cleared.
+const QUOTE_CACHE: usize = 10_000;
+
+/// Settings of the sink that are not in `[discord]`.
+#[derive(Clone, Debug)]
+pub struct SinkOptions {
+    /// kbbridge's rate limiter.
+    pub limiter: LimiterOptions,
+    /// The largest file uploaded (Discord's default: 10 MiB); lowered when Discord answers
+    /// 40005 for a smaller one.
+    pub max_file_size: u64,
+    /// Pages of 100 recent messages read to find an interrupted send.
+    pub reconcile_pages: u32,
+    /// Test equipment: reach a stand-in instead of Discord.
+    pub testing: Option<TestTarget>,
+}
+
+impl Default for SinkOptions {
+    fn default() -> Self {
+        Self {
+            limiter: LimiterOptions::default(),
+            max_file_size: 10 * 1024 * 1024,
+            reconcile_pages: 5,
+            testing: None,
+        }
+    }
+}
+
+/// The Discord sink.
+pub struct DiscordSink {
+    pub(crate) rest: Rest,
+    pub(crate) store: MappingStore,
+    pub(crate) guild: u64,
+    pub(crate) style: Style,
+    avatar_url: Option<String>,
+    pub(crate) hooks: Webhooks,
+    /// Per channel: the UTC day of the last message copied there (`None`: none yet).
+    days: Mutex<HashMap<u64, Option<NaiveDate>>>,
+    /// Copies sent this run (message ID → author, content), for reply quotes.
+    quotes: Mutex<HashMap<u64, (String, String)>>,
+    max_file: AtomicU64,
+    /// Parts whose last send got no clear answer (connection lost, 5xx): the message may have
+    /// been created, so a retry looks for it before sending again.
+    ambiguous: Mutex<HashSet<(u64, String, u32)>>,
+    pub(crate) options: SinkOptions,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl DiscordSink {
+    /// A sink for `config`, recording what it creates in `store`. The test-equipment variables
+    /// ([`crate::client::TEST_RESOLVE_ENV`], [`crate::client::TEST_CA_ENV`]) are honoured.
+    ///
+    /// # Errors
+    /// [`DiscordError::Setup`] for a missing token or unreadable test settings.
+    pub fn new(config: &DiscordConfig, store: MappingStore) -> Result<Self, DiscordError> {
+        let options = SinkOptions {
+            testing: TestTarget::from_env()?,
+            ..SinkOptions::default()
+        };
+        Self::with_options(config, store, options)
+    }
+
+    /// A sink with explicit options.
+    ///
+    /// # Errors
+    /// As [`DiscordSink::new`].
+    pub fn with_options(
+        config: &DiscordConfig,
+        store: MappingStore,
+        options: SinkOptions,
+    ) -> Result<Self, DiscordError> {
+        let limiter = std::sync::Arc::new(Limiter::new(options.limiter.clone()));
+        let rest = Rest::new(
+            &config.token,
+            config.api_base.as_ref(),
+            options.testing.as_ref(),
+            limiter,
+        )?;
+        Ok(Self {
+            rest,
+            store,
+            guild: config.guild_id.get(),
+            style: Style {
+                time: config.time_format,
+                reactions: config.reactions,
+            },
+            avatar_url: config.avatar_url.clone(),
+            hooks: Webhooks::default(),
+            days: Mutex::new(HashMap::new()),
+            quotes: Mutex::new(HashMap::new()),
+            max_file: AtomicU64::new(options.max_file_size),
+            ambiguous: Mutex::new(HashSet::new()),
+            options,
+        })
+    }
+
+    /// Invalid requests (401, 403, 429) counted by the limiter in its current window.
+    pub fn invalid_requests(&self) -> usize {
+        self.rest.limiter().invalid_count()
+    }
+
+    /// The parts of `msg` (always planned as for a backfill: the count must not vary).
+    pub(crate) fn plan(&self, msg: &Message) -> Vec<PartPlan> {
+        convert::plan(msg, self.style, Mode::Backfill)
+    }
+
+    /// The webhook of `channel`.
+    pub(crate) async fn hook(&self, channel: u64) -> Result<Hook, DiscordError> {
+        self.hooks.get(&self.rest, &self.store, channel).await
+    }
+
+    fn avatar(&self, msg: &Message) -> Option<String> {
+        match &self.avatar_url {
+            Some(t) => {
+                let name: String =
+                    url::form_urlencoded::byte_serialize(msg.sender.id.as_str().as_bytes())
+                        .collect();
+                Some(t.replace("{username}", &name))
+            }
+            None => msg.sender.avatar.clone(),
+        }
+    }
+
+    /// The pieces of `part`'s text known only now: the day separator and the reply quote.
+    pub(crate) async fn send_time(
+        &self,
+        channel: u64,
+        hook: &Hook,
+        out: &Outgoing<'_>,
+        part: &PartPlan,
+    ) -> Result<SendTime, DiscordError> {
+        let mut now = SendTime::default();
+        if !part.head {
+            return Ok(now);
+        }
+        if out.mode == Mode::Backfill && self.style.time != TimeFormat::None {
+            let last = self.last_day(channel, hook).await?;
+            if last != Some(out.msg.sent_at.date_naive()) {
+                now.separator = Some(convert::separator(out.msg.sent_at));
+            }
+        }
+        if out.msg.reply_to.is_some() {
+            now.reply = Some(match out.reply_to {
+                Some(parent) => {
+                    let link = format!(
+                        "https://discord.com/channels/{}/{channel}/{parent}",
+                        self.guild
+                    );
+                    match self.quote(channel, parent).await? {
+                        Some((author, text)) => convert::reply_line(Some((&author, &text, &link))),
+                        None => convert::reply_line(None),
+                    }
+                }
+                None => convert::reply_line(None),
+            });
+        }
+        Ok(now)
+    }
+
+    /// The day of the last message copied into `channel`: remembered, or read from the
+    /// channel's recent messages (the first `<t:…:f>` of the newest one from our webhook).
+    async fn last_day(&self, channel: u64, hook: &Hook) -> Result<Option<NaiveDate>, DiscordError> {
+        if let Some(d) = lock(&self.days).get(&channel) {
+            return Ok(*d);
+        }
+        let recent = self.recent(channel, None, None).await?;
+        let day = recent
+            .iter()
+            .filter(|m| m.webhook_id.map(WebhookId::get) == Some(hook.id))
+            .find_map(|m| time_in(&m.content))
+            .map(|t| t.date_naive());
+        lock(&self.days).insert(channel, day);
+        Ok(day)
+    }
+
+    /// Remembers that a message of `at` was copied into `channel` (its first part).
+    pub(crate) fn note_copied(&self, channel: u64, msg: &Message, id: u64, content: &str) {
+        lock(&self.days).insert(channel, Some(msg.sent_at.date_naive()));
+        let mut q = lock(&self.quotes);
+        if q.len() >= QUOTE_CACHE {
+            q.clear();
+        }
+        q.insert(id, (webhook_username(&msg.sender.name), content.to_owned()));
+    }
+
+    /// The author and text of copy `parent`, for a quote.
+    async fn quote(
+        &self,
+        channel: u64,
+        parent: &MsgId,
+    ) -> Result<Option<(String, String)>, DiscordError> {
+        let Ok(id) = parent.as_str().parse::<u64>() else {
+            return Ok(None);
+        };
+        if let Some(q) = lock(&self.quotes).get(&id) {
+            return Ok(Some(q.clone()));
+        }
+        let route = Route::ChannelMessage {
+            channel_id: ChannelId::new(channel),
+            message_id: MessageId::new(id.max(1)),
+        };
+        match self
+            .rest
+            .json::<DiscordMessage>("read message", Request::new(route, LightMethod::Get))
+            .await
+        {
+            Ok(m) => Ok(Some((m.author.name, m.content))),
+            Err(DiscordError::Api { code: 10008, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Up to 100 messages of `channel`, newest first, after or before a message.
+    pub(crate) async fn recent(
+        &self,
+        channel: u64,
+        after: Option<u64>,
+        before: Option<u64>,
+    ) -> Result<Vec<DiscordMessage>, DiscordError> {
+        let mut params = vec![("limit", "100".to_owned())];
+        if let Some(a) = after {
+            params.push(("after", a.to_string()));
+        }
+        if let Some(b) = before {
+            params.push(("before", b.to_string()));
+        }
+        let route = Route::ChannelMessages {
+            channel_id: ChannelId::new(channel),
+        };
+        self.rest
+            .json(
+                "read messages",
+                Request::new(route, LightMethod::Get).params(Some(params)),
+            )
+            .await
+    }
+
+    /// Executes the webhook: one message, at most one file.
+    async fn execute(
+        &self,
+        hook: &Hook,
+        msg: &Message,
+        mode: Mode,
+        content: &str,
+        file: Option<(&str, Vec<u8>)>,
+    ) -> Result<DiscordMessage, DiscordError> {
+        let mut payload = json!({
+            "content": content,
+            "username": webhook_username(&msg.sender.name),
+            "allowed_mentions": CreateAllowedMentions::new(),
+            "flags": if mode == Mode::Backfill { SUPPRESS_NOTIFICATIONS } else { 0 },
+        });
+        if let Some(a) = self.avatar(msg) {
+            payload["avatar_url"] = json!(a);
+        }
+        let route = Route::WebhookWithToken {
+            webhook_id: WebhookId::new(hook.id.max(1)),
+            token: &hook.token,
+        };
+        let mut req =
+            Request::new(route, LightMethod::Post).params(Some(vec![("wait", "true".to_owned())]));
+        let to_vec = |v: &serde_json::Value| {
+            serde_json::to_vec(v).map_err(|e| DiscordError::Setup(e.to_string()))
+        };
+        req = match file {
+            None => req.body(Some(to_vec(&payload)?)),
+            Some((name, bytes)) => {
+                payload["attachments"] = json!([{ "id": 0, "filename": name }]);
+                let json = String::from_utf8(to_vec(&payload)?)
+                    .map_err(|e| DiscordError::Setup(e.to_string()))?;
+                req.multipart(Some(Multipart {
+                    upload: MultipartUpload::Attachments(vec![CreateAttachment::bytes(
+                        bytes, name,
+                    )]),
+                    fields: vec![],
+                    payload_json: Some(json),
+                }))
+            }
+        };
+        self.rest.json("execute webhook", req).await
+    }
+
+    /// Sends `part` of `out`; an upload Discord finds too large is replaced by a note.
+    async fn send_part(
+        &self,
+        channel: u64,
+        out: &Outgoing<'_>,
+        part: &PartPlan,
+    ) -> Result<u64, DiscordError> {
+        let hook = self.hook(channel).await?;
+        let mut now = self.send_time(channel, &hook, out, part).await?;
+        let msg = out.msg;
+        let attachment = part.file.and_then(|i| msg.content.attachments.get(i));
+        let mut file = None;
+        if let Some(a) = attachment {
+            let limit = self.max_file.load(Ordering::Relaxed);
+            match a.data.read().await {
+                Ok(b) if b.len() as u64 > limit => {
+                    now.note = Some(convert::file_note(
+                        &a.name,
+                        Some(b.len() as u64),
+                        "too large for Discord, not copied",
+                    ));
+                }
+                Ok(b) => file = Some(b),
+                Err(e) => {
+                    warn!(msg = %msg.origin, file = %a.data.describe(), error = %e, "attachment unreadable; sending a note");
+                    now.note = Some(convert::file_note(
+                        &a.name,
+                        a.size,
+                        "the file was missing from the export",
+                    ));
+                }
+            }
+        }
+        let content = convert::content(msg, part, self.style, out.mode, &now);
+        let name = attachment.map_or("file", |a| a.name.as_str());
+        let sent = match file {
+            Some(bytes) => {
+                let size = bytes.len() as u64;
+                match self
+                    .execute(&hook, msg, out.mode, &content, Some((name, bytes)))
+                    .await
+                {
+                    Err(e) if e.code() == Some(40005) => {
+                        // Discord's limit is lower than ours: learn it, send the note instead.
+                        self.max_file
+                            .fetch_min(size.saturating_sub(1), Ordering::Relaxed);
+                        warn!(msg = %msg.origin, size, "Discord refused the file as too large; sending a note");
+                        now.note = Some(convert::file_note(
+                            name,
+                            Some(size),
+                            "too large for Discord, not copied",
+                        ));
+                        let content = convert::content(msg, part, self.style, out.mode, &now);
+                        self.execute(&hook, msg, out.mode, &content, None).await
+                    }
+                    other => other,
+                }
+            }
+            None => self.execute(&hook, msg, out.mode, &content, None).await,
+        };
+        let sent = match sent {
+            Err(e @ DiscordError::Api { code: 10015, .. }) => {
+                self.hooks.forget(channel);
+                return Err(e);
+            }
+            other => other?,
+        };
+        let id = sent.id.get();
+        if part.head {
+            self.note_copied(channel, msg, id, &sent.content);
+        }
+        if part.tail && self.style.reactions == ReactionStyle::Bot {
+            self.react(channel, id, msg).await;
+        }
+        Ok(id)
+    }
+
+    /// Adds `msg`'s reactions to copy `id` as the bot (one per emoji; who reacted is lost).
+    pub(crate) async fn react(&self, channel: u64, id: u64, msg: &Message) {
+        for r in &msg.reactions {
+            let emoji = ReactionType::Unicode(r.emoji.clone()).as_data();
+            let route = Route::ChannelMessageReactionMe {
+                channel_id: ChannelId::new(channel),
+                message_id: MessageId::new(id.max(1)),
+                reaction: &emoji,
+            };
+            if let Err(e) = self
+                .rest
+                .call("add reaction", Request::new(route, LightMethod::Put))
+                .await
+            {
+                warn!(msg = %msg.origin, emoji = %r.emoji, error = %e, "reaction not added");
+            }
+        }
+    }
+}
+
+/// The first `<t:UNIX:f>` of a copy's text.
+fn time_in(content: &str) -> Option<DateTime<Utc>> {
+    let mut rest = content;
+    while let Some(i) = rest.find("<t:") {
+        rest = &rest[i + 3..];
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        if rest[digits.len()..].starts_with(":f>") {
+            return digits
+                .parse()
+                .ok()
+                .and_then(|s| DateTime::from_timestamp(s, 0));
+        }
+    }
+    None
+}
+
+#[async_trait]
+impl Sink for DiscordSink {
+    fn platform(&self) -> Platform {
+        Platform::Discord
+    }
+
+    fn parts(&self, msg: &Message) -> u32 {
+        u32::try_from(self.plan(msg).len()).unwrap_or(u32::MAX)
+    }
+
+    async fn send(&self, to: &ChatId, out: Outgoing<'_>) -> Result<MsgId, AdapterError> {
+        let channel = channels::channel_id(to)?;
+        let plan = self.plan(out.msg);
+        let Some(part) = plan.get(out.part as usize) else {
+            return Err(AdapterError::rejected(format!(
+                "part {} of {} does not exist",
+                out.part,
+                plan.len()
+            )));
+        };
+        let key = (channel, out.msg.origin.to_string(), out.part);
+        if lock(&self.ambiguous).contains(&key) {
+            if let Some(found) = self.reconcile(to, &out).await? {
+                lock(&self.ambiguous).remove(&key);
+                return Ok(found);
+            }
+        }
+        let id = match self.send_part(channel, &out, part).await {
+            Ok(id) => id,
+            Err(e) => {
+                let unclear = matches!(&e, DiscordError::Connection { .. })
+                    || matches!(
+                        &e,
+                        DiscordError::Api {
+                            status: 500..=599,
+                            ..
+                        }
+                    );
+                if unclear {
+                    lock(&self.ambiguous).insert(key);
+                }
+                return Err(e.into());
+            }
+        };
+        lock(&self.ambiguous).remove(&key);
+        debug!(msg = %out.msg.origin, part = out.part, id, "copied");
+        Ok(MsgId::new(id.to_string()))
+    }
+
+    async fn find_sent(
+        &self,
+        to: &ChatId,
+        out: Outgoing<'_>,
+    ) -> Result<Option<MsgId>, AdapterError> {
+        Ok(self.reconcile(to, &out).await?)
+    }
+
+    async fn resolve_chat(
+        &self,
+        source: &ChatInfo,
+        requested: Option<&ChatId>,
+    ) -> Result<ChatId, AdapterError> {
+        Ok(channels::resolve(&self.rest, &self.store, self.guild, source, requested).await?)
+    }
+
+    async fn check(&self, to: &ChatId) -> Result<(), AdapterError> {
+        let channel = channels::channel_id(to)?;
+        channels::check(&self.rest, self.guild, channel).await?;
+        self.hook(channel).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,322 @@
+//! A stand-in for Discord's REST API: **test equipment** (feature `standin`), not part of the
+//! bridge. It serves HTTPS with a self-signed certificate for `discord.com` (so serenity, with a
+//! `reqwest` client that resolves `discord.com` here and trusts that certificate, runs unchanged,
+//! its own rate limiter included) and plain HTTP for attachment downloads and for `api_base`
+//! (proxy) mode. `STANDIN.md` lists what it implements and where it knowingly differs from
+//! Discord.
+//!
+//! # Files
+//! - `tls.rs`: the certificate and the two listeners.
+//! - `gate.rs`: faults, the 1015 block, the token, the global limit and per-route buckets.
+//! - `limits.rs`: the figures and the fixed windows; `faults.rs`: fault injection.
+//! - `routes.rs`: the handlers; `wire.rs`: the JSON they answer; `state.rs`: the world.
+
+mod faults;
+mod gate;
+mod limits;
+mod routes;
+mod state;
+mod tls;
+mod wire;
+
+use std::{
+    collections::{HashMap, VecDeque},
+    net::SocketAddr,
+    sync::{Arc, Mutex, MutexGuard},
+    time::Instant,
+};
+
+use axum::http::StatusCode;
+use tokio::{sync::Notify, task::JoinHandle};
+
+use self::{faults::Faults, limits::Window, state::World};
+pub use self::{
+    faults::{Chaos, Fault, FaultTarget},
+    limits::{BucketLimit, Limits},
+    state::{CATEGORY, ChannelInfo, RecordedFile, RecordedMessage, TEXT, WebhookInfo},
+};
+
+/// How the stand-in behaves.
+#[derive(Clone, Debug)]
+pub struct StandInOptions {
+    /// The bot token it accepts (`Authorization: Bot <token>`).
+    pub token: String,
+    /// Its rate limits and invalid-request budget.
+    pub limits: Limits,
+    /// The largest file accepted (Discord: 10 MiB); larger → 413, code 40005.
+    pub max_file_size: u64,
+    /// The largest multipart request accepted (Discord: 25 MiB).
+    pub max_request_size: u64,
+}
+
+impl Default for StandInOptions {
+    fn default() -> Self {
+        Self {
+            token: "standin-token".into(),
+            limits: Limits::discord(),
+            max_file_size: 10 * 1024 * 1024,
+            max_request_size: 25 * 1024 * 1024,
+        }
+    }
+}
+
+/// What the stand-in counted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Requests to `/api/v10`.
+    pub requests: u64,
+    /// Handled requests by status.
+    pub by_status: std::collections::BTreeMap<u16, u64>,
+    /// 429s from a route bucket.
+    pub route_429: u64,
+    /// 429s from a route bucket that had already answered once (its limits were known).
+    pub late_429: u64,
+    /// 429s from the global limit.
+    pub global_429: u64,
+    /// 429s injected as faults.
+    pub injected_429: u64,
+    /// 5xx injected as faults.
+    pub injected_5xx: u64,
+    /// Connections dropped before handling.
+    pub dropped: u64,
+    /// Connections dropped after the request was handled.
+    pub dropped_after_commit: u64,
+    /// Answers given while the 1015 block was on.
+    pub banned_answers: u64,
+    /// Invalid requests (401, 403, 429) counted in all.
+    pub invalid: u64,
+}
+
+/// The per-connection switch a handler pulls to close its connection without answering.
+#[derive(Clone, Debug)]
+pub(crate) struct ConnKill(pub(crate) Arc<Notify>);
+
+/// The rate-limit windows.
+#[derive(Debug, Default)]
+pub(crate) struct Windows {
+    pub(crate) global: Window,
+    pub(crate) buckets: HashMap<(&'static str, u64), Window>,
+}
+
+/// State shared by the handlers.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) token: String,
+    pub(crate) limits: Limits,
+    pub(crate) max_file_size: u64,
+    pub(crate) max_request_size: u64,
+    pub(crate) http_addr: SocketAddr,
+    world: Mutex<World>,
+    windows: Mutex<Windows>,
+    faults: Mutex<Faults>,
+    stats: Mutex<Stats>,
+    invalid: Mutex<VecDeque<Instant>>,
+    banned_until: Mutex<Option<Instant>>,
+}
+
+/// Locks `m`, going on with the data if a panicking test thread poisoned it.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Shared {
+    pub(crate) fn world(&self) -> MutexGuard<'_, World> {
+        lock(&self.world)
+    }
+
+    pub(crate) fn lock_limits(&self) -> MutexGuard<'_, Windows> {
+        lock(&self.windows)
+    }
+
+    pub(crate) fn lock_faults(&self) -> MutexGuard<'_, Faults> {
+        lock(&self.faults)
+    }
+
+    pub(crate) fn stats(&self, f: impl FnOnce(&mut Stats)) {
+        f(&mut lock(&self.stats));
+    }
+
+    pub(crate) fn banned_until(&self) -> Option<Instant> {
+        *lock(&self.banned_until)
+    }
+
+    /// Counts a 401, 403 or 429 answer against the invalid-request budget; spending it turns
+    /// the 1015 block on.
+    pub(crate) fn count_invalid(&self, status: StatusCode) {
+        if !matches!(status.as_u16(), 401 | 403 | 429) {
+            return;
+        }
+        self.stats(|s| s.invalid += 1);
+        let now = Instant::now();
+        let mut q = lock(&self.invalid);
+        q.push_back(now);
+        while q
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > self.limits.invalid_window)
+        {
+            q.pop_front();
+        }
+        if q.len() >= self.limits.invalid_budget as usize {
+            *lock(&self.banned_until) = Some(now + self.limits.ban);
+            q.clear();
+        }
+    }
+}
+
+/// A running stand-in; dropping it stops it.
+pub struct StandIn {
+    shared: Arc<Shared>,
+    tls_addr: SocketAddr,
+    ca_pem: String,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl StandIn {
+    /// Starts the stand-in on two free ports of 127.0.0.1 (HTTPS and plain HTTP).
+    ///
+    /// # Errors
+    /// When a port cannot be bound or the certificate cannot be made.
+    pub async fn start(options: StandInOptions) -> std::io::Result<StandIn> {
+        let tls = tls::Tls::new()?;
+        let tls_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let http_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let shared = Arc::new(Shared {
+            token: options.token,
+            limits: options.limits,
+            max_file_size: options.max_file_size,
+            max_request_size: options.max_request_size,
+            http_addr: http_listener.local_addr()?,
+            world: Mutex::new(World::new()),
+            windows: Mutex::new(Windows::default()),
+            faults: Mutex::new(Faults::default()),
+            stats: Mutex::new(Stats::default()),
+            invalid: Mutex::new(VecDeque::new()),
+            banned_until: Mutex::new(None),
+        });
+        let router = routes::router(shared.clone());
+        let tls_addr = tls_listener.local_addr()?;
+        let ca_pem = tls.ca_pem.clone();
+        let tasks = vec![
+            tokio::spawn(tls::serve(tls_listener, Some(tls.acceptor), router.clone())),
+            tokio::spawn(tls::serve(http_listener, None, router)),
+        ];
+        Ok(StandIn {
+            shared,
+            tls_addr,
+            ca_pem,
+            tasks,
+        })
+    }
+
+    /// The HTTPS address `discord.com` must resolve to.
+    pub fn tls_addr(&self) -> SocketAddr {
+        self.tls_addr
+    }
+
+    /// The plain HTTP address (attachments, `api_base` mode: `http://{addr}`).
+    pub fn http_addr(&self) -> SocketAddr {
+        self.shared.http_addr
+    }
+
+    /// The PEM of the self-signed `discord.com` certificate, to trust in clients.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// The bot token accepted.
+    pub fn token(&self) -> &str {
+        &self.shared.token
+    }
+
+    /// The guild's ID.
+    pub fn guild_id(&self) -> u64 {
+        self.shared.world().guild_id
+    }
+
+    /// The bot user's ID.
+    pub fn bot_id(&self) -> u64 {
+        self.shared.world().bot.id
+    }
+
+    /// Creates a channel directly (test setup: no request, no limit). Text channel names are
+    /// normalized as Discord does.
+    pub fn create_channel(&self, name: &str, kind: u8, parent_id: Option<u64>) -> u64 {
+        let mut w = self.shared.world();
+        let id = w.snowflake();
+        let name = if kind == TEXT {
+            state::normalize_text_channel_name(name)
+        } else {
+            name.to_owned()
+        };
+        w.channels.insert(
+            id,
+            ChannelInfo {
+                id,
+                kind,
+                name,
+                topic: None,
+                parent_id,
+                private: false,
+            },
+        );
+        id
+    }
+
+    /// Every channel and category.
+    pub fn channels(&self) -> Vec<ChannelInfo> {
+        self.shared.world().channels.values().cloned().collect()
+    }
+
+    /// Every webhook.
+    pub fn webhooks(&self) -> Vec<WebhookInfo> {
+        self.shared.world().webhooks.values().cloned().collect()
+    }
+
+    /// Every accepted message of `channel`, in the order accepted (deleted ones flagged).
+    pub fn messages(&self, channel: u64) -> Vec<RecordedMessage> {
+        let w = self.shared.world();
+        w.messages
+            .iter()
+            .filter(|m| m.channel_id == channel)
+            .cloned()
+            .collect()
+    }
+
+    /// Every accepted message, in the order accepted.
+    pub fn all_messages(&self) -> Vec<RecordedMessage> {
+        self.shared.world().messages.clone()
+    }
+
+    /// What was counted so far.
+    pub fn stats(&self) -> Stats {
+        lock(&self.shared.stats).clone()
+    }
+
+    /// Injects `fault` into the next `times` requests matching `target`.
+    pub fn inject(&self, fault: Fault, target: FaultTarget, times: u32) {
+        self.shared
+            .lock_faults()
+            .scripted
+            .push((fault, target, times));
+    }
+
+    /// Turns random faults on webhook executes on (`Some`) or off.
+    pub fn set_chaos(&self, chaos: Option<Chaos>) {
+        self.shared.lock_faults().chaos = chaos.map(|c| (c, c.seed.max(1)));
+    }
+
+    /// Whether the 1015 block is on.
+    pub fn is_banned(&self) -> bool {
+        self.shared
+            .banned_until()
+            .is_some_and(|t| t > Instant::now())
+    }
+}
+
+impl Drop for StandIn {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}

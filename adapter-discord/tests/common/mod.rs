@@ -1,0 +1,138 @@
+//! Shared set-up: a stand-in, a store, a sink pointed at the stand-in over TLS, the engine.
+
+#![allow(dead_code)]
+
+use std::{sync::Arc, time::Duration};
+
+use adapter_discord::{
+    DiscordSink, SinkOptions,
+    client::TestTarget,
+    config::{DiscordConfig, ReactionStyle, TimeFormat},
+    limiter::LimiterOptions,
+    standin::{Limits, StandIn, StandInOptions, TEXT},
+};
+use bridge_core::{
+    ChatId, ChatRef, Content, MappingStore, Message, Platform, Secret, Syntax,
+    backfill::{Backfill, BackfillJob, BackfillOptions, Summary},
+    retry::RetryPolicy,
+    testing::{FakeHistory, text_message},
+};
+use tokio_util::sync::CancellationToken;
+
+pub struct Rig {
+    pub standin: StandIn,
+    pub store: MappingStore,
+    pub dir: tempfile::TempDir,
+}
+
+pub async fn rig(limits: Limits, max_file_size: u64) -> Rig {
+    let standin = StandIn::start(StandInOptions {
+        limits,
+        max_file_size,
+        ..StandInOptions::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = MappingStore::open(&format!("sqlite://{}/kb.db", dir.path().display()))
+        .await
+        .unwrap();
+    Rig {
+        standin,
+        store,
+        dir,
+    }
+}
+
+impl Rig {
+    pub fn config(&self) -> DiscordConfig {
+        DiscordConfig {
+            token: Secret::new(self.standin.token()),
+            guild_id: self.standin.guild_id().to_string().parse().unwrap(),
+            api_base: None,
+            avatar_url: Some("https://avatars.example/{username}.png".into()),
+            time_format: TimeFormat::Prefix,
+            reactions: ReactionStyle::Line,
+        }
+    }
+
+    pub fn target(&self) -> TestTarget {
+        TestTarget {
+            resolve: self.standin.tls_addr(),
+            ca_pem: self.standin.ca_pem().to_owned(),
+        }
+    }
+
+    pub fn sink_with(&self, config: &DiscordConfig, limiter: LimiterOptions) -> Arc<DiscordSink> {
+        let options = SinkOptions {
+            testing: Some(self.target()),
+            limiter,
+            ..SinkOptions::default()
+        };
+        Arc::new(DiscordSink::with_options(config, self.store.clone(), options).unwrap())
+    }
+
+    pub fn sink(&self) -> Arc<DiscordSink> {
+        self.sink_with(&self.config(), LimiterOptions::default())
+    }
+
+    pub fn channel(&self, name: &str) -> u64 {
+        self.standin.create_channel(name, TEXT, None)
+    }
+}
+
+pub fn chat(name: &str) -> ChatRef {
+    ChatRef::new(Platform::Keybase, name)
+}
+
+/// A Keybase-markup message `id` in `chat`.
+pub fn kb(chat: &ChatRef, id: u64, text: &str) -> Message {
+    let mut m = text_message(chat, id, text);
+    m.content = Content {
+        syntax: Syntax::Keybase,
+        ..Content::plain(text)
+    };
+    m
+}
+
+pub fn engine(store: &MappingStore, parallel: usize) -> Backfill {
+    Backfill::new(
+        store.clone(),
+        BackfillOptions {
+            parallel_links: parallel,
+            page_size: 50,
+            retry: RetryPolicy {
+                max_attempts: 30,
+                min_delay: Duration::from_millis(20),
+                max_delay: Duration::from_millis(500),
+            },
+            ..BackfillOptions::default()
+        },
+    )
+}
+
+/// Runs one job per (chat, messages, channel) and returns the summaries.
+pub async fn backfill(
+    store: &MappingStore,
+    sink: Arc<DiscordSink>,
+    chats: Vec<(ChatRef, Vec<Message>, u64)>,
+) -> Vec<Summary> {
+    let mut history = FakeHistory::new(Platform::Keybase);
+    for (c, msgs, _) in &chats {
+        history = history.with_chat(c.chat.clone(), msgs.clone());
+    }
+    let history = Arc::new(history);
+    let jobs: Vec<BackfillJob> = chats
+        .iter()
+        .map(|(c, _, channel)| BackfillJob {
+            link: c.chat.as_str().into(),
+            source: history.clone(),
+            from: c.clone(),
+            sink: sink.clone(),
+            to: ChatRef::new(Platform::Discord, ChatId::new(channel.to_string())),
+        })
+        .collect();
+    let n = jobs.len();
+    let outcomes = engine(store, n).run(jobs, &CancellationToken::new()).await;
+    outcomes.into_iter().map(|o| o.result.unwrap()).collect()
+}

@@ -1,0 +1,322 @@
+//! The real `kbbridge` binary backfilling the bundled sample export into the Discord stand-in
+//! (HTTPS as `discord.com`, serenity unchanged): checked message by message, a second run that
+//! sends nothing, SIGKILL at random points with restarts, and a fault storm.
+
+use std::{
+    collections::BTreeMap,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use adapter_discord::{
+    config::{ReactionStyle, TimeFormat},
+    convert::{self, Style},
+    names::webhook_username,
+    standin::{Chaos, Fault, FaultTarget, Limits, RecordedMessage, StandIn, StandInOptions, TEXT},
+};
+use adapter_keybase::KeybaseExport;
+use bridge_core::{ChatId, HistorySource, Message, Mode};
+
+const CHATS: [&str; 4] = [
+    "acme#general",
+    "acme#random",
+    "acme.ops#alerts",
+    "alice,bob",
+];
+/// Smaller than two of the sample's images (83 and 84 bytes), larger than the other two files.
+const MAX_FILE: u64 = 80;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn export_dir() -> PathBuf {
+    root().join("tests/fixtures/sample-export")
+}
+
+struct Setup {
+    standin: StandIn,
+    dir: tempfile::TempDir,
+    channels: BTreeMap<&'static str, u64>,
+}
+
+async fn setup(limits: Limits) -> Setup {
+    let standin = StandIn::start(StandInOptions {
+        limits,
+        max_file_size: MAX_FILE,
+        ..StandInOptions::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let channels: BTreeMap<&'static str, u64> = CHATS
+        .iter()
+        .map(|c| {
+            (
+                *c,
+                standin.create_channel(&c.replace(['#', ','], "-"), TEXT, None),
+            )
+        })
+        .collect();
+    let links: String = CHATS
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            format!(
+                "[[link]]\nname = \"l{i}\"\nkeybase = \"{c}\"\ndiscord = \"{}\"\n\n",
+                channels[c]
+            )
+        })
+        .collect();
+    let config = format!(
+        "[database]\nurl = \"sqlite://{db}\"\n\n[keybase]\nexport = \"{export}\"\n\n\
+         [discord]\nguild_id = \"{guild}\"\n\n\
+         [backfill]\nparallel_links = 4\npage_size = 10\nretry_attempts = 12\n\
+         retry_min_delay_ms = 50\nretry_max_delay_ms = 1000\n\n\
+         [backfill.rate.discord]\nmessages_per_second = 200\nburst = 50\n\n{links}",
+        db = dir.path().join("kb.db").display(),
+        export = export_dir().join("export.jsonl").display(),
+        guild = standin.guild_id(),
+    );
+    std::fs::write(dir.path().join("kbbridge.toml"), config).unwrap();
+    std::fs::write(dir.path().join("ca.pem"), standin.ca_pem()).unwrap();
+    Setup {
+        standin,
+        dir,
+        channels,
+    }
+}
+
+impl Setup {
+    fn spawn(&self) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_kbbridge"))
+            .args(["--config"])
+            .arg(self.dir.path().join("kbbridge.toml"))
+            .args(["-q", "--log-format", "json", "backfill"])
+            .env_remove("RUST_LOG")
+            .env_remove("KBBRIDGE_CONFIG")
+            .env("KBBRIDGE__DISCORD__TOKEN", self.standin.token())
+            .env(
+                "KBBRIDGE_TESTING_DISCORD_RESOLVE",
+                self.standin.tls_addr().to_string(),
+            )
+            .env(
+                "KBBRIDGE_TESTING_DISCORD_CA",
+                self.dir.path().join("ca.pem"),
+            )
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run kbbridge")
+    }
+
+    /// Runs a backfill to its end; panics with its log if it fails.
+    async fn run(&self) {
+        let child = self.spawn();
+        let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "kbbridge failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn messages(&self, chat: &str) -> Vec<RecordedMessage> {
+        self.standin
+            .messages(self.channels[chat])
+            .into_iter()
+            .filter(|m| !m.deleted)
+            .collect()
+    }
+}
+
+/// The sample's messages per chat, oldest first, as the export reader gives them.
+async fn expected() -> BTreeMap<&'static str, Vec<Message>> {
+    let export = KeybaseExport::open(export_dir().join("export.jsonl")).unwrap();
+    let mut out = BTreeMap::new();
+    for c in CHATS {
+        let page = export.page(&ChatId::new(c), None, 1000).await.unwrap();
+        assert!(page.next.is_none());
+        out.insert(c, page.messages);
+    }
+    out
+}
+
+fn style() -> Style {
+    Style {
+        time: TimeFormat::Prefix,
+        reactions: ReactionStyle::Line,
+    }
+}
+
+/// Checks every chat's copies message by message: count of parts, order, author, time markup,
+/// reply links, files, silence.
+async fn check_complete(s: &Setup) {
+    let guild = s.standin.guild_id();
+    for (chat, msgs) in expected().await {
+        let got = s.messages(chat);
+        let channel = s.channels[chat];
+        let mut i = 0;
+        let mut first_part: BTreeMap<String, u64> = BTreeMap::new();
+        for m in &msgs {
+            let plan = convert::plan(m, style(), Mode::Backfill);
+            let parts = &got[i..i + plan.len()];
+            i += plan.len();
+            first_part.insert(m.origin.msg.to_string(), parts[0].id);
+            let time = format!("<t:{}:f>", m.sent_at.timestamp());
+            assert!(
+                parts[0].content.contains(&time),
+                "{chat} {}: {:?}",
+                m.origin,
+                parts[0].content
+            );
+            for (p, r) in plan.iter().zip(parts) {
+                assert_eq!(
+                    r.author_name,
+                    webhook_username(&m.sender.name),
+                    "{chat} {}",
+                    m.origin
+                );
+                assert_eq!(r.flags, 4096);
+                assert!(r.pinged.is_empty(), "{:?}", r.pinged);
+                assert_eq!(
+                    r.allowed_mentions.as_ref().unwrap()["parse"],
+                    serde_json::json!([])
+                );
+                assert!(r.content.chars().count() <= 2000);
+                if let Some(f) = p.file {
+                    let a = &m.content.attachments[f];
+                    let bytes = a.data.read().await;
+                    match bytes {
+                        Ok(b) if b.len() as u64 <= MAX_FILE => {
+                            assert_eq!(r.files[0].bytes, b, "{chat} {}", m.origin);
+                            assert_eq!(r.files[0].name, a.name);
+                        }
+                        _ => assert!(
+                            r.content.contains(&format!("📎 *{}", a.name)),
+                            "{}",
+                            r.content
+                        ),
+                    }
+                } else {
+                    assert!(r.files.is_empty());
+                }
+            }
+            if let Some(parent) = &m.reply_to {
+                if let Some(pid) = first_part.get(parent.as_str()) {
+                    let link = format!("https://discord.com/channels/{guild}/{channel}/{pid})");
+                    assert!(
+                        parts[0].content.contains(&link),
+                        "{chat} {}: {}",
+                        m.origin,
+                        parts[0].content
+                    );
+                }
+            }
+        }
+        assert_eq!(i, got.len(), "{chat}: no extra message (duplicates)");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sample_export_replays_exactly_and_a_second_run_sends_nothing() {
+    let s = setup(Limits::discord().scaled(0.25)).await;
+    s.run().await;
+    check_complete(&s).await;
+    let general = s.messages("acme#general");
+    assert!(
+        general
+            .iter()
+            .any(|m| m.content.contains("@everyone @here @channel"))
+    );
+    let long: Vec<_> = general
+        .iter()
+        .filter(|m| m.content.chars().count() > 1500)
+        .collect();
+    assert!(!long.is_empty(), "the 2,057-character message is split");
+    let executes = s.standin.all_messages().len();
+    s.run().await;
+    assert_eq!(
+        s.standin.all_messages().len(),
+        executes,
+        "a second run sends nothing"
+    );
+    let stats = s.standin.stats();
+    assert_eq!((stats.late_429, stats.global_429), (0, 0), "{stats:?}");
+}
+
+/// A small pseudo-random generator seeded from the clock (xorshift).
+fn rng() -> impl FnMut(u64) -> u64 {
+    let mut x = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    move |n| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_at_random_points_loses_nothing_and_duplicates_nothing() {
+    // Discord's own limits (5 executes per 2 s per webhook) and slow answers make each run long
+    // enough to be killed in the middle, often while a request is in flight.
+    let s = setup(Limits::discord()).await;
+    s.standin.inject(
+        Fault::Delay(Duration::from_millis(60)),
+        FaultTarget::WebhookExecute,
+        100_000,
+    );
+    let mut random = rng();
+    let mut kills = 0;
+    for _ in 0..6 {
+        let mut child = s.spawn();
+        let wait = Duration::from_millis(300 + random(1200));
+        let started = Instant::now();
+        while started.elapsed() < wait {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            kills += 1;
+        }
+        let _ = child.wait();
+    }
+    assert!(
+        kills >= 5,
+        "only {kills} runs were killed before they ended"
+    );
+    s.run().await;
+    check_complete(&s).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fault_storm_still_ends_complete() {
+    let s = setup(Limits::discord().scaled(0.25)).await;
+    s.standin.set_chaos(Some(Chaos {
+        seed: 7,
+        server_error: 0.1,
+        drop: 0.05,
+        drop_after_commit: 0.05,
+        rate_limit: 0.05,
+        retry_after: Duration::from_millis(200),
+    }));
+    s.run().await;
+    s.standin.set_chaos(None);
+    check_complete(&s).await;
+    let stats = s.standin.stats();
+    assert!(
+        stats.injected_5xx + stats.dropped + stats.dropped_after_commit + stats.injected_429 > 5,
+        "{stats:?}"
+    );
+}

@@ -59,12 +59,17 @@ impl AdapterError {
 
     /// A rejection with a reason.
     pub fn rejected(reason: impl Into<String>) -> Self {
-        AdapterError::Rejected { reason: reason.into() }
+        AdapterError::Rejected {
+            reason: reason.into(),
+        }
     }
 
     /// Whether retrying the same request may succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, AdapterError::RateLimited { .. } | AdapterError::Transient(_))
+        matches!(
+            self,
+            AdapterError::RateLimited { .. } | AdapterError::Transient(_)
+        )
     }
 }
 
@@ -110,7 +115,10 @@ pub trait HistorySource: Send + Sync {
     /// As for [`HistorySource::page`].
     async fn chat_info(&self, chat: &ChatId) -> Result<ChatInfo, AdapterError> {
         Ok(ChatInfo {
-            chat: crate::ids::ChatRef { platform: self.platform(), chat: chat.clone() },
+            chat: crate::ids::ChatRef {
+                platform: self.platform(),
+                chat: chat.clone(),
+            },
             name: chat.to_string(),
             topic: None,
             path: Vec::new(),

@@ -115,12 +115,19 @@ pub struct ChatRef {
 impl ChatRef {
     /// A chat on `platform`.
     pub fn new(platform: Platform, chat: impl Into<ChatId>) -> Self {
-        Self { platform, chat: chat.into() }
+        Self {
+            platform,
+            chat: chat.into(),
+        }
     }
 
     /// The message `msg` in this chat.
     pub fn msg(&self, msg: impl Into<MsgId>) -> MsgRef {
-        MsgRef { platform: self.platform, chat: self.chat.clone(), msg: msg.into() }
+        MsgRef {
+            platform: self.platform,
+            chat: self.chat.clone(),
+            msg: msg.into(),
+        }
     }
 }
 
@@ -145,7 +152,10 @@ pub struct MsgRef {
 impl MsgRef {
     /// The chat this message belongs to.
     pub fn chat_ref(&self) -> ChatRef {
-        ChatRef { platform: self.platform, chat: self.chat.clone() }
+        ChatRef {
+            platform: self.platform,
+            chat: self.chat.clone(),
+        }
     }
 }
 

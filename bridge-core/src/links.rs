@@ -48,7 +48,9 @@ impl Link {
 
     /// The other chats of the link, seen from `chat` (for the relay).
     pub fn others<'a>(&'a self, chat: &'a ChatRef) -> impl Iterator<Item = &'a ChatRef> + 'a {
-        std::iter::once(&self.source).chain(&self.targets).filter(move |c| *c != chat)
+        std::iter::once(&self.source)
+            .chain(&self.targets)
+            .filter(move |c| *c != chat)
     }
 }
 

@@ -119,7 +119,11 @@ pub struct Content {
 impl Content {
     /// Plain text with no markup and no attachments.
     pub fn plain(text: impl Into<String>) -> Self {
-        Self { text: text.into(), syntax: Syntax::Plain, attachments: Vec::new() }
+        Self {
+            text: text.into(),
+            syntax: Syntax::Plain,
+            attachments: Vec::new(),
+        }
     }
 }
 

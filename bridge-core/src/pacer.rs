@@ -50,7 +50,9 @@ impl Pacer {
         let quota = Quota::with_period(period)
             .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
             .allow_burst(burst);
-        Self { limiter: RateLimiter::direct_with_clock(quota, TokioClock) }
+        Self {
+            limiter: RateLimiter::direct_with_clock(quota, TokioClock),
+        }
     }
 
     /// Waits until one more message may go. Cancellation-safe: dropping the wait takes nothing.
@@ -72,7 +74,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn paces_to_the_configured_rate_after_the_burst() {
-        let pacer = Pacer::new(Rate { per_second: 10.0, burst: 5 });
+        let pacer = Pacer::new(Rate {
+            per_second: 10.0,
+            burst: 5,
+        });
         let start = tokio::time::Instant::now();
         for _ in 0..25 {
             pacer.ready().await;
@@ -86,7 +91,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn absurd_rates_degrade_instead_of_panicking() {
         for per_second in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e-300, 1e300] {
-            let pacer = Pacer::new(Rate { per_second, burst: 1 });
+            let pacer = Pacer::new(Rate {
+                per_second,
+                burst: 1,
+            });
             pacer.ready().await;
         }
     }

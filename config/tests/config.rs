@@ -177,7 +177,7 @@ fn matrix_bridge_example_takes_its_secrets_from_the_environment() {
     let debug = format!("{config:?}");
     assert_no_secret(&debug, &[password]);
     assert!(
-        debug.contains("postgres://kbbridge:***@db.example.org/kbbridge"),
+        debug.contains("postgres://kbbridge@db.example.org/kbbridge"),
         "{debug}"
     );
 }

@@ -26,6 +26,9 @@ pub async fn run(config: &Config, filter: &LinkFilter) -> anyhow::Result<ExitCod
         "{:<16} {:<22} {:>8}  {:<28} {:>8} {:>9} {:>10}",
         "link", "source", "messages", "target", "copied", "left", "est. time"
     );
+    // An "auto" target gets its real chat ID only when a backfill creates it; its progress row
+    // is the one from this link's source to that platform (links are unique per pair).
+    let all_progress = store.all_progress().await?;
     let mut left_per_platform: BTreeMap<Platform, u64> = BTreeMap::new();
     let mut total_left = 0;
     for link in &links {
@@ -35,10 +38,18 @@ pub async fn run(config: &Config, filter: &LinkFilter) -> anyhow::Result<ExitCod
             .map_err(|e| anyhow::anyhow!("link {:?}: {e}", link.name))?
             .unwrap_or(0);
         for target in &link.targets {
-            let done = match store.progress(&link.source, target).await? {
-                Some(p) => p.copied + p.rejected,
-                None => 0,
-            };
+            let auto = target.chat.as_str() == bridge_config::AUTO;
+            let done = all_progress
+                .iter()
+                .find(|p| {
+                    p.from == link.source
+                        && if auto {
+                            p.to.platform == target.platform
+                        } else {
+                            p.to == *target
+                        }
+                })
+                .map_or(0, |p| p.copied + p.rejected);
             let left = count.saturating_sub(done);
             *left_per_platform.entry(target.platform).or_default() += left;
             total_left += left;

@@ -27,6 +27,8 @@ mod readers;
 mod reports;
 mod targets;
 
+pub use open::redact_url;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};

@@ -183,7 +183,7 @@ fn sqlite_url(url: &str) -> (String, bool) {
 /// A password may hold unescaped `@`, `/` or `?` (libpq accepts some of them), so the user info
 /// is taken to end at the *last* `@`: when in doubt, this removes too much rather than too
 /// little.
-fn redact_url(url: &str) -> String {
+pub fn redact_url(url: &str) -> String {
     if scheme(url) == Some("sqlite") {
         return url.to_owned();
     }

@@ -33,6 +33,16 @@ fn keybase(chat: &str) -> ChatRef {
     ChatRef::new(Platform::Keybase, chat)
 }
 
+/// `acme#general` with `n` messages, as a history source.
+fn one_chat(n: u64) -> (ChatRef, Arc<FakeHistory>) {
+    let from = keybase("acme#general");
+    let msgs = messages(&from, n);
+    (
+        from.clone(),
+        Arc::new(FakeHistory::new(Platform::Keybase).with_chat(from.chat, msgs)),
+    )
+}
+
 fn messages(chat: &ChatRef, n: u64) -> Vec<Message> {
     (1..=n)
         .map(|i| text_message(chat, i, &format!("message {i}")))
@@ -85,10 +95,7 @@ fn expected(n: u64, parts: impl Fn(u64) -> u32) -> Vec<String> {
 #[tokio::test]
 async fn copies_every_message_in_order_and_a_second_run_sends_nothing() {
     let (_dir, store) = temp_store().await;
-    let from = keybase("acme#general");
-    let source = Arc::new(
-        FakeHistory::new(Platform::Keybase).with_chat(from.chat.clone(), messages(&from, 30)),
-    );
+    let (from, source) = one_chat(30);
     let sink = Arc::new(FakeSink::new(Platform::Matrix));
     let engine = Backfill::new(store.clone(), options());
     let j = job("general", source, from.clone(), sink.clone(), "!room:x");
@@ -243,10 +250,7 @@ async fn crash_and_resume(can_find: bool, seed: u64) -> (Arc<FakeSink>, Summary,
     let mut rng = StdRng::seed_from_u64(seed);
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("map.db").display());
-    let from = keybase("acme#general");
-    let source = Arc::new(
-        FakeHistory::new(Platform::Keybase).with_chat(from.chat.clone(), messages(&from, 120)),
-    );
+    let (from, source) = one_chat(120);
     // Every third message becomes three target parts (a long text split, say).
     let mut sink = FakeSink::new(Platform::Matrix).with_parts(|m| {
         if m.origin.msg.as_str().parse::<u64>().unwrap_or(0) % 3 == 0 {
@@ -336,10 +340,7 @@ async fn without_read_back_a_crashed_send_is_resent_and_counted() {
 #[tokio::test]
 async fn a_rejected_message_is_recorded_reported_and_not_retried() {
     let (_dir, store) = temp_store().await;
-    let from = keybase("acme#general");
-    let source = Arc::new(
-        FakeHistory::new(Platform::Keybase).with_chat(from.chat.clone(), messages(&from, 10)),
-    );
+    let (from, source) = one_chat(10);
     let sink = Arc::new(FakeSink::new(Platform::Matrix));
     sink.script(
         "4",
@@ -393,10 +394,7 @@ async fn a_rejected_message_is_recorded_reported_and_not_retried() {
 #[tokio::test]
 async fn retry_after_is_honoured() {
     let (_dir, store) = temp_store().await;
-    let from = keybase("acme#general");
-    let source = Arc::new(
-        FakeHistory::new(Platform::Keybase).with_chat(from.chat.clone(), messages(&from, 5)),
-    );
+    let (from, source) = one_chat(5);
     let sink = Arc::new(FakeSink::new(Platform::Matrix));
     let retry_after = Duration::from_millis(700);
     sink.script(
@@ -431,10 +429,7 @@ async fn retry_after_is_honoured() {
 #[tokio::test]
 async fn the_pacer_holds_sends_to_the_configured_rate() {
     let (_dir, store) = temp_store().await;
-    let from = keybase("acme#general");
-    let source = Arc::new(
-        FakeHistory::new(Platform::Keybase).with_chat(from.chat.clone(), messages(&from, 21)),
-    );
+    let (from, source) = one_chat(21);
     let sink = Arc::new(FakeSink::new(Platform::Matrix));
     let mut opts = options();
     opts.rates.insert(
@@ -461,10 +456,7 @@ async fn the_pacer_holds_sends_to_the_configured_rate() {
 #[tokio::test]
 async fn exhausted_retries_stop_the_link_and_a_rerun_completes_it() {
     let (_dir, store) = temp_store().await;
-    let from = keybase("acme#general");
-    let source = Arc::new(
-        FakeHistory::new(Platform::Keybase).with_chat(from.chat.clone(), messages(&from, 20)),
-    );
+    let (from, source) = one_chat(20);
     let sink = Arc::new(FakeSink::new(Platform::Matrix));
     let errors = (0..4)
         .map(|_| AdapterError::transient("502 bad gateway"))
@@ -497,10 +489,7 @@ async fn exhausted_retries_stop_the_link_and_a_rerun_completes_it() {
 #[tokio::test]
 async fn a_transient_source_error_is_retried() {
     let (_dir, store) = temp_store().await;
-    let from = keybase("acme#general");
-    let source = Arc::new(
-        FakeHistory::new(Platform::Keybase).with_chat(from.chat.clone(), messages(&from, 3)),
-    );
+    let (from, source) = one_chat(3);
     source.fail_next(AdapterError::transient("keybase service restarting"));
     let sink = Arc::new(FakeSink::new(Platform::Matrix));
     let summary = Backfill::new(store, options())
@@ -516,10 +505,7 @@ async fn a_transient_source_error_is_retried() {
 #[tokio::test]
 async fn cancelling_stops_the_run_and_keeps_what_was_sent() {
     let (_dir, store) = temp_store().await;
-    let from = keybase("acme#general");
-    let source = Arc::new(
-        FakeHistory::new(Platform::Keybase).with_chat(from.chat.clone(), messages(&from, 50)),
-    );
+    let (from, source) = one_chat(50);
     let sink = Arc::new(FakeSink::new(Platform::Matrix).with_latency(Duration::from_millis(2)));
     let engine = Backfill::new(store.clone(), options());
     let j = job("g", source, from, sink.clone(), "!r:x");

@@ -125,6 +125,24 @@ impl Setup {
         );
     }
 
+    /// `kbbridge status` on this setup's database.
+    fn status(&self) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_kbbridge"))
+            .arg("--config")
+            .arg(self.dir.path().join("kbbridge.toml"))
+            .args(["-q", "status"])
+            .env_remove("KBBRIDGE_CONFIG")
+            .env("KBBRIDGE__DISCORD__TOKEN", self.standin.token())
+            .output()
+            .expect("run kbbridge status");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     fn messages(&self, chat: &str) -> Vec<RecordedMessage> {
         self.standin
             .messages(self.channels[chat])
@@ -247,6 +265,21 @@ async fn the_sample_export_replays_exactly_and_a_second_run_sends_nothing() {
     );
     let stats = s.standin.stats();
     assert_eq!((stats.late_429, stats.global_429), (0, 0), "{stats:?}");
+
+    let status = s.status();
+    for chat in [
+        "acme#general",
+        "acme#random",
+        "acme.ops#alerts",
+        "alice,bob",
+    ] {
+        let row = status
+            .lines()
+            .find(|l| l.starts_with(chat))
+            .unwrap_or_else(|| panic!("no status row for {chat}:\n{status}"));
+        assert!(row.contains(" done "), "{row}\n{status}");
+    }
+    assert!(!status.contains("pending"), "{status}");
 }
 
 /// A small pseudo-random generator seeded from the clock (xorshift).

@@ -19,6 +19,14 @@ pub enum KeybaseError {
         #[source]
         source: io::Error,
     },
+    /// A `kbbridge export` folder whose manifest cannot be used.
+    #[error("cannot use the kbbridge export manifest {}: {detail}", .path.display())]
+    Manifest {
+        /// The manifest.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        detail: String,
+    },
     /// Reading the export failed part-way.
     #[error("cannot read the Keybase export {}: {source}", .path.display())]
     Read {
@@ -76,6 +84,7 @@ impl From<KeybaseError> for AdapterError {
         match e {
             KeybaseError::Task(_) => AdapterError::Transient(Box::new(e)),
             KeybaseError::Open { .. }
+            | KeybaseError::Manifest { .. }
             | KeybaseError::Read { .. }
             | KeybaseError::WriteRejects { .. }
             | KeybaseError::Changed { .. }

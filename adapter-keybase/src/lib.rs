@@ -1,10 +1,11 @@
 //! kbbridge's Keybase adapter.
 //!
-//! Today it reads Keybase chat exports ([`KeybaseExport`]) as a [`bridge_core::HistorySource`]:
-//! keybase-export JSON Lines files (every version), and raw `keybase chat api` dumps (arrays of
-//! `{"msg": …}` wrappers, `read` replies, keybase-binding's `topic_name` map), told apart by
-//! shape. Chat IDs are channel names (`acme#general`, `alice,bob`), message IDs the
-//! per-conversation Keybase ids in decimal, cursors the last id returned.
+//! It reads Keybase chat exports ([`KeybaseExport`]) as a [`bridge_core::HistorySource`]:
+//! keybase-export JSON Lines files (every version), raw `keybase chat api` dumps (arrays of
+//! `{"msg": …}` wrappers, `read` replies, keybase-binding's `topic_name` map), and kbbridge's own
+//! export folder, told apart by shape. It also writes that folder: [`exporter`] drives the local
+//! `keybase` client through [`cli`]. Chat IDs are channel names (`acme#general`, `alice,bob`),
+//! message IDs the per-conversation Keybase ids in decimal, cursors the last id returned.
 //!
 //! ```no_run
 //! use adapter_keybase::{ExportOptions, KeybaseExport};
@@ -36,16 +37,30 @@
 //!   - `export/raw/`: raw API dumps: `scanner.rs` (finding wrappers in any JSON layout),
 //!     `msg.rs` (the `MsgSummary` shape), `folds.rs` (edits, deletes, reactions onto their
 //!     targets), `system.rs` (system message texts).
+//!   - `export/segments.rs`: the bytes read, one file or the committed conversation files of a
+//!     `kbbridge export` folder as one sequence.
 //! - `convert.rs`: a read record → [`bridge_core::Message`].
 //! - `source.rs`: the [`bridge_core::HistorySource`] implementation.
+//! - [`cli`]: the `keybase` executable: the persistent `chat api`/`team api` process
+//!   ([`cli::ApiProcess`]) and one-shot commands.
+//! - [`exporter`]: `kbbridge export` (chats, attachments, teams, social, identity, KBFS, git),
+//!   incremental and resumable; [`layout`]: the folder it writes.
+//! - [`inspect`]: per-channel figures of an export; [`tabular`]: an export as JSON, CSV or XLSX
+//!   rows.
+//! - `src/bin/keybase-standin/`: the stand-in `keybase` for tests (`STANDIN.md`).
 
 #![warn(missing_docs)]
 
+pub mod cli;
 pub mod config;
 mod convert;
 pub mod error;
 pub mod export;
+pub mod exporter;
+pub mod inspect;
+pub mod layout;
 mod source;
+pub mod tabular;
 
 pub use error::KeybaseError;
 pub use export::{

@@ -90,5 +90,9 @@ pub async fn run(
             "some conversations or attachments were refused by Keybase; see manifest.json"
         );
     }
+    if !summary.sections_failed.is_empty() {
+        warn!(sections = %summary.sections_failed.join(", "),
+            "some sections could not be exported; run again with their flags to retry");
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -88,7 +88,7 @@ impl AttachmentDir {
 }
 
 /// Checks that `name` is one plain path component that cannot leave its folder.
-fn plain_name(name: &str) -> Result<(), &'static str> {
+pub(crate) fn plain_name(name: &str) -> Result<(), &'static str> {
     if name.is_empty() {
         return Err("is empty");
     }

@@ -10,6 +10,7 @@ use serde::{Deserialize, de::IgnoredAny};
 
 use super::{
     line::{Parsed, Record, parse_line},
+    node::Node,
     raw::msg::{RawParsed, parse_wrapper},
 };
 
@@ -21,6 +22,10 @@ pub enum ExportFormat {
     /// Raw `keybase chat api` output: arrays of `{"msg": …}` wrappers, `read` replies (one per
     /// file or per line), keybase-binding's `{"topic_name": …}` map.
     RawApi,
+    /// kbbridge's own export folder (`kbbridge export`, see [`crate::layout`]): a manifest
+    /// and one file of raw wrappers per conversation, read as a raw dump whose reactions come
+    /// only from reaction messages.
+    Kbbridge,
 }
 
 /// Reads an indexed record back (`None` if it no longer is a message).
@@ -33,10 +38,31 @@ pub(crate) fn parse_record(format: ExportFormat, bytes: &[u8]) -> Option<Box<Rec
                 _ => None,
             }
         }
-        ExportFormat::RawApi => match parse_wrapper(bytes) {
-            RawParsed::Record(rec) => Some(rec),
+        ExportFormat::RawApi | ExportFormat::Kbbridge => match parse_wrapper(bytes) {
+            RawParsed::Record(mut rec) => {
+                own_format(format, &mut rec);
+                Some(rec)
+            }
             _ => None,
         },
+    }
+}
+
+/// What kbbridge's own format changes in a raw record: the export holds every reaction message
+/// (also those added after the first export), so reactions are built from them alone and the
+/// aggregated map (a snapshot of when the message was first read) is dropped; attachment file
+/// names are made safe the way the exporter stored them.
+pub(crate) fn own_format(format: ExportFormat, rec: &mut Record) {
+    if format != ExportFormat::Kbbridge {
+        return;
+    }
+    rec.reactions = None;
+    if let Some(Node::Object(fields)) = &mut rec.attachment {
+        for (key, value) in fields.iter_mut() {
+            if let (true, Node::Str(name)) = (key == "filename", &mut *value) {
+                *name = crate::layout::safe_file_name(name);
+            }
+        }
     }
 }
 

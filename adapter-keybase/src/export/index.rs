@@ -1,25 +1,20 @@
-//! The in-memory index of an export: where each message's line is, nothing more.
+//! The index of an export: where each message's record is, nothing more.
 //!
-//! One 24-byte [`Entry`] per message, sorted by (channel, id), channel names interned; a page
-//! is a binary search plus one seek and read per message returned.
+//! One 24-byte [`Entry`] per message, sorted by (channel, id), channel names interned. Up to
+//! [`MEMORY_ENTRIES`] entries stay in memory; beyond that they go to a temporary file
+//! (`export/entries.rs`), so memory stays flat however big the export is. A page is a binary
+//! search plus one read of its entries, then one seek and read per message returned.
 
-use std::{collections::HashMap, ops::Range};
+use std::{collections::HashMap, io};
 
 use bridge_core::ChatId;
 use chrono::{DateTime, Utc};
 
-/// Where one message's line is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Entry {
-    /// The message id.
-    pub id: u64,
-    /// Byte offset of the line.
-    pub offset: u64,
-    /// Interned channel.
-    pub chan: u32,
-    /// Line length in bytes (without the end of line).
-    pub len: u32,
-}
+pub(crate) use super::entries::Entry;
+use super::entries::{Collector, Stored};
+
+/// Entries kept in memory before they are spilled to a temporary file (3 MiB).
+pub(crate) const MEMORY_ENTRIES: usize = 1 << 17;
 
 /// One chat of an export, for `kbbridge plan` and `inspect`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,24 +41,38 @@ struct Interned {
 }
 
 /// Collects entries during the scan.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct IndexBuilder {
     chans: Vec<Interned>,
     by_name: HashMap<String, u32>,
-    entries: Vec<Entry>,
+    entries: Collector,
 }
 
-/// The finished index, and the entries left out of it.
-pub(crate) struct Finished {
-    /// The index.
-    pub index: Index,
-    /// Repeated (channel, id) entries: all but the first in the file.
-    pub duplicates: Vec<Entry>,
-    /// Entries removed because a delete targets them.
-    pub deleted: Vec<Entry>,
+impl Default for IndexBuilder {
+    fn default() -> Self {
+        Self::with_memory(MEMORY_ENTRIES)
+    }
+}
+
+/// Why [`IndexBuilder::finish`] leaves an entry out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LeftOut {
+    /// A repeated (channel, id): all but the first in the file are left out.
+    Duplicate,
+    /// A delete targets it.
+    Deleted,
 }
 
 impl IndexBuilder {
+    /// A builder keeping at most `entries` entries in memory.
+    pub(crate) fn with_memory(entries: usize) -> Self {
+        Self {
+            chans: Vec::new(),
+            by_name: HashMap::new(),
+            entries: Collector::new(entries),
+        }
+    }
+
     /// The number of `chat`, interned now if new; `None` past `u32::MAX` channels.
     pub(crate) fn intern(&mut self, chat: &str) -> Option<u32> {
         if let Some(&chan) = self.by_name.get(chat) {
@@ -79,9 +88,9 @@ impl IndexBuilder {
         Some(chan)
     }
 
-    /// Adds message `id` of `chat`, whose line is at `offset`.
+    /// Adds message `id` of `chat`, whose record is at `offset`.
     ///
-    /// Returns `false` (and adds nothing) only past `u32::MAX` channels.
+    /// Returns `Ok(false)` (and adds nothing) only past `u32::MAX` channels.
     pub(crate) fn push(
         &mut self,
         chat: &str,
@@ -89,9 +98,9 @@ impl IndexBuilder {
         offset: u64,
         len: u32,
         sent_at: DateTime<Utc>,
-    ) -> bool {
+    ) -> io::Result<bool> {
         let Some(chan) = self.intern(chat) else {
-            return false;
+            return Ok(false);
         };
         if let Some(c) = self.chans.get_mut(chan as usize) {
             c.first = Some(c.first.map_or(sent_at, |t| t.min(sent_at)));
@@ -102,68 +111,69 @@ impl IndexBuilder {
             offset,
             chan,
             len,
-        });
-        true
+        })?;
+        Ok(true)
     }
 
-    /// Sorts, drops repeated (channel, id) entries keeping the first in the file, drops the
-    /// `deleted` (channel, id) pairs (sorted), and builds the index.
-    pub(crate) fn finish(self, deleted: &[(u32, u64)]) -> Finished {
+    /// Sorts, leaves out repeated (channel, id) entries (keeping the first in the file) and the
+    /// `deleted` (channel, id) pairs (sorted), telling `left_out` about each, and builds the
+    /// index.
+    pub(crate) fn finish(
+        self,
+        deleted: &[(u32, u64)],
+        mut left_out: impl FnMut(&Entry, LeftOut) -> io::Result<()>,
+    ) -> io::Result<Index> {
         let IndexBuilder {
             chans,
             by_name,
-            mut entries,
+            entries,
         } = self;
-        entries.sort_unstable_by_key(|e| (e.chan, e.id, e.offset));
-        let mut duplicates = Vec::new();
-        let mut removed = Vec::new();
-        let mut kept = 0;
-        for i in 0..entries.len() {
-            let e = entries[i];
-            if kept > 0 && entries[kept - 1].chan == e.chan && entries[kept - 1].id == e.id {
-                duplicates.push(e);
-            } else if deleted.binary_search(&(e.chan, e.id)).is_ok() {
-                removed.push(e);
-            } else {
-                entries[kept] = e;
-                kept += 1;
+        let mut counts = vec![(0u64, 0u64, 0u64); chans.len()];
+        let mut previous: Option<(u32, u64)> = None;
+        let (stored, len) = entries.finish(|e| {
+            let key = (e.chan, e.id);
+            if previous == Some(key) {
+                left_out(e, LeftOut::Duplicate)?;
+                return Ok(false);
             }
-        }
-        entries.truncate(kept);
-        entries.shrink_to_fit();
+            previous = Some(key);
+            if deleted.binary_search(&key).is_ok() {
+                left_out(e, LeftOut::Deleted)?;
+                return Ok(false);
+            }
+            if let Some(c) = counts.get_mut(e.chan as usize) {
+                if c.0 == 0 {
+                    c.1 = e.id;
+                }
+                c.0 += 1;
+                c.2 = e.id;
+            }
+            Ok(true)
+        })?;
         let mut ranges = Vec::with_capacity(chans.len());
         let mut summaries = Vec::with_capacity(chans.len());
         let mut start = 0;
-        for (n, c) in chans.into_iter().enumerate() {
-            let end = start + entries[start..].partition_point(|e| e.chan as usize == n);
-            let range = start..end;
-            let slice = &entries[range.clone()];
-            if let (Some(f), Some(l), Some(first), Some(last)) =
-                (slice.first(), slice.last(), c.first, c.last)
-            {
+        for (c, (n, first_id, last_id)) in chans.into_iter().zip(counts) {
+            ranges.push((start, n));
+            start += n;
+            if let (true, Some(first), Some(last)) = (n > 0, c.first, c.last) {
                 summaries.push(ChatSummary {
                     chat: ChatId::new(c.name),
-                    messages: slice.len() as u64,
-                    first_id: f.id,
-                    last_id: l.id,
+                    messages: n,
+                    first_id,
+                    last_id,
                     first_sent_at: first,
                     last_sent_at: last,
                 });
             }
-            ranges.push(range);
-            start = end;
         }
-        let index = Index {
+        Ok(Index {
             summaries,
             by_name,
             ranges,
-            entries,
-        };
-        Finished {
-            index,
-            duplicates,
-            deleted: removed,
-        }
+            stored,
+            len,
+        })
     }
 }
 
@@ -172,8 +182,10 @@ impl IndexBuilder {
 pub(crate) struct Index {
     summaries: Vec<ChatSummary>,
     by_name: HashMap<String, u32>,
-    ranges: Vec<Range<usize>>,
-    entries: Vec<Entry>,
+    /// Per channel: (first entry, entries).
+    ranges: Vec<(u64, u64)>,
+    stored: Stored,
+    len: u64,
 }
 
 impl Index {
@@ -187,29 +199,46 @@ impl Index {
         self.by_name
             .get(chat)
             .copied()
-            .filter(|&c| !self.of(c).is_empty())
+            .filter(|&c| self.count(c) > 0)
     }
 
     /// All messages in the index.
-    pub(crate) fn len(&self) -> usize {
-        self.entries.len()
+    pub(crate) fn len(&self) -> u64 {
+        self.len
     }
 
-    /// Messages of `chan`, sorted by id.
-    pub(crate) fn of(&self, chan: u32) -> &[Entry] {
-        self.ranges
-            .get(chan as usize)
-            .and_then(|r| self.entries.get(r.clone()))
-            .unwrap_or(&[])
+    /// How many messages `chan` has.
+    pub(crate) fn count(&self, chan: u32) -> u64 {
+        self.ranges.get(chan as usize).map_or(0, |r| r.1)
     }
 
     /// Up to `limit` messages of `chan` with an id above `after`, and whether more follow.
-    pub(crate) fn page(&self, chan: u32, after: Option<u64>, limit: usize) -> (&[Entry], bool) {
-        let all = self.of(chan);
-        let start = after.map_or(0, |after| all.partition_point(|e| e.id <= after));
-        let rest = &all[start..];
-        let end = rest.len().min(limit);
-        (&rest[..end], end < rest.len())
+    pub(crate) fn page(
+        &self,
+        chan: u32,
+        after: Option<u64>,
+        limit: usize,
+    ) -> io::Result<(Vec<Entry>, bool)> {
+        let Some(&(start, n)) = self.ranges.get(chan as usize) else {
+            return Ok((Vec::new(), false));
+        };
+        // The first entry with an id above `after` (binary search over the stored entries).
+        let (mut lo, mut hi) = (0, n);
+        if let Some(after) = after {
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                let e = self.stored.range(start + mid, 1)?;
+                if e.first().is_some_and(|e| e.id <= after) {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+        }
+        let rest = n - lo;
+        let take = rest.min(limit as u64);
+        let entries = self.stored.range(start + lo, take as usize)?;
+        Ok((entries, take < rest))
     }
 }
 
@@ -218,51 +247,55 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sorts_dedups_deletes_and_pages() {
-        let t = DateTime::from_timestamp(0, 0).unwrap();
-        let mut b = IndexBuilder::default();
-        let lines = [
-            ("a", 3, 0),
-            ("a", 2, 10),
-            ("b", 9, 20),
-            ("a", 1, 30),
-            ("a", 3, 40),
-            ("c", 1, 50),
-        ];
-        for (chat, id, offset) in lines {
-            assert!(b.push(chat, id, offset, 5, t));
+    fn sorts_dedups_deletes_and_pages_in_memory_and_on_disk() {
+        for memory in [MEMORY_ENTRIES, 2] {
+            let t = DateTime::from_timestamp(0, 0).unwrap();
+            let mut b = IndexBuilder::with_memory(memory);
+            let lines = [
+                ("a", 3, 0),
+                ("a", 2, 10),
+                ("b", 9, 20),
+                ("a", 1, 30),
+                ("a", 3, 40),
+                ("c", 1, 50),
+            ];
+            for (chat, id, offset) in lines {
+                assert!(b.push(chat, id, offset, 5, t).unwrap());
+            }
+            assert_eq!(b.intern("d"), Some(3));
+            let mut left = Vec::new();
+            let index = b
+                .finish(&[(2, 1)], |e, why| {
+                    left.push((e.id, e.offset, e.chan, why));
+                    Ok(())
+                })
+                .unwrap();
+            assert_eq!(
+                left,
+                [(3, 40, 0, LeftOut::Duplicate), (1, 50, 2, LeftOut::Deleted)]
+            );
+            assert_eq!(index.len(), 4);
+            let a = index.chan("a").unwrap();
+            let ids = |s: &[Entry]| s.iter().map(|e| e.id).collect::<Vec<_>>();
+            let (p, more) = index.page(a, None, 2).unwrap();
+            assert_eq!((ids(&p), more), (vec![1, 2], true));
+            let (p, more) = index.page(a, Some(2), 2).unwrap();
+            assert_eq!((ids(&p), more, p[0].offset), (vec![3], false, 0));
+            let (p, more) = index.page(a, Some(3), 2).unwrap();
+            assert!(p.is_empty() && !more);
+            assert_eq!(
+                index.summaries().len(),
+                2,
+                "chats without messages are not listed"
+            );
+            assert_eq!(
+                (index.summaries()[0].first_id, index.summaries()[0].last_id),
+                (1, 3)
+            );
+            assert_eq!(index.summaries()[1].messages, 1);
+            assert!(
+                index.chan("c").is_none() && index.chan("d").is_none() && index.chan("e").is_none()
+            );
         }
-        assert_eq!(b.intern("d"), Some(3));
-        let Finished {
-            index,
-            duplicates,
-            deleted,
-        } = b.finish(&[(2, 1)]);
-        let entry = |id, offset, chan| Entry {
-            id,
-            offset,
-            chan,
-            len: 5,
-        };
-        assert_eq!(
-            (duplicates, deleted),
-            (vec![entry(3, 40, 0)], vec![entry(1, 50, 2)])
-        );
-        assert_eq!(index.len(), 4);
-        let a = index.chan("a").unwrap();
-        let ids = |s: &[Entry]| s.iter().map(|e| e.id).collect::<Vec<_>>();
-        let (p, more) = index.page(a, None, 2);
-        assert_eq!((ids(p), more), (vec![1, 2], true));
-        let (p, more) = index.page(a, Some(2), 2);
-        assert_eq!((ids(p), more, p[0].offset), (vec![3], false, 0));
-        assert_eq!(
-            index.summaries().len(),
-            2,
-            "chats without messages are not listed"
-        );
-        assert_eq!(index.summaries()[1].messages, 1);
-        assert!(
-            index.chan("c").is_none() && index.chan("d").is_none() && index.chan("e").is_none()
-        );
     }
 }

@@ -1,8 +1,10 @@
 //! The export reader: keybase-export JSON Lines (Bannerets/eilvelia `keybase-export`, every
-//! version), and raw `keybase chat api` dumps (see `export/raw/`), detected by shape.
+//! version), raw `keybase chat api` dumps (see `export/raw/`), detected by shape, and
+//! `kbbridge export` folders (detected by their manifest, see [`crate::layout`]): their
+//! committed conversation files are read as one raw dump (`export/segments.rs`).
 //!
-//! [`KeybaseExport::open`] scans the file once and keeps only an index (about 24 bytes per
-//! message); [`KeybaseExport::read_page`] (and [`bridge_core::HistorySource::page`]) seeks to and
+//! [`KeybaseExport::open`] scans the file once and keeps only an index (24 bytes per message,
+//! in a temporary file beyond 131,072 messages, so memory stays flat); [`KeybaseExport::read_page`] (and [`bridge_core::HistorySource::page`]) seeks to and
 //! parses just the lines it returns, oldest first, although the file lists each channel newest
 //! first. What the format holds and how it is read:
 //!
@@ -24,6 +26,7 @@
 
 pub(crate) mod attachments;
 mod chat_info;
+mod entries;
 mod format;
 mod index;
 pub(crate) mod line;
@@ -34,22 +37,26 @@ pub(crate) mod reactions;
 mod reader;
 mod rejects;
 mod scan;
+mod segments;
 mod stats;
 
 use std::{
-    fmt,
-    fs::{self, File},
+    fmt, fs,
     io::{Read, Seek, SeekFrom},
     path::{Path, PathBuf},
     sync::Arc,
-    time::SystemTime,
 };
 
 use bridge_core::{ChatId, ChatInfo, Cursor, Page};
 
 use self::{
-    attachments::AttachmentDir, format::parse_record, index::Index, raw::folds::Folds,
-    reactions::UserNames, scan::Headlines,
+    attachments::AttachmentDir,
+    format::parse_record,
+    index::Index,
+    raw::folds::Folds,
+    reactions::UserNames,
+    scan::{Headlines, ScanState},
+    segments::Segments,
 };
 pub use self::{
     format::ExportFormat,
@@ -61,6 +68,7 @@ pub use self::{
 use crate::{
     convert::{Context, to_message},
     error::KeybaseError,
+    layout::{self, Manifest},
 };
 
 /// The most messages one page returns, whatever the caller asks: pages stay small in memory.
@@ -104,29 +112,14 @@ struct Shared {
     rejects: Vec<Reject>,
     names: UserNames,
     headlines: Headlines,
-    fingerprint: Fingerprint,
-}
-
-/// What the file looked like when indexed, to notice it changing under the index.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Fingerprint {
-    len: u64,
-    modified: Option<SystemTime>,
-}
-
-impl Fingerprint {
-    fn of(path: &Path) -> std::io::Result<Self> {
-        let meta = fs::metadata(path)?;
-        Ok(Self {
-            len: meta.len(),
-            modified: meta.modified().ok(),
-        })
-    }
+    /// The bytes indexed: one file, or the committed conversation files.
+    segments: Segments,
 }
 
 impl KeybaseExport {
-    /// Opens and indexes `path` (an export file, or a folder holding `export.jsonl`) with the
-    /// default options, detecting the format. Reads the whole file once: blocking, call it off
+    /// Opens and indexes `path` (an export file, a folder holding `export.jsonl`, or a
+    /// `kbbridge export` folder, recognised by its `manifest.json`) with the default options,
+    /// detecting the format. Reads the whole file once: blocking, call it off
     /// the async runtime.
     ///
     /// # Errors
@@ -148,37 +141,58 @@ impl KeybaseExport {
             path: given.to_owned(),
             source,
         })?;
-        let path = if meta.is_dir() {
-            given.join(EXPORT_FILE_NAME)
+        let own = meta.is_dir()
+            && matches!(options.format, None | Some(ExportFormat::Kbbridge))
+            && given.join(layout::MANIFEST).is_file();
+        let (path, format, segments) = if own {
+            let manifest_path = given.join(layout::MANIFEST);
+            let manifest = Manifest::load(given)
+                .and_then(|m| m.ok_or_else(|| "the manifest disappeared".to_owned()))
+                .map_err(|detail| KeybaseError::Manifest {
+                    path: manifest_path.clone(),
+                    detail,
+                })?;
+            let segments = Segments::committed(manifest.segments(given));
+            (manifest_path, ExportFormat::Kbbridge, segments)
         } else {
-            given.to_owned()
+            let path = if meta.is_dir() {
+                given.join(EXPORT_FILE_NAME)
+            } else {
+                given.to_owned()
+            };
+            let format = match options.format {
+                Some(format) if format != ExportFormat::Kbbridge => format,
+                _ => format::detect(&path).map_err(|source| KeybaseError::Open {
+                    path: path.clone(),
+                    source,
+                })?,
+            };
+            let segments = Segments::single(&path).map_err(|source| KeybaseError::Open {
+                path: path.clone(),
+                source,
+            })?;
+            (path, format, segments)
         };
         let folder = path.parent().map(Path::to_owned).unwrap_or_default();
         let dir_path = options
             .attachments_dir
             .clone()
-            .unwrap_or_else(|| folder.join("attachments"));
+            .unwrap_or_else(|| folder.join(layout::ATTACHMENTS_DIR));
         let dir = AttachmentDir::new(dir_path);
         let rejects_path = options.write_rejects.then(|| rejects_path(&path));
-        let format = match options.format {
-            Some(format) => format,
-            None => format::detect(&path).map_err(|source| KeybaseError::Open {
-                path: path.clone(),
-                source,
-            })?,
+        let state = ScanState::new(&path, &segments, &options, &dir, rejects_path)?;
+        let scanned = match format {
+            ExportFormat::KeybaseExport => scan::scan_lines(&path, state)?,
+            ExportFormat::RawApi | ExportFormat::Kbbridge => {
+                raw::scan_raw(&segments, format, state)?
+            }
         };
-        let read_err = |source| KeybaseError::Read {
+        let changed = segments.changed().map_err(|source| KeybaseError::Read {
             path: path.clone(),
             source,
-        };
-        let before = Fingerprint::of(&path).map_err(read_err)?;
-        let scanned = match format {
-            ExportFormat::KeybaseExport => scan::scan_lines(&path, &options, &dir, rejects_path)?,
-            ExportFormat::RawApi => raw::scan_raw(&path, &options, &dir, rejects_path)?,
-        };
-        let fingerprint = Fingerprint::of(&path).map_err(read_err)?;
-        if fingerprint != before {
-            let detail = "it was written to while being indexed".to_owned();
+        })?;
+        if let Some(why) = changed {
+            let detail = format!("it was written to while being indexed: {why}");
             return Err(KeybaseError::Changed { path, detail });
         }
         let shared = Shared {
@@ -192,7 +206,7 @@ impl KeybaseExport {
             rejects: scanned.rejects,
             names: scanned.names,
             headlines: scanned.headlines,
-            fingerprint,
+            segments,
         };
         Ok(Self {
             shared: Arc::new(shared),
@@ -229,7 +243,7 @@ impl KeybaseExport {
         self.shared
             .index
             .chan(chat)
-            .map(|c| self.shared.index.of(c).len() as u64)
+            .map(|c| self.shared.index.count(c))
     }
 
     /// What the scan found: counts by outcome, reactions, attachments.
@@ -306,7 +320,14 @@ impl Shared {
                     })?,
             ),
         };
-        let (entries, more) = self.index.page(chan, after_id, limit.min(MAX_PAGE));
+        let read_err = |source| KeybaseError::Read {
+            path: self.path.clone(),
+            source,
+        };
+        let (entries, more) = self
+            .index
+            .page(chan, after_id, limit.min(MAX_PAGE))
+            .map_err(read_err)?;
         let Some(last) = entries.last() else {
             let next = more.then(|| after.cloned().unwrap_or_else(|| Cursor::new("0")));
             return Ok(Page {
@@ -314,31 +335,45 @@ impl Shared {
                 next,
             });
         };
-        let read_err = |source| KeybaseError::Read {
-            path: self.path.clone(),
-            source,
-        };
-        if Fingerprint::of(&self.path).map_err(read_err)? != self.fingerprint {
-            return Err(self.changed("its size or modification time differs".to_owned()));
+        if let Some(why) = self.segments.changed().map_err(read_err)? {
+            return Err(self.changed(why));
         }
-        let mut file = File::open(&self.path).map_err(read_err)?;
+        let mut file = self.segments.reader();
         let ctx = Context {
             chat,
             dir: &self.dir,
             names: &self.names,
         };
+        // The records of a page usually sit together (a channel is written in one stretch):
+        // then they are read at once.
+        let span = dense_span(&entries);
+        let mut block = Vec::new();
+        if let Some((start, end)) = span {
+            block.resize((end - start) as usize, 0);
+            file.seek(SeekFrom::Start(start)).map_err(read_err)?;
+            file.read_exact(&mut block).map_err(read_err)?;
+        }
         let mut buf = Vec::new();
         let mut messages = Vec::with_capacity(entries.len());
-        for entry in entries {
-            buf.resize(entry.len as usize, 0);
-            file.seek(SeekFrom::Start(entry.offset)).map_err(read_err)?;
-            file.read_exact(&mut buf).map_err(read_err)?;
-            let Some(mut rec) = parse_record(self.format, &buf).filter(|rec| rec.id == entry.id)
+        for entry in &entries {
+            let bytes: &[u8] = match span {
+                Some((start, _)) => {
+                    let at = (entry.offset - start) as usize;
+                    &block[at..at + entry.len as usize]
+                }
+                None => {
+                    buf.resize(entry.len as usize, 0);
+                    file.seek(SeekFrom::Start(entry.offset)).map_err(read_err)?;
+                    file.read_exact(&mut buf).map_err(read_err)?;
+                    &buf
+                }
+            };
+            let Some(mut rec) = parse_record(self.format, bytes).filter(|rec| rec.id == entry.id)
             else {
                 let detail = format!("byte {} is no longer message {}", entry.offset, entry.id);
                 return Err(self.changed(detail));
             };
-            if self.format == ExportFormat::RawApi {
+            if self.format != ExportFormat::KeybaseExport {
                 self.folds.apply(&mut rec, chan, &mut file, &self.path)?;
             }
             messages.push(to_message(*rec, &ctx));
@@ -372,6 +407,16 @@ impl Shared {
             detail,
         }
     }
+}
+
+/// The byte range holding every record of `entries`, when reading it whole wastes little (at
+/// most as many bytes again as the records, and 32 MiB in all).
+fn dense_span(entries: &[index::Entry]) -> Option<(u64, u64)> {
+    let start = entries.iter().map(|e| e.offset).min()?;
+    let end = entries.iter().map(|e| e.offset + u64::from(e.len)).max()?;
+    let records: u64 = entries.iter().map(|e| u64::from(e.len)).sum();
+    let span = end - start;
+    (span <= 2 * records + (64 << 10) && span <= 32 << 20).then_some((start, end))
 }
 
 /// `dir/export.jsonl` → `dir/export.rejects.jsonl`.

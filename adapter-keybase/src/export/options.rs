@@ -18,6 +18,9 @@ pub struct ExportOptions {
     pub max_line_bytes: usize,
     /// The format, when known; `None` (default) detects it from the file's first bytes.
     pub format: Option<ExportFormat>,
+    /// Index entries (24 bytes each) kept in memory; more go to a temporary file (default
+    /// 131,072, 3 MiB).
+    pub index_memory: usize,
 }
 
 impl Default for ExportOptions {
@@ -28,6 +31,7 @@ impl Default for ExportOptions {
             write_rejects: false,
             max_line_bytes: 16 << 20,
             format: None,
+            index_memory: super::index::MEMORY_ENTRIES,
         }
     }
 }

@@ -146,6 +146,11 @@ impl RejectLog {
         })
     }
 
+    /// Names `file` in the reports from now on.
+    pub(crate) fn set_file(&mut self, file: &Path) {
+        file.clone_into(&mut self.file);
+    }
+
     /// Reports a problem of `raw` (the line's bytes) at line `line`.
     pub(crate) fn report(
         &mut self,

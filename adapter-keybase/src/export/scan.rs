@@ -1,5 +1,6 @@
 //! The one pass over the file at open: every line (or raw entry) is classified, messages are
-//! indexed, the rest is counted or reported. Memory holds one record at a time plus the index.
+//! indexed, the rest is counted or reported. Memory holds one record at a time plus the index
+//! (which goes to a temporary file past a few megabytes, see `export/entries.rs`).
 
 use std::{
     collections::HashMap,
@@ -8,6 +9,8 @@ use std::{
     path::{Path, PathBuf},
 };
 
+use super::segments::{SegmentReader, Segments};
+
 use bridge_core::ChatId;
 use tracing::{info, warn};
 
@@ -15,7 +18,7 @@ use super::{
     ExportFormat, ExportOptions, MAX_KEPT_REPORTS,
     attachments::AttachmentDir,
     format::parse_record,
-    index::{Entry, Finished, Index, IndexBuilder},
+    index::{Entry, Index, IndexBuilder, LeftOut},
     line::{NoticeKind, Parsed, Record, parse_line},
     raw::folds::Folds,
     reactions::{self, UserNames},
@@ -47,6 +50,7 @@ type Report<'a> = Option<(&'a mut RejectLog, u64, &'a [u8])>;
 /// The scan in progress, whatever the format: counts, index, reports.
 pub(crate) struct ScanState<'a> {
     path: &'a Path,
+    segments: &'a Segments,
     options: &'a ExportOptions,
     dir: &'a AttachmentDir,
     /// The counts so far.
@@ -61,24 +65,36 @@ pub(crate) struct ScanState<'a> {
 }
 
 impl<'a> ScanState<'a> {
-    /// A scan of `path`, writing rejects to `rejects_path` when given.
+    /// A scan of `path` (read from `segments`), writing rejects to `rejects_path` when given.
     pub(crate) fn new(
         path: &'a Path,
+        segments: &'a Segments,
         options: &'a ExportOptions,
         dir: &'a AttachmentDir,
         rejects_path: Option<PathBuf>,
     ) -> Result<Self, KeybaseError> {
         Ok(Self {
             path,
+            segments,
             options,
             dir,
             stats: ExportStats::default(),
-            builder: IndexBuilder::default(),
+            builder: IndexBuilder::with_memory(options.index_memory),
             names: UserNames::default(),
             log: RejectLog::new(path, rejects_path)?,
             missing_offsets: Vec::new(),
             headlines: Headlines::new(),
         })
+    }
+
+    /// Reports name `file` from now on (kbbridge's own format: one file per conversation).
+    pub(crate) fn set_file(&mut self, file: &Path) {
+        self.log.set_file(file);
+    }
+
+    /// The longest record accepted, in bytes.
+    pub(crate) fn max_line_bytes(&self) -> usize {
+        self.options.max_line_bytes.min(u32::MAX as usize)
     }
 
     /// A record that is not replayed at all.
@@ -123,10 +139,14 @@ impl<'a> ScanState<'a> {
             self.skip(SkipReason::NoticeDisabled);
             return Ok(());
         }
-        if !self
+        let pushed = self
             .builder
             .push(&rec.chat, rec.id, offset, len, rec.sent_at)
-        {
+            .map_err(|source| KeybaseError::Read {
+                path: self.path.to_owned(),
+                source,
+            })?;
+        if !pushed {
             let detail = "more channels than the reader can index".to_owned();
             return self.reject(line, RejectReason::UnknownShape, detail, None, raw);
         }
@@ -152,23 +172,37 @@ impl<'a> ScanState<'a> {
         folds: Folds,
     ) -> Result<Scanned, KeybaseError> {
         let builder = std::mem::take(&mut self.builder);
-        let Finished {
-            index,
-            duplicates,
-            deleted,
-        } = builder.finish(folds.deleted());
+        let segments = self.segments;
+        let mut file = segments.reader();
+        let mut missing = self.missing_offsets.clone();
+        missing.sort_unstable();
+        // Offsets of left-out records that have a missing attachment listed.
         let mut left_out: Vec<u64> = Vec::new();
-        if !duplicates.is_empty() || !deleted.is_empty() {
-            let read_err = |source| KeybaseError::Read {
-                path: self.path.to_owned(),
-                source,
-            };
-            let mut file = File::open(self.path).map_err(read_err)?;
-            for e in duplicates.iter().chain(&deleted) {
-                left_out.push(e.offset);
-                self.uncount(format, e, &mut file)?;
+        let (mut duplicates, mut deleted) = (0u64, 0u64);
+        let mut failure = None;
+        let finished = builder.finish(folds.deleted(), |e, why| {
+            match why {
+                LeftOut::Duplicate => duplicates += 1,
+                LeftOut::Deleted => deleted += 1,
             }
-        }
+            if missing.binary_search(&e.offset).is_ok() {
+                left_out.push(e.offset);
+            }
+            self.uncount(format, e, &mut file).map_err(|err| {
+                failure = Some(err);
+                std::io::Error::other("a left-out record could not be re-read")
+            })
+        });
+        let index = match (finished, failure) {
+            (_, Some(err)) => return Err(err),
+            (Ok(index), None) => index,
+            (Err(source), None) => {
+                return Err(KeybaseError::Read {
+                    path: self.path.to_owned(),
+                    source,
+                });
+            }
+        };
         left_out.sort_unstable();
         let mut offsets = self.missing_offsets.into_iter();
         self.stats.attachments.missing_list.retain(|_| {
@@ -176,9 +210,9 @@ impl<'a> ScanState<'a> {
                 .next()
                 .is_none_or(|offset| left_out.binary_search(&offset).is_err())
         });
-        self.stats.skipped.duplicates += duplicates.len() as u64;
-        self.stats.skipped.deleted += deleted.len() as u64;
-        self.stats.messages = index.len() as u64;
+        self.stats.skipped.duplicates += duplicates;
+        self.stats.skipped.deleted += deleted;
+        self.stats.messages = index.len();
         let (rejects, not_kept) = self.log.finish()?;
         self.stats.rejects_not_kept = not_kept;
         summarize(self.path, self.dir, &self.stats);
@@ -197,7 +231,7 @@ impl<'a> ScanState<'a> {
         &mut self,
         format: ExportFormat,
         entry: &Entry,
-        file: &mut File,
+        file: &mut SegmentReader<'_>,
     ) -> Result<(), KeybaseError> {
         let path = self.path;
         let read_err = |source| KeybaseError::Read {
@@ -216,12 +250,7 @@ impl<'a> ScanState<'a> {
 }
 
 /// Reads a keybase-export JSON Lines file once.
-pub(crate) fn scan_lines(
-    path: &Path,
-    options: &ExportOptions,
-    dir: &AttachmentDir,
-    rejects_path: Option<PathBuf>,
-) -> Result<Scanned, KeybaseError> {
+pub(crate) fn scan_lines(path: &Path, mut state: ScanState<'_>) -> Result<Scanned, KeybaseError> {
     let file = File::open(path).map_err(|source| KeybaseError::Open {
         path: path.to_owned(),
         source,
@@ -230,9 +259,8 @@ pub(crate) fn scan_lines(
         path: path.to_owned(),
         source,
     };
-    let max = options.max_line_bytes.min(u32::MAX as usize);
+    let max = state.max_line_bytes();
     let mut reader = LineReader::new(BufReader::with_capacity(1 << 18, file), max);
-    let mut state = ScanState::new(path, options, dir, rejects_path)?;
     let mut buf = Vec::new();
     while let Some(span) = reader.next_line(&mut buf).map_err(read_err)? {
         state.stats.lines += 1;

@@ -8,3 +8,4 @@ mod hostile;
 mod props;
 mod raw;
 mod sample;
+mod spill;

@@ -9,7 +9,6 @@
 //! reaction records are read back when their target's page is read.
 
 use std::{
-    fs::File,
     io::{Read, Seek, SeekFrom},
     path::Path,
 };
@@ -90,7 +89,7 @@ impl Folds {
         &self,
         rec: &mut Record,
         chan: u32,
-        file: &mut File,
+        file: &mut (impl Read + Seek),
         path: &Path,
     ) -> Result<(), KeybaseError> {
         if let Some(latest) = Self::of(&self.edits, chan, rec.id).last() {
@@ -129,7 +128,11 @@ impl Folds {
     }
 }
 
-fn read(file: &mut File, path: &Path, at: &FoldRef) -> Result<RawParsed, KeybaseError> {
+fn read(
+    file: &mut (impl Read + Seek),
+    path: &Path,
+    at: &FoldRef,
+) -> Result<RawParsed, KeybaseError> {
     let read_err = |source| KeybaseError::Read {
         path: path.to_owned(),
         source,

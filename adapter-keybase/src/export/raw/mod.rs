@@ -8,7 +8,8 @@
 //!
 //! The file is detected by its first key or a leading `[` (see `export/format.rs`); wrappers
 //! are found wherever they sit ([`scanner`]), each becomes a message, a fold ([`folds`]) or a
-//! counted skip (`{"error": …}` entries, joins…). Chats are named as keybase-export names them
+//! counted skip (`{"error": …}` entries, joins…). kbbridge's own export folder is read the
+//! same way, one committed conversation file after the other. Chats are named as keybase-export names them
 //! (`team#topic`, `alice,bob`), and attachments are looked for in the same
 //! `<channel>/<id>-<filename>` layout.
 
@@ -17,11 +18,7 @@ pub(crate) mod msg;
 mod scanner;
 mod system;
 
-use std::{
-    fs::File,
-    io::{BufReader, Read, Seek, SeekFrom},
-    path::{Path, PathBuf},
-};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 
 use self::{
     folds::{FoldRef, Folds},
@@ -29,92 +26,96 @@ use self::{
     scanner::{Found, WrapperScanner},
 };
 use super::{
-    ExportFormat, ExportOptions, RejectReason, SkipReason,
-    attachments::AttachmentDir,
+    ExportFormat, RejectReason, SkipReason,
+    format::own_format,
     scan::{ScanState, Scanned},
+    segments::Segments,
 };
 use crate::error::KeybaseError;
 
-/// Reads a raw dump once.
+/// Reads a raw dump (or each committed conversation file of kbbridge's own format) once.
+/// Line numbers in reports are per file; offsets are positions in `segments`.
 pub(crate) fn scan_raw(
-    path: &Path,
-    options: &ExportOptions,
-    dir: &AttachmentDir,
-    rejects_path: Option<PathBuf>,
+    segments: &Segments,
+    format: ExportFormat,
+    mut state: ScanState<'_>,
 ) -> Result<Scanned, KeybaseError> {
-    let open = |source| KeybaseError::Open {
-        path: path.to_owned(),
-        source,
-    };
-    let read_err = |source| KeybaseError::Read {
-        path: path.to_owned(),
-        source,
-    };
-    let mut scanner = WrapperScanner::new(BufReader::with_capacity(
-        1 << 18,
-        File::open(path).map_err(open)?,
-    ));
-    let mut file = File::open(path).map_err(read_err)?;
-    let max = options.max_line_bytes.min(u32::MAX as usize);
-    let mut state = ScanState::new(path, options, dir, rejects_path)?;
     let mut folds = Folds::default();
+    let mut file = segments.reader();
     let mut buf = Vec::new();
-    while let Some(found) = scanner.next_found().map_err(read_err)? {
-        state.stats.lines += 1;
-        let (line, offset, len) = match found {
-            Found::Error { line, detail } => {
-                state.reject(line, RejectReason::Malformed, detail, None, b"")?;
+    for part in segments.parts() {
+        state.set_file(&part.path);
+        let read_err = |source| KeybaseError::Read {
+            path: part.path.clone(),
+            source,
+        };
+        let open = std::fs::File::open(&part.path).map_err(|source| KeybaseError::Open {
+            path: part.path.clone(),
+            source,
+        })?;
+        let mut scanner =
+            WrapperScanner::new(BufReader::with_capacity(1 << 18, open.take(part.len)));
+        while let Some(found) = scanner.next_found().map_err(read_err)? {
+            state.stats.lines += 1;
+            let (line, offset, len) = match found {
+                Found::Error { line, detail } => {
+                    state.reject(line, RejectReason::Malformed, detail, None, b"")?;
+                    continue;
+                }
+                Found::Wrapper { line, offset, len } => (line, part.base + offset, len),
+            };
+            let max = state.max_line_bytes();
+            let Some(len) = u32::try_from(len).ok().filter(|&l| l as usize <= max) else {
+                let detail = format!("entry of {len} bytes, over the {max}-byte limit");
+                state.reject(line, RejectReason::TooLong, detail, None, b"")?;
                 continue;
-            }
-            Found::Wrapper { line, offset, len } => (line, offset, len),
-        };
-        let Some(len) = u32::try_from(len).ok().filter(|&l| l as usize <= max) else {
-            let detail = format!("entry of {len} bytes, over the {max}-byte limit");
-            state.reject(line, RejectReason::TooLong, detail, None, b"")?;
-            continue;
-        };
-        buf.resize(len as usize, 0);
-        file.seek(SeekFrom::Start(offset)).map_err(read_err)?;
-        file.read_exact(&mut buf).map_err(read_err)?;
-        let fold = |chat: &str, id, target, state: &mut ScanState<'_>| {
-            state.skip(SkipReason::Folded);
-            let chan = state.builder.intern(chat)?;
-            Some(FoldRef {
-                chan,
-                target,
-                id,
-                offset,
-                len,
-            })
-        };
-        match parse_wrapper(&buf) {
-            RawParsed::Record(rec) => state.message(&rec, line, offset, len, &buf)?,
-            RawParsed::Edit {
-                chat, id, target, ..
-            } => {
-                if let Some(f) = fold(&chat, id, target, &mut state) {
-                    folds.edit(f);
+            };
+            buf.resize(len as usize, 0);
+            file.seek(SeekFrom::Start(offset)).map_err(read_err)?;
+            file.read_exact(&mut buf).map_err(read_err)?;
+            let fold = |chat: &str, id, target, state: &mut ScanState<'_>| {
+                state.skip(SkipReason::Folded);
+                let chan = state.builder.intern(chat)?;
+                Some(FoldRef {
+                    chan,
+                    target,
+                    id,
+                    offset,
+                    len,
+                })
+            };
+            match parse_wrapper(&buf) {
+                RawParsed::Record(mut rec) => {
+                    own_format(format, &mut rec);
+                    state.message(&rec, line, offset, len, &buf)?;
                 }
-            }
-            RawParsed::Reaction {
-                chat, id, target, ..
-            } => {
-                if let Some(f) = fold(&chat, id, target, &mut state) {
-                    folds.reaction(f);
+                RawParsed::Edit {
+                    chat, id, target, ..
+                } => {
+                    if let Some(f) = fold(&chat, id, target, &mut state) {
+                        folds.edit(f);
+                    }
                 }
-            }
-            RawParsed::Delete { chat, targets } => {
-                if let Some(f) = fold(&chat, 0, 0, &mut state) {
-                    targets.into_iter().for_each(|t| folds.delete(f.chan, t));
+                RawParsed::Reaction {
+                    chat, id, target, ..
+                } => {
+                    if let Some(f) = fold(&chat, id, target, &mut state) {
+                        folds.reaction(f);
+                    }
                 }
-            }
-            RawParsed::Skip(reason) => state.skip(reason),
-            RawParsed::Reject { reason, detail, at } => {
-                let at = at.as_ref().map(|(chat, id)| (chat.as_str(), *id));
-                state.reject(line, reason, detail, at, &buf)?;
+                RawParsed::Delete { chat, targets } => {
+                    if let Some(f) = fold(&chat, 0, 0, &mut state) {
+                        targets.into_iter().for_each(|t| folds.delete(f.chan, t));
+                    }
+                }
+                RawParsed::Skip(reason) => state.skip(reason),
+                RawParsed::Reject { reason, detail, at } => {
+                    let at = at.as_ref().map(|(chat, id)| (chat.as_str(), *id));
+                    state.reject(line, reason, detail, at, &buf)?;
+                }
             }
         }
     }
     folds.finish();
-    state.finish(ExportFormat::RawApi, folds)
+    state.finish(format, folds)
 }

@@ -1,0 +1,174 @@
+//! `keybase chat api-listen` (keybase.md §4): streams a `{"type":"chat",…}` line for every
+//! message added to the state while it runs (polled every 100 ms), each type as-is (edits,
+//! deletes, reactions arrive as their own messages), `prev: null`, `UIPagination` in hex. The
+//! logged-in user's own messages are LOCAL and hidden unless `--local`.
+
+use std::{collections::HashMap, io::Write, process::ExitCode, thread, time::Duration};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    api_loop::fail,
+    cursor, gojson,
+    render::{self, Ctx, MsgSummary},
+    state::{Conv, Home},
+    world::World,
+};
+
+/// A `--filter-channel` value.
+#[derive(Debug, Deserialize)]
+struct Filter {
+    name: String,
+    #[serde(default)]
+    members_type: Option<String>,
+    #[serde(default)]
+    topic_name: Option<String>,
+}
+
+impl Filter {
+    fn matches(&self, conv: &Conv) -> bool {
+        self.name == conv.name
+            && self
+                .members_type
+                .as_ref()
+                .is_none_or(|m| *m == conv.members_type)
+            && self
+                .topic_name
+                .as_ref()
+                .is_none_or(|t| conv.topic_name.as_ref() == Some(t))
+    }
+}
+
+#[derive(Serialize)]
+struct UiPagination {
+    next: String,
+    previous: String,
+    num: u32,
+    last: bool,
+}
+
+#[derive(Serialize)]
+struct Line {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    source: &'static str,
+    msg: MsgSummary,
+    pagination: UiPagination,
+}
+
+struct Flags {
+    local: bool,
+    filters: Vec<Filter>,
+}
+
+fn parse(args: &[String]) -> Result<Flags, String> {
+    let mut flags = Flags {
+        local: false,
+        filters: Vec::new(),
+    };
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_owned())),
+            None => (arg.as_str(), None),
+        };
+        let mut value = || inline.clone().or_else(|| it.next().cloned());
+        match name {
+            "--local" => flags.local = true,
+            "--hide-exploding" | "--convs" | "--dev" | "--wallet" => {}
+            "--filter-channel" => {
+                let v = value().ok_or("flag needs an argument: --filter-channel")?;
+                let f = serde_json::from_str(&v)
+                    .map_err(|_| format!("Channel filter not valid: {v}"))?;
+                flags.filters.push(f);
+            }
+            "--filter-channels" => {
+                let v = value().ok_or("flag needs an argument: --filter-channels")?;
+                let fs: Vec<Filter> = serde_json::from_str(&v)
+                    .map_err(|_| format!("Channel filter not valid: {v}"))?;
+                flags.filters.extend(fs);
+            }
+            a => {
+                return Err(format!(
+                    "Incorrect Usage: flag provided but not defined: {a}"
+                ));
+            }
+        }
+    }
+    Ok(flags)
+}
+
+/// Runs until killed or until stdout is closed.
+pub fn listen(home: &Home, args: &[String]) -> ExitCode {
+    home.log_request("chat api-listen", "", &serde_json::json!(args));
+    let flags = match parse(args) {
+        Ok(f) => f,
+        Err(e) => return fail(&e),
+    };
+    eprintln!(
+        "Listening for chat notifications. Config: {{showLocal:{} showNewConvs:false hideExploding:false}}, subscribeDevChannels: false",
+        flags.local
+    );
+    if !flags.filters.is_empty() {
+        eprintln!(
+            "Message filtering is active with {} filters",
+            flags.filters.len()
+        );
+    }
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut first = true;
+    loop {
+        let world = match World::load(home) {
+            Ok(w) => w,
+            Err(crate::envelope::Fail::Reply(e) | crate::envelope::Fail::Abort(e)) => {
+                return fail(&e);
+            }
+        };
+        for conv in world.convs.iter().filter(|c| world.can_read(c)) {
+            if !flags.filters.is_empty() && !flags.filters.iter().any(|f| f.matches(conv)) {
+                continue;
+            }
+            let Ok(all) = world.messages(conv) else {
+                continue;
+            };
+            let known = seen.insert(conv.id.clone(), all.len()).unwrap_or(0);
+            if first || all.len() <= known {
+                continue;
+            }
+            let sizes = world.sizes(conv, &all);
+            let ctx = Ctx {
+                conv,
+                users: &world.users,
+                sizes: &sizes,
+                listen: true,
+            };
+            for m in &all[known..] {
+                let local = m.sender == world.me();
+                if local && !flags.local {
+                    continue;
+                }
+                let page = cursor::ui(m.id);
+                let line = Line {
+                    kind: "chat",
+                    source: if local { "local" } else { "remote" },
+                    msg: render::summary(m, None, &ctx, &all),
+                    pagination: UiPagination {
+                        next: page.clone(),
+                        previous: page,
+                        num: 1,
+                        last: false,
+                    },
+                };
+                let mut out = std::io::stdout().lock();
+                if writeln!(out, "{}", gojson::line(&line))
+                    .and_then(|()| out.flush())
+                    .is_err()
+                {
+                    return ExitCode::SUCCESS;
+                }
+            }
+        }
+        first = false;
+        thread::sleep(Duration::from_millis(100));
+    }
+}

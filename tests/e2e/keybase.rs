@@ -1,0 +1,211 @@
+//! `kbbridge inspect`, `convert` and `export` (issue 3): the sample export, and an export from
+//! the stand-in `keybase` (adapter-keybase's test equipment) read back by `inspect` and `plan`.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output},
+};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn sample() -> PathBuf {
+    root().join("tests/fixtures/sample-export")
+}
+
+/// Runs `kbbridge` without a mapping file (none of these verbs needs one).
+fn kbbridge(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kbbridge"))
+        .args(["--config", dir.join("absent.toml").to_str().unwrap()])
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("KBBRIDGE_CONFIG")
+        .output()
+        .expect("run kbbridge")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The stand-in, next to the `kbbridge` binary; built first when this package is tested alone.
+fn standin() -> PathBuf {
+    let path = Path::new(env!("CARGO_BIN_EXE_kbbridge")).with_file_name("keybase-standin");
+    if !path.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "adapter-keybase", "--bin", "keybase-standin"])
+            .current_dir(root())
+            .status()
+            .expect("run cargo build for the stand-in");
+        assert!(status.success(), "cannot build the keybase stand-in");
+    }
+    path
+}
+
+#[test]
+fn inspect_lists_every_channel_of_the_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = kbbridge(dir.path(), &["inspect", sample().to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    let general = stdout
+        .lines()
+        .find(|l| l.starts_with("acme#general"))
+        .unwrap();
+    let cols: Vec<&str> = general.split_whitespace().collect();
+    assert_eq!(
+        (cols[1], cols[2]),
+        ("30", "5"),
+        "messages and senders: {general}"
+    );
+    assert_eq!(cols[5], "3/1", "attachments present/missing: {general}");
+    assert!(stdout.contains("4 channel(s), 54 message(s)"), "{stdout}");
+}
+
+#[test]
+fn convert_writes_json_csv_and_xlsx() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = sample();
+    let export = export.to_str().unwrap();
+    let csv = kbbridge(dir.path(), &["convert", export, "--to", "csv"]);
+    assert!(csv.status.success(), "{}", text(&csv.stderr));
+    let csv = text(&csv.stdout);
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("conversation,id,time,sender,text,reply_to,attachment,reactions")
+    );
+    assert_eq!(
+        lines.next(),
+        Some("acme#general,1,2021-03-01T09:00:00.000Z,alice,alice created the team acme,,,")
+    );
+
+    let json_path = dir.path().join("rows.json");
+    let out = kbbridge(
+        dir.path(),
+        &[
+            "convert",
+            export,
+            "--to",
+            "json",
+            "--out",
+            json_path.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
+    assert_eq!(rows.len(), 54);
+    let with_file = rows.iter().find(|r| r["attachment"].is_string()).unwrap();
+    assert_eq!(with_file["attachment"], "acme#general/23-whiteboard.png");
+
+    let xlsx = dir.path().join("rows.xlsx");
+    let out = kbbridge(
+        dir.path(),
+        &[
+            "convert",
+            export,
+            "--to",
+            "xlsx",
+            "--out",
+            xlsx.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        std::fs::read(&xlsx).unwrap().starts_with(b"PK"),
+        "an XLSX file is a zip"
+    );
+    let out = kbbridge(dir.path(), &["convert", export, "--to", "xlsx"]);
+    assert!(!out.status.success() && text(&out.stderr).contains("--out"));
+}
+
+#[test]
+fn export_from_the_standin_then_inspect_and_plan_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("keybase-home");
+    let write = |name: &str, content: &str| {
+        let path = home.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    };
+    write("users.json", r#"{"me": "alice"}"#);
+    write(
+        "teams.json",
+        r#"{"acme": {"members": {"alice": "owner", "bob": "writer"}}}"#,
+    );
+    write(
+        "conversations.json",
+        r#"[{"name": "acme", "topic_name": "general"}]"#,
+    );
+    write(
+        "messages/acme#general.jsonl",
+        "{\"id\":1,\"sender\":\"alice\",\"sent_at_ms\":1600000000000,\"type\":\"text\",\"body\":\"hi\"}\n\
+         {\"id\":2,\"sender\":\"bob\",\"sent_at_ms\":1600000001000,\"type\":\"text\",\"body\":\"hello\",\"reply_to\":1}\n",
+    );
+    let out_dir = dir.path().join("export");
+    let (binary, out_s) = (standin(), out_dir.to_str().unwrap().to_owned());
+    let args = [
+        "export",
+        &out_s,
+        "--chats",
+        "--binary",
+        binary.to_str().unwrap(),
+        "--home",
+        home.to_str().unwrap(),
+    ];
+    let out = kbbridge(dir.path(), &args);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("1 conversation(s), 2 new message(s)"),
+        "{}",
+        text(&out.stdout)
+    );
+    let again = kbbridge(dir.path(), &args);
+    assert!(
+        text(&again.stdout).contains("0 new message(s) in 1 page(s)"),
+        "{}",
+        text(&again.stdout)
+    );
+
+    let out = kbbridge(dir.path(), &["inspect", &out_s]);
+    assert!(
+        text(&out.stdout).contains("(Kbbridge)"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        text(&out.stdout)
+            .lines()
+            .any(|l| l.starts_with("acme#general") && l.split_whitespace().nth(1) == Some("2"))
+    );
+
+    let cfg = dir.path().join("kbbridge.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[database]\nurl = \"sqlite://{}\"\n\n[keybase]\nexport = \"{out_s}\"\n\n[matrix]\n\
+             homeserver = \"http://127.0.0.1:8008\"\nserver_name = \"localhost\"\n\
+             as_token = \"as\"\nhs_token = \"hs\"\n\n[[link]]\nname = \"general\"\n\
+             keybase = \"acme#general\"\nmatrix = \"auto\"\nmode = \"backfill\"\n",
+            dir.path().join("kb.db").display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kbbridge"))
+        .args(["--config", cfg.to_str().unwrap(), "plan"])
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    let row = stdout.lines().find(|l| l.contains("acme#general")).unwrap();
+    assert_eq!(row.split_whitespace().nth(2), Some("2"), "{row}");
+}

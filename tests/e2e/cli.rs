@@ -35,9 +35,21 @@ fn check_accepts_the_sample_and_finds_every_source_chat() {
     let cfg = sample_config();
     let out = kbbridge(dir.path(), &["--config", cfg.to_str().unwrap(), "check"]);
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("mapping file is valid"), "{stdout}\n{}", text(&out.stderr));
-    for chat in ["acme#general", "acme#random", "acme.ops#alerts", "alice,bob"] {
-        assert!(stdout.contains(&format!("{chat} has ")), "{chat} not checked:\n{stdout}");
+    assert!(
+        stdout.contains("mapping file is valid"),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    for chat in [
+        "acme#general",
+        "acme#random",
+        "acme.ops#alerts",
+        "alice,bob",
+    ] {
+        assert!(
+            stdout.contains(&format!("{chat} has ")),
+            "{chat} not checked:\n{stdout}"
+        );
     }
 }
 
@@ -57,7 +69,10 @@ fn plan_counts_messages_per_link_and_estimates_the_duration() {
         .nth(2)
         .and_then(|c| c.parse().ok())
         .unwrap_or_else(|| panic!("no message count in {general:?}"));
-    assert!(count >= 20, "the sample's general channel has ~30 messages: {general}");
+    assert!(
+        count >= 20,
+        "the sample's general channel has ~30 messages: {general}"
+    );
     assert!(stdout.contains("message(s) to copy"), "{stdout}");
     assert!(stdout.contains("at the configured rates"), "{stdout}");
 }
@@ -66,7 +81,10 @@ fn plan_counts_messages_per_link_and_estimates_the_duration() {
 fn plan_of_one_link_shows_only_that_link() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = sample_config();
-    let out = kbbridge(dir.path(), &["-c", cfg.to_str().unwrap(), "plan", "--link", "random"]);
+    let out = kbbridge(
+        dir.path(),
+        &["-c", cfg.to_str().unwrap(), "plan", "--link", "random"],
+    );
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
     assert!(stdout.contains("acme#random"));
@@ -77,7 +95,10 @@ fn plan_of_one_link_shows_only_that_link() {
 fn an_unknown_link_name_lists_the_known_ones() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = sample_config();
-    let out = kbbridge(dir.path(), &["-c", cfg.to_str().unwrap(), "plan", "--link", "nope"]);
+    let out = kbbridge(
+        dir.path(),
+        &["-c", cfg.to_str().unwrap(), "plan", "--link", "nope"],
+    );
     assert!(!out.status.success());
     let stderr = text(&out.stderr);
     assert!(stderr.contains("no link is named \"nope\""), "{stderr}");
@@ -119,7 +140,12 @@ discord = "12"
     assert!(!out.status.success());
     let stderr = text(&out.stderr);
     assert!(stderr.contains("bad.toml"), "names the file: {stderr}");
-    for key in ["link[0].matrx", "link[1].name", "link[1].keybase", "link[1].discord"] {
+    for key in [
+        "link[0].matrx",
+        "link[1].name",
+        "link[1].keybase",
+        "link[1].discord",
+    ] {
         assert!(stderr.contains(key), "{key} not reported:\n{stderr}");
     }
     assert!(!stderr.contains("panicked"), "{stderr}");
@@ -129,7 +155,17 @@ discord = "12"
 fn json_logs_are_one_object_per_line() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = sample_config();
-    let out = kbbridge(dir.path(), &["-c", cfg.to_str().unwrap(), "--log-format", "json", "-v", "plan"]);
+    let out = kbbridge(
+        dir.path(),
+        &[
+            "-c",
+            cfg.to_str().unwrap(),
+            "--log-format",
+            "json",
+            "-v",
+            "plan",
+        ],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();

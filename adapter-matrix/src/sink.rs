@@ -1,0 +1,268 @@
+//! [`MatrixSink`]: the backfill's writer into Matrix rooms.
+//!
+//! Each call does one attempt (the engine retries and paces): make sure the author's ghost
+//! exists and is in the room, upload the part's file if it has one, and `PUT` the event with the
+//! part's transaction ID, `?user_id=` the ghost and `?ts=` the original time. Notices (system
+//! and headline lines) are sent by the bridge bot itself.
+
+use async_trait::async_trait;
+use bridge_core::{
+    AdapterError, ChatId, ChatInfo, MappingStore, Message, MessageKind, MsgId, Outgoing, Platform,
+    Sink,
+};
+use ruma::{
+    MilliSecondsSinceUnixEpoch, OwnedUserId, RoomId, UInt, UserId,
+    api::client::{account::whoami, message::send_message_event, state::get_state_event_for_key},
+    events::{MessageLikeEventType, StateEventType},
+};
+use serde_json::Value;
+use tokio::sync::Mutex;
+use tracing::debug;
+
+use crate::{
+    client::MatrixClient,
+    config::MatrixConfig,
+    convert::{self, Style},
+    error::MatrixError,
+    ghost::Ghosts,
+    media,
+    parts::{self, Part},
+    reconcile,
+    rooms::{parse_room, raw},
+};
+
+/// Writes messages into Matrix rooms as an appservice.
+pub struct MatrixSink {
+    pub(crate) client: MatrixClient,
+    pub(crate) store: MappingStore,
+    pub(crate) ghosts: Ghosts,
+    pub(crate) config: MatrixConfig,
+    /// Held while rooms and spaces are being found or created.
+    pub(crate) creating: Mutex<()>,
+}
+
+impl std::fmt::Debug for MatrixSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MatrixSink")
+            .field("client", &self.client)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MatrixSink {
+    /// A sink for the homeserver `config` names, recording rooms and ghosts in `store`.
+    ///
+    /// # Errors
+    /// [`MatrixError::Invalid`] when `homeserver`, `server_name` or `as_token` is missing or
+    /// unusable.
+    pub fn new(config: &MatrixConfig, store: MappingStore) -> Result<Self, MatrixError> {
+        let homeserver = config
+            .homeserver
+            .as_ref()
+            .ok_or_else(|| MatrixError::Invalid("matrix.homeserver is not set".to_owned()))?;
+        let server_name = config
+            .server_name
+            .as_deref()
+            .ok_or_else(|| MatrixError::Invalid("matrix.server_name is not set".to_owned()))?;
+        if config.as_token.is_empty() {
+            return Err(MatrixError::Invalid(
+                "matrix.as_token is not set (KBBRIDGE__MATRIX__AS_TOKEN)".to_owned(),
+            ));
+        }
+        let client = MatrixClient::new(
+            homeserver,
+            server_name,
+            config.as_token.clone(),
+            &config.bot_localpart,
+        )?;
+        Ok(Self {
+            client,
+            store,
+            ghosts: Ghosts::new(&config.ghost_prefix),
+            config: config.clone(),
+            creating: Mutex::new(()),
+        })
+    }
+
+    /// The client this sink sends with.
+    pub fn client(&self) -> &MatrixClient {
+        &self.client
+    }
+
+    /// Who writes `msg`: the bot for notices (`None`), else the sender's ghost, in the room.
+    async fn author(
+        &self,
+        room: &RoomId,
+        msg: &Message,
+    ) -> Result<Option<OwnedUserId>, MatrixError> {
+        let author = match msg.kind {
+            MessageKind::Notice => None,
+            MessageKind::Normal => Some(
+                self.ghosts
+                    .ensure(&self.client, &self.store, msg.origin.platform, &msg.sender)
+                    .await?,
+            ),
+        };
+        self.ghosts
+            .ensure_joined(&self.client, room, author.as_deref())
+            .await?;
+        Ok(author)
+    }
+
+    /// The Matrix user a `@name` in Keybase text stands for: the real account the mapping file
+    /// gives, else the ghost.
+    fn mention(&self, name: &str) -> Option<String> {
+        if matches!(name, "everyone" | "here" | "channel") {
+            return None;
+        }
+        match self.real_account(name) {
+            Some(real) => Some(real.to_string()),
+            None => self
+                .ghosts
+                .user_id(&self.client, name)
+                .ok()
+                .map(|u| u.to_string()),
+        }
+    }
+
+    async fn send_part(&self, room: &RoomId, out: Outgoing<'_>) -> Result<MsgId, MatrixError> {
+        let msg = out.msg;
+        let all = parts::parts(msg);
+        let part = all.get(out.part as usize).ok_or_else(|| {
+            MatrixError::Request(format!("message {} has no part {}", msg.origin, out.part))
+        })?;
+        let (event_type, content, author) = match part {
+            Part::Body { attachment } => {
+                let author = self.author(room, msg).await?;
+                let media = match attachment {
+                    Some(a) => Some(media::upload(&self.client, a, author.as_deref()).await?),
+                    None => None,
+                };
+                let msgtype = match msg.kind {
+                    MessageKind::Notice if self.config.notices => "m.notice",
+                    _ => "m.text",
+                };
+                let mention = |name: &str| self.mention(name);
+                let style = Style {
+                    msgtype,
+                    reply_to: out.reply_to.map(MsgId::as_str),
+                    mention: &mention,
+                };
+                let content = convert::body(msg, out.part, media.as_ref(), style);
+                (MessageLikeEventType::RoomMessage, content, author)
+            }
+            Part::Attachment(a) => {
+                let author = self.author(room, msg).await?;
+                let media = media::upload(&self.client, a, author.as_deref()).await?;
+                (
+                    MessageLikeEventType::RoomMessage,
+                    convert::attachment(msg, out.part, &media),
+                    author,
+                )
+            }
+            Part::Reaction { emoji, user } => {
+                let target = out.earlier.first().ok_or_else(|| {
+                    MatrixError::Request(format!("the reaction of {} has no message", msg.origin))
+                })?;
+                let ghost = self
+                    .ghosts
+                    .ensure(&self.client, &self.store, msg.origin.platform, user)
+                    .await?;
+                self.ghosts
+                    .ensure_joined(&self.client, room, Some(&ghost))
+                    .await?;
+                let content = convert::reaction(msg, out.part, target.as_str(), emoji);
+                (MessageLikeEventType::Reaction, content, Some(ghost))
+            }
+        };
+        self.put(room, event_type, content, msg, out.part, author.as_deref())
+            .await
+    }
+
+    /// `PUT /rooms/{room}/send/{type}/{txn}?user_id=…&ts=…`.
+    async fn put(
+        &self,
+        room: &RoomId,
+        event_type: MessageLikeEventType,
+        content: Value,
+        msg: &Message,
+        part: u32,
+        author: Option<&UserId>,
+    ) -> Result<MsgId, MatrixError> {
+        let txn = parts::txn_id(msg, part);
+        let mut req = send_message_event::v3::Request::new_raw(
+            room.to_owned(),
+            txn.into(),
+            event_type,
+            raw(content)?,
+        );
+        req.timestamp = Some(timestamp(msg));
+        let event = self.client.send(req, author).await?.event_id;
+        debug!(msg = %msg.origin, part, room = %room, event = %event, "sent");
+        Ok(MsgId::new(event.as_str()))
+    }
+
+    async fn check_room(&self, to: &ChatId) -> Result<(), MatrixError> {
+        self.client.send(whoami::v3::Request::new(), None).await?;
+        let room = parse_room(to.as_str())?;
+        let req = get_state_event_for_key::v3::Request::new(
+            room.clone(),
+            StateEventType::RoomCreate,
+            String::new(),
+        );
+        match self.client.send(req, None).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is("M_FORBIDDEN") => Err(MatrixError::Invalid(format!(
+                "the bridge bot {} is not in {room}: invite it, or let kbbridge create the room \
+                 (matrix = \"auto\")",
+                self.client.bot()
+            ))),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The message's original time, for `?ts=`.
+fn timestamp(msg: &Message) -> MilliSecondsSinceUnixEpoch {
+    let ms = msg.sent_at.timestamp_millis().max(0);
+    MilliSecondsSinceUnixEpoch(UInt::try_from(ms).unwrap_or(UInt::MAX))
+}
+
+#[async_trait]
+impl Sink for MatrixSink {
+    fn platform(&self) -> Platform {
+        Platform::Matrix
+    }
+
+    fn parts(&self, msg: &Message) -> u32 {
+        u32::try_from(parts::parts(msg).len()).unwrap_or(u32::MAX)
+    }
+
+    async fn send(&self, to: &ChatId, out: Outgoing<'_>) -> Result<MsgId, AdapterError> {
+        let room = parse_room(to.as_str())?;
+        Ok(self.send_part(&room, out).await?)
+    }
+
+    /// Looks for the part's source key among the room's latest events.
+    async fn find_sent(
+        &self,
+        to: &ChatId,
+        out: Outgoing<'_>,
+    ) -> Result<Option<MsgId>, AdapterError> {
+        let room = parse_room(to.as_str())?;
+        Ok(reconcile::find(&self.client, &room, out.msg, out.part).await?)
+    }
+
+    async fn resolve_chat(
+        &self,
+        source: &ChatInfo,
+        requested: Option<&ChatId>,
+    ) -> Result<ChatId, AdapterError> {
+        let room = self.resolve_room(source, requested).await?;
+        Ok(ChatId::new(room.as_str()))
+    }
+
+    async fn check(&self, to: &ChatId) -> Result<(), AdapterError> {
+        Ok(self.check_room(to).await?)
+    }
+}

@@ -6,7 +6,8 @@
 //! - [`signals`]: SIGINT/SIGTERM → cancellation.
 //! - [`progress`]: progress bars (terminal) or periodic log lines (otherwise).
 //! - [`wiring`]: config → store, export, sinks and backfill jobs.
-//! - `commands/`: one file per subcommand (`check`, `plan`, `backfill`, `status`).
+//! - `commands/`: one file per subcommand: `check`, `plan`, `backfill`, `run`, `status`,
+//!   `demo`, `matrix-registration`, and the export tools `export`, `inspect`, `convert`.
 
 #![warn(missing_docs)]
 

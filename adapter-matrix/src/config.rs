@@ -40,9 +40,10 @@ pub struct MatrixConfig {
     /// Whether kbbridge's own notes (system lines, "messages may be missing here") are sent as
     /// `m.notice` rather than `m.text`.
     pub notices: bool,
-    /// Keybase users who already have a Matrix account, by Keybase username: their messages are
-    /// attributed (and their mentions resolved) to that account instead of a ghost, e.g.
-    /// `alice = "@alice:example.org"`.
+    /// Keybase users who already have a Matrix account, by Keybase username, e.g.
+    /// `alice = "@alice:example.org"`: mentions of them become pills to that account, and the
+    /// account is invited to the rooms they were in. Their messages still come from their ghost,
+    /// since an appservice can only send as users in its own namespace.
     pub users: BTreeMap<String, String>,
 }
 

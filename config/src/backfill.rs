@@ -14,37 +14,25 @@ use crate::{
     raw::{RawBackfill, RawRate},
 };
 
-/// The pace per target platform when `[backfill.rate.<platform>]` is not set. These are the
-/// documented or observed sustainable rates; the sinks still obey the platforms' own rate-limit
-/// answers (429, `M_LIMIT_EXCEEDED`) on top of them:
-/// - Discord: 5 per second, burst 5: the guild-wide webhook bucket reported in 2024
-///   (discord-api-docs#6753), well under the 50 requests/s global bot limit. A single webhook
-///   is reportedly held to about 5 per 2 s; its 429s slow that link down.
-/// - Matrix: 20 per second, burst 10: a fraction of what one Synapse ingests (45–53 messages/s
-///   sequentially in our measurements), so a shared homeserver stays responsive.
+/// The pace per target platform when `[backfill.rate.<platform>]` is not set. Only Keybase has
+/// one: the others are paced as fast as the target allows by what they know better than a fixed
+/// rate, with `parallel_links` bounding the requests in flight:
+/// - Discord: the sink's own limiter learns every bucket from the response headers and keeps
+///   under the global limit and the invalid-request budget (a fixed rate here would only slow
+///   several channels down to one channel's pace).
+/// - Matrix: the appservice is registered with `rate_limited: false`; the homeserver's own
+///   `M_LIMIT_EXCEEDED` answers are honoured. Set a rate to spare a shared homeserver.
 /// - Keybase: 2 per second, burst 1: the chat service meters writes with a "gas" tank whose
 ///   limits are not documented, so go slowly.
-const DEFAULT_RATES: [(Platform, Rate); 3] = [
-    (
-        Platform::Discord,
-        Rate {
-            per_second: 5.0,
-            burst: 5,
-        },
-    ),
-    (
-        Platform::Matrix,
-        Rate {
-            per_second: 20.0,
-            burst: 10,
-        },
-    ),
+const DEFAULT_RATES: [(Platform, Option<Rate>); 3] = [
+    (Platform::Discord, None),
+    (Platform::Matrix, None),
     (
         Platform::Keybase,
-        Rate {
+        Some(Rate {
             per_second: 2.0,
             burst: 1,
-        },
+        }),
     ),
 ];
 
@@ -112,17 +100,17 @@ pub(crate) fn options(
     let raw_rates = raw.rate.as_ref();
     let rates = DEFAULT_RATES
         .into_iter()
-        .map(|(platform, default)| {
+        .filter_map(|(platform, default)| {
             let set = raw_rates.and_then(|r| match platform {
                 Platform::Discord => r.discord.as_ref(),
                 Platform::Matrix => r.matrix.as_ref(),
                 Platform::Keybase => r.keybase.as_ref(),
             });
             let rate = match set {
-                Some(set) => rate(set, &rates_path.key(platform.as_str()), problems),
+                Some(set) => Some(rate(set, &rates_path.key(platform.as_str()), problems)),
                 None => default,
             };
-            (platform, rate)
+            rate.map(|rate| (platform, rate))
         })
         .collect::<BTreeMap<_, _>>();
 
@@ -205,18 +193,19 @@ mod tests {
     use crate::raw::RawRates;
 
     #[test]
-    fn defaults_pace_every_platform() {
+    fn defaults_pace_only_keybase() {
         let mut problems = Problems::default();
         let options = options(None, &KeyPath::root().key("backfill"), &mut problems);
         assert!(problems.is_empty());
         assert_eq!(
-            options.rates[&Platform::Discord],
+            options.rates[&Platform::Keybase],
             Rate {
-                per_second: 5.0,
-                burst: 5
+                per_second: 2.0,
+                burst: 1
             }
         );
-        assert_eq!(options.rates.len(), 3);
+        // Discord's sink paces itself by its buckets; Matrix runs as fast as Synapse answers.
+        assert_eq!(options.rates.len(), 1);
         assert_eq!(options.retry, RetryPolicy::default());
         assert_eq!((options.parallel_links, options.page_size), (4, 100));
     }

@@ -67,24 +67,29 @@ pub async fn run(config: &Config, filter: &LinkFilter) -> anyhow::Result<ExitCod
     }
     // Each platform's pace is shared by all links writing to it, and platforms run side by
     // side, so the whole backfill takes about as long as the slowest platform's share.
-    let slowest = left_per_platform
+    let jobs: usize = links.iter().map(|l| l.targets.len()).sum();
+    print!("\n{jobs} job(s), {total_left} message(s) to copy");
+    let (paced, unpaced): (Vec<_>, Vec<_>) = left_per_platform
         .iter()
-        .map(|(p, left)| (estimate_secs(config, *p, *left), *p))
-        .fold(None::<(f64, Platform)>, |acc, x| match acc {
-            Some(a) if a.0 >= x.0 => Some(a),
-            _ => Some(x),
-        });
-    print!(
-        "\n{} job(s), {total_left} message(s) to copy",
-        links.iter().map(|l| l.targets.len()).sum::<usize>()
-    );
+        .map(|(p, left)| (*p, estimate_secs(config, *p, *left)))
+        .partition(|(_, secs)| secs.is_finite());
+    let slowest = paced.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1));
     match slowest {
-        Some((secs, p)) if secs.is_finite() => println!(
+        Some((p, secs)) => print!(
             "; about {} at the configured rates (slowest: {p})",
             human(Duration::from_secs_f64(secs))
         ),
-        _ => println!(),
+        None => print!("; no rate is configured for these targets"),
     }
+    if !unpaced.is_empty() {
+        let names: Vec<&str> = unpaced.iter().map(|(p, _)| p.as_str()).collect();
+        print!(
+            "; {} paced by the target's own limits (set [backfill.rate.<platform>] for an \
+             estimate)",
+            names.join(", ")
+        );
+    }
+    println!();
     store.close().await;
     Ok(ExitCode::SUCCESS)
 }
@@ -101,7 +106,7 @@ fn estimate(config: &Config, platform: Platform, messages: u64) -> String {
     if secs.is_finite() {
         human(Duration::from_secs_f64(secs))
     } else {
-        "unpaced".into()
+        "no rate set".into()
     }
 }
 

@@ -36,10 +36,12 @@ pub(super) const SQLITE_PRAGMAS: &[&str] = &[
 /// cheaper than SQLite's busy-wait (sleeps of up to 100 ms) between several writers.
 const SQLITE_WRITERS: u32 = 1;
 /// Read-only connections to a SQLite file (WAL lets them read while the writer writes): one
-/// per CPU, within 2..=8. Lookups on cached pages keep a CPU busy, so more connections than
-/// CPUs only add thread switches.
+/// per CPU, within 4..=8. A lookup spends most of its time handing over to and back from the
+/// connection's worker thread, not on a CPU, so even two CPUs keep four connections busy: on
+/// the 2-core CI machine 4 readers gave 76,000–81,000 lookups/s to 4 tasks, 2 readers
+/// 41,000–52,000 (`cargo bench -p bridge-core --bench store`).
 fn sqlite_readers() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8))
+    std::thread::available_parallelism().map_or(4, |n| n.get().clamp(4, 8))
 }
 
 /// Connections to a PostgreSQL server, per kbbridge instance.

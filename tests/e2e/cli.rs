@@ -2,12 +2,10 @@
 
 use std::{
     path::{Path, PathBuf},
-    process::{Command, Output},
+    process::Output,
 };
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use crate::support::{kbbridge as kbbridge_cmd, root, text};
 
 fn sample_config() -> PathBuf {
     root().join("config/examples/sample.toml")
@@ -16,17 +14,11 @@ fn sample_config() -> PathBuf {
 /// Runs `kbbridge` with a private database, so tests never touch each other's state.
 fn kbbridge(db_dir: &Path, args: &[&str]) -> Output {
     let db = format!("sqlite://{}", db_dir.join("kbbridge.db").display());
-    Command::new(env!("CARGO_BIN_EXE_kbbridge"))
+    kbbridge_cmd()
         .args(args)
         .env("KBBRIDGE__DATABASE__URL", db)
-        .env_remove("RUST_LOG")
-        .env_remove("KBBRIDGE_CONFIG")
         .output()
         .expect("run kbbridge")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 #[test]

@@ -5,7 +5,7 @@
 use std::{
     collections::BTreeMap,
     path::PathBuf,
-    process::{Child, Command, Stdio},
+    process::{Child, Stdio},
     time::{Duration, Instant},
 };
 
@@ -18,6 +18,8 @@ use adapter_discord::{
 use adapter_keybase::KeybaseExport;
 use bridge_core::{ChatId, HistorySource, Message, Mode};
 
+use crate::support::{kbbridge, root};
+
 const CHATS: [&str; 4] = [
     "acme#general",
     "acme#random",
@@ -26,10 +28,6 @@ const CHATS: [&str; 4] = [
 ];
 /// Smaller than two of the sample's images (83 and 84 bytes), larger than the other two files.
 const MAX_FILE: u64 = 80;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn export_dir() -> PathBuf {
     root().join("tests/fixtures/sample-export")
@@ -90,12 +88,10 @@ async fn setup(limits: Limits) -> Setup {
 
 impl Setup {
     fn spawn(&self) -> Child {
-        Command::new(env!("CARGO_BIN_EXE_kbbridge"))
+        kbbridge()
             .args(["--config"])
             .arg(self.dir.path().join("kbbridge.toml"))
             .args(["-q", "--log-format", "json", "backfill"])
-            .env_remove("RUST_LOG")
-            .env_remove("KBBRIDGE_CONFIG")
             .env("KBBRIDGE__DISCORD__TOKEN", self.standin.token())
             .env(
                 "KBBRIDGE_TESTING_DISCORD_RESOLVE",
@@ -127,11 +123,10 @@ impl Setup {
 
     /// `kbbridge status` on this setup's database.
     fn status(&self) -> String {
-        let out = Command::new(env!("CARGO_BIN_EXE_kbbridge"))
+        let out = kbbridge()
             .arg("--config")
             .arg(self.dir.path().join("kbbridge.toml"))
             .args(["-q", "status"])
-            .env_remove("KBBRIDGE_CONFIG")
             .env("KBBRIDGE__DISCORD__TOKEN", self.standin.token())
             .output()
             .expect("run kbbridge status");

@@ -6,9 +6,7 @@ use std::{
     process::{Command, Output},
 };
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use crate::support::{kbbridge as kbbridge_cmd, root, text};
 
 fn sample() -> PathBuf {
     root().join("tests/fixtures/sample-export")
@@ -16,17 +14,11 @@ fn sample() -> PathBuf {
 
 /// Runs `kbbridge` without a mapping file (none of these verbs needs one).
 fn kbbridge(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kbbridge"))
+    kbbridge_cmd()
         .args(["--config", dir.join("absent.toml").to_str().unwrap()])
         .args(args)
-        .env_remove("RUST_LOG")
-        .env_remove("KBBRIDGE_CONFIG")
         .output()
         .expect("run kbbridge")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 /// The stand-in, next to the `kbbridge` binary; built first when this package is tested alone.
@@ -199,9 +191,8 @@ fn export_from_the_standin_then_inspect_and_plan_it() {
         ),
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_kbbridge"))
+    let out = kbbridge_cmd()
         .args(["--config", cfg.to_str().unwrap(), "plan"])
-        .env_remove("RUST_LOG")
         .output()
         .unwrap();
     let stdout = text(&out.stdout);

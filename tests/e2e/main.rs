@@ -4,3 +4,4 @@ mod cli;
 mod discord;
 mod keybase;
 mod matrix;
+mod support;

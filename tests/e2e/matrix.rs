@@ -23,13 +23,7 @@ use bridge_core::{ChatId, Cursor, HistorySource, Message, MessageKind};
 use serde_json::Value;
 use tempfile::TempDir;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use crate::support::{root, text};
 
 /// One kbbridge installation: a mapping file, a database and a ghost prefix of its own.
 struct Bridge {

@@ -1,4 +1,5 @@
-//! `kbbridge check`: the mapping file is valid and every link's source chat exists.
+//! `kbbridge check`: the mapping file is valid, every link's source chat exists and every named
+//! target chat answers.
 
 use std::process::ExitCode;
 
@@ -7,7 +8,12 @@ use bridge_core::HistorySource;
 
 use crate::wiring;
 
-/// Validates the config (already done by loading it) and looks each backfill source up.
+/// How long a target may take to answer the reachability check.
+const REACH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Validates the config (already done by loading it), looks each backfill source up in the
+/// export, and asks each named target chat whether it is reachable with the configured
+/// credentials ("auto" chats do not exist until the first backfill makes them).
 ///
 /// # Errors
 /// When the export cannot be opened.
@@ -37,11 +43,39 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     }
     let store = wiring::open_store(config).await?;
     for platform in wiring::target_platforms(&links) {
-        if let Err(e) = wiring::sink_for(config, platform, &store) {
-            problems += 1;
-            println!("  {platform}: {e:#}");
+        let sink = match wiring::sink_for(config, platform, &store) {
+            Ok(sink) => sink,
+            Err(e) => {
+                problems += 1;
+                println!("  {platform}: {e:#}");
+                continue;
+            }
+        };
+        for link in &links {
+            let Some(target) = link.target(platform) else {
+                continue;
+            };
+            if target.chat.as_str() == bridge_config::AUTO {
+                println!(
+                    "  {}: the {platform} chat is made on the first backfill",
+                    link.name
+                );
+                continue;
+            }
+            match tokio::time::timeout(REACH_TIMEOUT, sink.check(&target.chat)).await {
+                Ok(Ok(())) => println!("  {}: {target} is reachable", link.name),
+                Ok(Err(e)) => {
+                    problems += 1;
+                    println!("  {}: {target}: {e}", link.name);
+                }
+                Err(_) => {
+                    problems += 1;
+                    println!("  {}: {target}: no answer in {REACH_TIMEOUT:?}", link.name);
+                }
+            }
         }
     }
+    store.close().await;
     if problems > 0 {
         println!("{problems} problem(s); fix them and run `kbbridge check` again");
         return Ok(ExitCode::FAILURE);

@@ -18,7 +18,7 @@ use adapter_discord::{
 use adapter_keybase::KeybaseExport;
 use bridge_core::{ChatId, HistorySource, Message, Mode};
 
-use crate::support::{kbbridge, root};
+use crate::support::{kbbridge, root, text};
 
 const CHATS: [&str; 4] = [
     "acme#general",
@@ -87,11 +87,12 @@ async fn setup(limits: Limits) -> Setup {
 }
 
 impl Setup {
-    fn spawn(&self) -> Child {
-        kbbridge()
-            .args(["--config"])
+    /// `kbbridge ARGS` on this setup's mapping file, pointed at the stand-in.
+    fn command(&self, args: &[&str]) -> std::process::Command {
+        let mut cmd = kbbridge();
+        cmd.arg("--config")
             .arg(self.dir.path().join("kbbridge.toml"))
-            .args(["-q", "--log-format", "json", "backfill"])
+            .args(args)
             .env("KBBRIDGE__DISCORD__TOKEN", self.standin.token())
             .env(
                 "KBBRIDGE_TESTING_DISCORD_RESOLVE",
@@ -100,7 +101,12 @@ impl Setup {
             .env(
                 "KBBRIDGE_TESTING_DISCORD_CA",
                 self.dir.path().join("ca.pem"),
-            )
+            );
+        cmd
+    }
+
+    fn spawn(&self) -> Child {
+        self.command(&["-q", "--log-format", "json", "backfill"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -121,21 +127,17 @@ impl Setup {
         );
     }
 
+    /// `kbbridge ARGS` run to its end: (success, stdout, stderr).
+    fn output(&self, args: &[&str]) -> (bool, String, String) {
+        let out = self.command(args).output().expect("run kbbridge");
+        (out.status.success(), text(&out.stdout), text(&out.stderr))
+    }
+
     /// `kbbridge status` on this setup's database.
     fn status(&self) -> String {
-        let out = kbbridge()
-            .arg("--config")
-            .arg(self.dir.path().join("kbbridge.toml"))
-            .args(["-q", "status"])
-            .env("KBBRIDGE__DISCORD__TOKEN", self.standin.token())
-            .output()
-            .expect("run kbbridge status");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        let (ok, stdout, stderr) = self.output(&["-q", "status"]);
+        assert!(ok, "{stderr}");
+        stdout
     }
 
     fn messages(&self, chat: &str) -> Vec<RecordedMessage> {
@@ -347,4 +349,32 @@ async fn a_fault_storm_still_ends_complete() {
         stats.injected_5xx + stats.dropped + stats.dropped_after_commit + stats.injected_429 > 5,
         "{stats:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reaches_each_named_channel_and_reports_a_missing_one() {
+    let s = setup(Limits::discord()).await;
+    let (ok, stdout, stderr) = s.output(&["-q", "check"]);
+    assert!(ok, "{stdout}\n{stderr}");
+    for chat in CHATS {
+        let id = s.channels[chat];
+        assert!(
+            stdout.contains(&format!("discord:{id} is reachable")),
+            "{chat} ({id}) not checked:\n{stdout}"
+        );
+    }
+
+    // A channel that does not exist in the guild is a problem, named with its link.
+    let cfg = s.dir.path().join("kbbridge.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let gone = s.channels["acme#random"];
+    std::fs::write(&cfg, text.replace(&gone.to_string(), "123456789012345678")).unwrap();
+    let (ok, stdout, _) = s.output(&["-q", "check"]);
+    assert!(!ok, "a missing channel must fail the check:\n{stdout}");
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("123456789012345678"))
+        .unwrap_or_else(|| panic!("the missing channel is not reported:\n{stdout}"));
+    assert!(line.trim_start().starts_with("l1:"), "{line}");
+    assert!(stdout.contains("1 problem(s)"), "{stdout}");
 }

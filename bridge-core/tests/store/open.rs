@@ -1,0 +1,134 @@
+//! Opening a store: the SQLite file and its WAL mode, reopening, URL forms, errors.
+
+use super::*;
+
+store_test! {
+    /// Opening creates the database: the SQLite file in WAL mode, the tables in the schema.
+    async fn open_creates_the_database(db) {
+        if let Some(file) = &db.file {
+            assert!(!file.exists());
+        }
+        let store = db.open().await;
+        assert_eq!(store.backend(), db.backend);
+        assert!(store.all_progress().await.expect("all_progress").is_empty());
+        if let Some(file) = &db.file {
+            assert!(file.exists(), "the SQLite file was not created");
+            let mut conn = SqliteConnection::connect_with(&SqliteConnectOptions::new().filename(file))
+                .await
+                .expect("plain connection");
+            let mode: String = conn.fetch_one("PRAGMA journal_mode").await.expect("pragma").get(0);
+            assert_eq!(mode, "wal");
+        }
+        if let Some((schema, admin)) = &db.schema {
+            // The search_path option reached the server: the tables are in the test's schema.
+            let mut conn = connect_pg(admin).await.expect("plain connection");
+            let tables: Vec<String> = sqlx::query_scalar(
+                "SELECT table_name::text FROM information_schema.tables
+                 WHERE table_schema = $1 ORDER BY 1",
+            )
+            .bind(schema)
+            .fetch_all(&mut conn)
+            .await
+            .expect("list tables");
+            let expected =
+                ["_sqlx_migrations", "backfill_progress", "ghost", "message_copy", "target"];
+            assert_eq!(tables, expected);
+        }
+        store.close().await;
+    }
+}
+
+store_test! {
+    /// Reopening runs the migrations again (a no-op) and keeps every table's rows.
+    async fn reopen_keeps_data(db) {
+        let store = db.open().await;
+        let origin = kb().msg("1");
+        store.mark_sent(&origin, &dc(), 0, &MsgId::new("d1")).await.expect("mark_sent");
+        store.mark_pending(&origin, &mx(), 0).await.expect("mark_pending");
+        let p = progress(kb(), dc(), Some("c1"), 1);
+        store.save_progress(&p).await.expect("save_progress");
+        store.save_target(Platform::Discord, "webhook", "acme#general", "w1", false).await.unwrap();
+        let alice = UserId::new("alice");
+        store.save_ghost(Platform::Matrix, Platform::Keybase, &alice, "@kb_alice:x", "alice")
+            .await
+            .unwrap();
+        store.close().await;
+        // A closed store refuses reads and writes alike.
+        assert!(matches!(store.origin_of(&dc().msg("d1")).await, Err(StoreError::Query(_))));
+        assert!(matches!(store.mark_pending(&origin, &dc(), 1).await, Err(StoreError::Query(_))));
+
+        for _ in 0..2 {
+            let store = db.open().await;
+            assert_eq!(store.copy_in(&origin, &dc()).await.unwrap(), id("d1"));
+            assert_eq!(store.pending_in(&mx()).await.unwrap(), [(origin.clone(), 0)]);
+            assert_eq!(store.progress(&kb(), &dc()).await.unwrap(), Some(p.clone()));
+            let target = store.target(Platform::Discord, "webhook", "acme#general").await.unwrap();
+            assert_eq!(target.as_deref(), Some("w1"));
+            let ghost = store.ghost(Platform::Matrix, Platform::Keybase, &alice).await.unwrap();
+            assert_eq!(ghost.as_deref(), Some("@kb_alice:x"));
+            store.close().await;
+        }
+    }
+}
+
+/// `sqlite::memory:` is one database shared by every call, concurrent ones included.
+#[tokio::test]
+async fn sqlite_in_memory_is_one_database() {
+    let store = MappingStore::open("sqlite::memory:").await.expect("open");
+    let calls = (0..20).map(|i| {
+        let store = store.clone();
+        async move {
+            store
+                .mark_sent(
+                    &kb().msg(i.to_string()),
+                    &dc(),
+                    0,
+                    &MsgId::from(format!("d{i}")),
+                )
+                .await
+        }
+    });
+    for result in futures::future::join_all(calls).await {
+        result.expect("mark_sent");
+    }
+    assert_eq!(store.copy_counts(&kb(), &dc()).await.unwrap(), (20, 0));
+}
+
+/// `sqlite:` with a path works like `sqlite://`; a missing directory is an `Open` error.
+#[tokio::test]
+async fn sqlite_url_forms() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let file = dir.path().join("short.db");
+    let store = MappingStore::open(&format!("sqlite:{}", file.display()))
+        .await
+        .expect("open");
+    store.close().await;
+    assert!(file.exists());
+    let missing = format!("sqlite://{}/no/such/dir/x.db", dir.path().display());
+    let err = MappingStore::open(&missing)
+        .await
+        .expect_err("missing directory");
+    assert!(
+        matches!(err, StoreError::Open { ref url, .. } if *url == missing),
+        "{err:?}"
+    );
+}
+
+/// Open errors name the URL without its password.
+#[tokio::test]
+async fn open_errors_hide_the_password() {
+    let err = MappingStore::open("postgres://kb:hunter2@127.0.0.1:99999/kb")
+        .await
+        .expect_err("bad port");
+    assert!(
+        matches!(&err, StoreError::Open { url, .. } if url == "postgres://kb@127.0.0.1:99999/kb")
+    );
+    assert!(!format!("{err} {err:?}").contains("hunter2"), "{err:?}");
+    let err = MappingStore::open("mysql://kb:hunter2@db/kb")
+        .await
+        .expect_err("unsupported");
+    assert!(
+        matches!(&err, StoreError::Open { url, .. } if url == "mysql://kb@db/kb"),
+        "{err:?}"
+    );
+}

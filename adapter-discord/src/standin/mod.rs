@@ -9,7 +9,8 @@
 //! - `tls.rs`: the certificate and the two listeners.
 //! - `gate.rs`: faults, the 1015 block, the token, the global limit and per-route buckets.
 //! - `limits.rs`: the figures and the fixed windows; `faults.rs`: fault injection.
-//! - `routes.rs`: the handlers; `wire.rs`: the JSON they answer; `state.rs`: the world.
+//! - `routes/`: the handlers (channels, webhooks, messages, and the message payload they
+//!   share); `wire.rs`: the JSON they answer; `state.rs`: the world.
 
 mod faults;
 mod gate;

@@ -1,0 +1,114 @@
+//! The REST handlers under `/api/v10`, and the plain attachment downloads: the router, the two
+//! bot-level routes (`gateway`, `users/@me`) and the error answers the handlers share.
+//!
+//! - `channels.rs`: the guild's channels, listed, created, read and edited.
+//! - `webhooks.rs`: channel webhooks, their execution and their messages' edits and deletions.
+//! - `messages.rs`: the bot's channel messages, reactions and the attachment downloads.
+//! - `payload.rs`: what a message post carries (JSON or multipart) and how it is accepted.
+
+// axum handlers are async functions even when they do not await.
+#![allow(clippy::unused_async)]
+// Validation helpers return the error answer itself: this is a test server, not a hot path.
+#![allow(clippy::result_large_err)]
+
+mod channels;
+mod messages;
+mod payload;
+mod webhooks;
+
+use std::{collections::HashMap, sync::Arc};
+
+use axum::{
+    Json, Router,
+    extract::{DefaultBodyLimit, Query, State},
+    http::StatusCode,
+    middleware,
+    response::{IntoResponse, Response},
+    routing::{get, patch, post, put},
+};
+use serde_json::{Value, json};
+
+use super::{Shared, gate, state::RecordedMessage, wire};
+
+type Params = Query<HashMap<String, String>>;
+
+/// The whole router: the gated API and the attachment files.
+pub(crate) fn router(s: Arc<Shared>) -> Router {
+    let api = Router::new()
+        .route("/api/v10/gateway", get(gateway))
+        .route("/api/v10/users/@me", get(me))
+        .route(
+            "/api/v10/guilds/{g}/channels",
+            get(channels::list_channels).post(channels::create_channel),
+        )
+        .route(
+            "/api/v10/channels/{c}",
+            get(channels::get_channel).patch(channels::edit_channel),
+        )
+        .route(
+            "/api/v10/channels/{c}/webhooks",
+            get(webhooks::list_webhooks).post(webhooks::create_webhook),
+        )
+        .route(
+            "/api/v10/channels/{c}/messages",
+            get(messages::list_messages).post(messages::create_message),
+        )
+        .route(
+            "/api/v10/channels/{c}/messages/{m}",
+            get(messages::get_message).delete(messages::delete_message),
+        )
+        .route(
+            "/api/v10/channels/{c}/messages/{m}/reactions/{emoji}/@me",
+            put(messages::add_reaction).delete(messages::remove_reaction),
+        )
+        .route(
+            "/api/v10/webhooks/{id}/{token}",
+            post(webhooks::execute_webhook),
+        )
+        .route(
+            "/api/v10/webhooks/{id}/{token}/messages/{mid}",
+            patch(webhooks::edit_webhook_message).delete(webhooks::delete_webhook_message),
+        )
+        .route_layer(middleware::from_fn_with_state(s.clone(), gate::gate));
+    api.route("/attachments/{c}/{a}/{name}", get(messages::file))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(256 * 1024 * 1024))
+        .with_state(s)
+}
+
+async fn not_found() -> Response {
+    wire::error(StatusCode::NOT_FOUND, 0, "404: Not Found")
+}
+
+async fn gateway(State(s): State<Arc<Shared>>) -> Response {
+    Json(json!({ "url": format!("ws://{}", s.http_addr) })).into_response()
+}
+
+async fn me(State(s): State<Arc<Shared>>) -> Response {
+    Json(wire::user(&s.world().bot)).into_response()
+}
+
+fn unknown_channel() -> Response {
+    wire::error(StatusCode::NOT_FOUND, 10003, "Unknown Channel")
+}
+
+fn unknown_message() -> Response {
+    wire::error(StatusCode::NOT_FOUND, 10008, "Unknown Message")
+}
+
+fn bad_json() -> Response {
+    wire::error(
+        StatusCode::BAD_REQUEST,
+        50109,
+        "The request body contains invalid JSON.",
+    )
+}
+
+/// Where attachment URLs point: the plain HTTP listener.
+fn attachments_base(s: &Shared) -> String {
+    format!("http://{}", s.http_addr)
+}
+
+fn message_json(s: &Shared, m: &RecordedMessage) -> Value {
+    wire::message(&s.world().bot, &attachments_base(s), m)
+}

@@ -4,6 +4,7 @@
 //! `bridge-config` runs on a link's `keybase = "…"` value live here too: [`parse_chat`] and
 //! [`check_username`].
 
+use path_clean::PathClean;
 use std::path::{Path, PathBuf};
 
 use bridge_core::ChatId;
@@ -46,16 +47,17 @@ impl Default for KeybaseConfig {
 }
 
 impl KeybaseConfig {
-    /// Makes the relative paths absolute against `dir`, the mapping file's folder. A bare
-    /// `binary` name is left alone, to be looked up on `PATH`.
+    /// Makes the relative paths absolute against `dir`, the mapping file's folder, without
+    /// `.` or `..` left in them (they show in logs and errors). A bare `binary` name is left
+    /// alone, to be looked up on `PATH`.
     pub fn resolve_paths(&mut self, dir: &Path) {
         for path in [&mut self.export, &mut self.home].into_iter().flatten() {
             if path.is_relative() {
-                *path = dir.join(&*path);
+                *path = dir.join(&*path).clean();
             }
         }
         if self.binary.is_relative() && self.binary.components().count() > 1 {
-            self.binary = dir.join(&self.binary);
+            self.binary = dir.join(&self.binary).clean();
         }
     }
 

@@ -62,22 +62,18 @@ pub async fn run(
     println!(
         "Setting up Synapse at {homeserver} (first run: installs it from PyPI, about a minute)…"
     );
-    synapse(
-        &dir,
-        port,
-        server_name,
-        matrix.bot_localpart.as_str(),
-        &registration,
-        &["ensure"],
-    )?;
-    synapse(
-        &dir,
-        port,
-        server_name,
-        matrix.bot_localpart.as_str(),
-        &registration,
-        &["user", VIEWER.0, VIEWER.1],
-    )?;
+    let script = |args: &[&str]| {
+        synapse(
+            &dir,
+            port,
+            server_name,
+            matrix.bot_localpart.as_str(),
+            &registration,
+            args,
+        )
+    };
+    script(&["ensure"])?;
+    script(&["user", VIEWER.0, VIEWER.1])?;
 
     let code = backfill::run(config, &LinkFilter::default(), display, shutdown).await?;
 

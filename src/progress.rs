@@ -29,7 +29,9 @@ pub async fn show(display: Display, mut rx: mpsc::UnboundedReceiver<ProgressEven
     .progress_chars("=> ");
     let mut jobs: HashMap<(String, String), JobView> = HashMap::new();
     while let Some(ev) = rx.recv().await {
-        let key = (ev.link.to_string(), ev.to.to_string());
+        // A link has at most one target per platform; the chat may change from "auto" to the
+        // one set up for it while the job runs.
+        let key = (ev.link.to_string(), ev.to.platform.to_string());
         let view = jobs.entry(key).or_insert_with(|| {
             let bar = display.bars.add(ProgressBar::no_length());
             bar.set_style(style.clone());
@@ -65,6 +67,10 @@ pub async fn show(display: Display, mut rx: mpsc::UnboundedReceiver<ProgressEven
                 view.bar
                     .set_message(format!("waiting {delay:?} (rate limit or error)"));
             }
+            ProgressKind::Waiting { holder, until } => view.bar.set_message(format!(
+                "waiting for {holder} (lease until {} UTC)",
+                until.format("%H:%M:%S")
+            )),
             ProgressKind::Finished(_) => view.bar.finish_with_message("done"),
             ProgressKind::Failed(e) => view.bar.abandon_with_message(format!("stopped: {e}")),
         }

@@ -5,7 +5,11 @@ use std::{collections::BTreeSet, path::Path, sync::Arc};
 use adapter_keybase::KeybaseExport;
 use anyhow::{Context, bail};
 use bridge_config::Config;
-use bridge_core::{MappingStore, Platform, Sink, backfill::BackfillJob, links::Link};
+use bridge_core::{
+    ChatRef, MappingStore, Platform, Sink,
+    backfill::{BackfillJob, Target},
+    links::Link,
+};
 use tracing::info;
 
 /// Loads and validates the mapping file.
@@ -116,39 +120,6 @@ fn matrix_sink(config: &Config, store: &MappingStore) -> anyhow::Result<Arc<dyn 
     Ok(Arc::new(sink))
 }
 
-/// Replaces each job's target by the chat its sink resolves: `"auto"` targets are created (or
-/// found from an earlier run), named ones are checked and canonicalised (a Matrix alias becomes
-/// its room ID). A sink that cannot resolve chats keeps named targets as written.
-///
-/// # Errors
-/// When a target cannot be created or adopted; the message names the link.
-pub async fn resolve_targets(mut jobs: Vec<BackfillJob>) -> anyhow::Result<Vec<BackfillJob>> {
-    for job in &mut jobs {
-        let requested = (job.to.chat.as_str() != bridge_config::AUTO).then(|| job.to.chat.clone());
-        let info = job
-            .source
-            .chat_info(&job.from.chat)
-            .await
-            .with_context(|| format!("link {}: cannot read {}", job.link, job.from))?;
-        match job.sink.resolve_chat(&info, requested.as_ref()).await {
-            Ok(chat) => {
-                info!(link = %job.link, from = %job.from, platform = %job.to.platform, chat = %chat,
-                    "target resolved");
-                job.to.chat = chat;
-            }
-            Err(bridge_core::AdapterError::Unsupported(_)) if requested.is_some() => {}
-            Err(e) => {
-                bail!(
-                    "link {}: cannot set up its {} chat: {e}",
-                    job.link,
-                    job.to.platform
-                )
-            }
-        }
-    }
-    Ok(jobs)
-}
-
 // --- end Matrix ---------------------------------------------------------------------------
 
 /// The Discord sink, from `[discord]` (issue 5; its test-equipment variables are documented in
@@ -174,7 +145,18 @@ fn not_yet(
     )
 }
 
-/// One backfill job per (backfill link, target), sinks built once per platform.
+/// A link's target as the engine takes it: "auto" is made (or found) by the sink during the
+/// job's setup; a named chat is checked there.
+fn job_target(target: &ChatRef) -> Target {
+    if target.chat.as_str() == bridge_config::AUTO {
+        Target::Auto(target.platform)
+    } else {
+        Target::Named(target.clone())
+    }
+}
+
+/// One backfill job per (backfill link, target), sinks built once per platform. Target chats
+/// are resolved by each job (retried, one link's failure not stopping the others).
 ///
 /// # Errors
 /// When the export cannot be opened or a sink cannot be built.
@@ -205,7 +187,7 @@ pub fn backfill_jobs(
                 source: export.clone(),
                 from: link.source.clone(),
                 sink,
-                to: target.clone(),
+                to: job_target(target),
             });
         }
     }

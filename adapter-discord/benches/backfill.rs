@@ -19,7 +19,7 @@ use adapter_discord::{
 };
 use bridge_core::{
     ChatId, ChatRef, MappingStore, Platform, Secret,
-    backfill::{Backfill, BackfillJob, BackfillOptions},
+    backfill::{Backfill, BackfillJob, BackfillOptions, Target},
     testing::{FakeHistory, text_message},
 };
 use tokio_util::sync::CancellationToken;
@@ -87,7 +87,10 @@ async fn run(channels: usize, total: usize, scale: f64) {
             source: history.clone(),
             from: chat,
             sink: sink.clone(),
-            to: ChatRef::new(Platform::Discord, ChatId::new(channel.to_string())),
+            to: Target::Named(ChatRef::new(
+                Platform::Discord,
+                ChatId::new(channel.to_string()),
+            )),
         })
         .collect();
     let engine = Backfill::new(

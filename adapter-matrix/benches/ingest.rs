@@ -27,7 +27,7 @@ use adapter_matrix::{
 };
 use bridge_core::{
     ChatInfo, ChatKind, ChatRef, MappingStore, Message, Platform, Sink,
-    backfill::{Backfill, BackfillJob, BackfillOptions},
+    backfill::{Backfill, BackfillJob, BackfillOptions, Target},
     testing::{FakeHistory, text_message},
 };
 use serde_json::{Value, json};
@@ -86,7 +86,7 @@ async fn kbbridge(s: &Synapse, rooms: usize, per_room: usize) -> Result<Duration
             source: history.clone(),
             from,
             sink: sink.clone(),
-            to,
+            to: Target::Named(to),
         })
         .collect();
     let options = BackfillOptions {

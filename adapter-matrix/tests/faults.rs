@@ -11,7 +11,7 @@ use std::{
 use adapter_matrix::{MatrixSink, config::MatrixConfig};
 use bridge_core::{
     AdapterError, ChatId, ChatRef, MappingStore, Mode, Outgoing, Platform, Secret, Sink,
-    backfill::{Backfill, BackfillJob, BackfillOptions},
+    backfill::{Backfill, BackfillJob, BackfillOptions, Target},
     retry::RetryPolicy,
     testing::{FakeHistory, text_message},
 };
@@ -192,7 +192,7 @@ async fn the_engine_waits_retries_and_records_refusals() {
         source: Arc::new(FakeHistory::new(Platform::Keybase).with_chat(from.chat.clone(), history)),
         from: from.clone(),
         sink: Arc::new(sink),
-        to: to.clone(),
+        to: Target::Named(to.clone()),
     };
     let retry = RetryPolicy {
         max_attempts: 4,

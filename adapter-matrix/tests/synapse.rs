@@ -9,7 +9,7 @@ use adapter_matrix::{
 use bridge_core::{
     AdapterError, Attachment, ChatId, ChatInfo, ChatKind, ChatRef, Content, MappingStore, Message,
     MessageKind, Mode, MsgId, Outgoing, Platform, Reaction, Sender, Sink, Syntax, UserId,
-    backfill::{Backfill, BackfillJob, BackfillOptions},
+    backfill::{Backfill, BackfillJob, BackfillOptions, Target},
     model::MemoryBlob,
     retry::RetryPolicy,
     testing::{FakeHistory, text_message},
@@ -284,7 +284,7 @@ async fn backfill_keeps_authors_times_replies_reactions_and_files() {
         source,
         from: from.clone(),
         sink: env.sink.clone(),
-        to: to.clone(),
+        to: Target::Named(to.clone()),
     };
     let options = BackfillOptions {
         retry: RetryPolicy {

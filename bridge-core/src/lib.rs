@@ -11,6 +11,7 @@
 //! - [`backfill`]: the backfill engine: paced, retried, resumable, exactly-once per part.
 //! - [`pacer`]: the per-sink message rate limiter (governor on tokio's clock).
 //! - [`retry`]: the retry policy by error class (backon).
+//! - [`lease`]: holding a store lease while work runs (one writer per link).
 //! - [`links`]: which chats mirror each other and what to do with them.
 //! - [`secret`]: a string that never reaches a log.
 //! - `testing` (feature `testing`): in-memory fakes of a history source and a sink.
@@ -27,6 +28,7 @@
 pub mod adapter;
 pub mod backfill;
 pub mod ids;
+pub mod lease;
 pub mod links;
 pub mod model;
 pub mod pacer;

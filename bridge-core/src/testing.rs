@@ -20,7 +20,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use crate::{
     adapter::{AdapterError, HistorySource, Outgoing, Page, Sink},
     ids::{ChatId, ChatRef, Cursor, MsgId, MsgRef, Platform, UserId},
-    model::{Content, Message, MessageKind, Sender},
+    model::{ChatInfo, Content, Message, MessageKind, Sender},
 };
 
 /// Builds a plain text message `id` in `chat`, sent `id` minutes after a fixed epoch.
@@ -153,6 +153,11 @@ pub struct FakeSink {
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
     found: AtomicUsize,
+    resolve_errors: Mutex<Vec<AdapterError>>,
+    missing: Mutex<Vec<ChatId>>,
+    resolving: AtomicUsize,
+    max_resolving: AtomicUsize,
+    resolved: AtomicUsize,
 }
 
 /// Counts a send as in flight until dropped (a dropped send future counts too).
@@ -177,7 +182,36 @@ impl FakeSink {
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
             found: AtomicUsize::new(0),
+            resolve_errors: Mutex::new(Vec::new()),
+            missing: Mutex::new(Vec::new()),
+            resolving: AtomicUsize::new(0),
+            max_resolving: AtomicUsize::new(0),
+            resolved: AtomicUsize::new(0),
         }
+    }
+
+    /// Makes the next calls of `resolve_chat` fail with `errors`, in order.
+    pub fn fail_resolve(&self, errors: Vec<AdapterError>) {
+        if let Ok(mut e) = self.resolve_errors.lock() {
+            e.extend(errors);
+        }
+    }
+
+    /// Makes `chat` a chat that does not exist: resolving it is fatal.
+    pub fn without_chat(&self, chat: &str) {
+        if let Ok(mut m) = self.missing.lock() {
+            m.push(ChatId::new(chat));
+        }
+    }
+
+    /// The most `resolve_chat` calls that were ever in progress at the same time.
+    pub fn max_resolving(&self) -> usize {
+        self.max_resolving.load(Ordering::SeqCst)
+    }
+
+    /// How many `resolve_chat` calls succeeded.
+    pub fn resolved_count(&self) -> usize {
+        self.resolved.load(Ordering::SeqCst)
     }
 
     /// Decides how many parts each message becomes.
@@ -296,6 +330,47 @@ impl Sink for FakeSink {
             self.found.fetch_add(1, Ordering::SeqCst);
         }
         Ok(hit)
+    }
+
+    /// A named chat is itself (fatal when made missing); "auto" becomes `auto-<source chat>`.
+    async fn resolve_chat(
+        &self,
+        source: &ChatInfo,
+        requested: Option<&ChatId>,
+    ) -> Result<ChatId, AdapterError> {
+        let now = self.resolving.fetch_add(1, Ordering::SeqCst) + 1;
+        let _guard = InFlight(&self.resolving);
+        self.max_resolving.fetch_max(now, Ordering::SeqCst);
+        tokio::task::yield_now().await;
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
+        }
+        let next_error = {
+            let mut errors = self
+                .resolve_errors
+                .lock()
+                .map_err(|_| AdapterError::fatal("poisoned"))?;
+            (!errors.is_empty()).then(|| errors.remove(0))
+        };
+        if let Some(e) = next_error {
+            return Err(e);
+        }
+        let chat = match requested {
+            Some(chat) => {
+                let missing = self
+                    .missing
+                    .lock()
+                    .map_err(|_| AdapterError::fatal("poisoned"))?
+                    .contains(chat);
+                if missing {
+                    return Err(AdapterError::fatal(format!("no chat {chat}")));
+                }
+                chat.clone()
+            }
+            None => ChatId::new(format!("auto-{}", source.chat.chat)),
+        };
+        self.resolved.fetch_add(1, Ordering::SeqCst);
+        Ok(chat)
     }
 
     async fn check(&self, _to: &ChatId) -> Result<(), AdapterError> {

@@ -40,6 +40,12 @@ const DEFAULT_RATES: [(Platform, Option<Rate>); 3] = [
 /// typo, and the pacer's period must fit a `Duration`.
 const MIN_RATE: f64 = 0.001;
 
+/// The shortest link lease: renewals go every third of it, and a database round trip or a
+/// paused process must fit in the margin.
+const MIN_LEASE_SECONDS: i64 = 2;
+/// The longest link lease: a dead holder blocks its links for this long.
+const MAX_LEASE_SECONDS: i64 = 3600;
+
 /// The largest page a source is asked for at once.
 const MAX_PAGE_SIZE: i64 = 1000;
 
@@ -89,6 +95,13 @@ pub(crate) fn options(
         "retry_max_delay_ms",
         0..=i64::MAX,
     );
+    let lease = number(
+        raw.lease_seconds,
+        defaults.lease_ttl.as_secs(),
+        "lease_seconds",
+        MIN_LEASE_SECONDS..=MAX_LEASE_SECONDS,
+    );
+
     if min_delay > max_delay {
         problems.push(
             path.key("retry_max_delay_ms"),
@@ -123,6 +136,7 @@ pub(crate) fn options(
             min_delay: Duration::from_millis(min_delay),
             max_delay: Duration::from_millis(max_delay),
         },
+        lease_ttl: Duration::from_secs(lease),
     }
 }
 

@@ -33,6 +33,7 @@ pub(crate) struct RawBackfill {
     pub(crate) retry_attempts: Option<i64>,
     pub(crate) retry_min_delay_ms: Option<i64>,
     pub(crate) retry_max_delay_ms: Option<i64>,
+    pub(crate) lease_seconds: Option<i64>,
     pub(crate) rate: Option<RawRates>,
 }
 

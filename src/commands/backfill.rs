@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use crate::{cli::LinkFilter, logging::Display, progress, wiring};
+use crate::{cli::LinkFilter, commands::report, logging::Display, progress, wiring};
 
 /// Runs the backfill of every selected link, showing progress, and reports each job's end.
 ///
@@ -22,7 +22,7 @@ pub async fn run(
 ) -> anyhow::Result<ExitCode> {
     let links = wiring::select_links(config, &filter.links)?;
     let store = wiring::open_store(config).await?;
-    let jobs = wiring::resolve_targets(wiring::backfill_jobs(config, &links, &store)?).await?;
+    let jobs = wiring::backfill_jobs(config, &links, &store)?;
     if jobs.is_empty() {
         info!("no link has a backfill to do (mode = \"backfill\" or \"both\")");
         return Ok(ExitCode::SUCCESS);
@@ -34,24 +34,19 @@ pub async fn run(
     drop(engine);
     let _ = shown.await;
 
-    let mut failed = 0;
     for o in &outcomes {
         match &o.result {
             Ok(s) => info!(link = %o.link, to = %o.to, copied = s.copied, rejected = s.rejected,
                 parts_sent = s.parts_sent, reconciled = s.reconciled, "job complete"),
             Err(BackfillError::Cancelled) => {
-                failed += 1;
                 warn!(link = %o.link, to = %o.to, "stopped; run the backfill again to resume");
             }
             Err(e) => {
-                failed += 1;
                 error!(link = %o.link, to = %o.to, error = %e, next = e.advice(), "job failed");
             }
         }
-        if o.result.as_ref().is_ok_and(|s| s.rejected > 0) {
-            warn!(link = %o.link, to = %o.to, "some messages were rejected: see `kbbridge status`");
-        }
     }
+    let failed = report::print(&store, &outcomes).await?;
     store.close().await;
     Ok(if failed == 0 {
         ExitCode::SUCCESS

@@ -8,5 +8,6 @@ pub mod export;
 pub mod inspect;
 pub mod matrix_registration;
 pub mod plan;
+mod report;
 pub mod run;
 pub mod status;

@@ -13,7 +13,7 @@ use adapter_discord::{
 };
 use bridge_core::{
     ChatId, ChatRef, Content, MappingStore, Message, Platform, Secret, Syntax,
-    backfill::{Backfill, BackfillJob, BackfillOptions, Summary},
+    backfill::{Backfill, BackfillJob, BackfillOptions, Summary, Target},
     retry::RetryPolicy,
     testing::{FakeHistory, text_message},
 };
@@ -129,7 +129,10 @@ pub async fn backfill(
             source: history.clone(),
             from: c.clone(),
             sink: sink.clone(),
-            to: ChatRef::new(Platform::Discord, ChatId::new(channel.to_string())),
+            to: Target::Named(ChatRef::new(
+                Platform::Discord,
+                ChatId::new(channel.to_string()),
+            )),
         })
         .collect();
     let n = jobs.len();

@@ -1,4 +1,8 @@
-//! One job's run: page through the source, copy each message part by part.
+//! One job's run: set up the target chat, page through the source, copy each message part by
+//! part, all under the link's lease.
+//!
+//! Setup (creating or adopting the target chat) goes through the same retry policy as sends,
+//! one platform's setup at a time across processes (the `setup:<platform>` lease).
 //!
 //! Per part, in this order (each step is safe to be interrupted after):
 //! 1. the store says *sent* → nothing to do; *rejected* → the message stays rejected;
@@ -14,18 +18,25 @@ use std::{sync::Mutex, time::Duration};
 use chrono::Utc;
 use tracing::{debug, info, warn};
 
-use super::{Backfill, BackfillError, BackfillJob, MessageOutcome, ProgressKind, Summary};
+use tokio_util::sync::CancellationToken;
+
+use super::{Backfill, BackfillError, BackfillJob, MessageOutcome, ProgressKind, Summary, Target};
 use crate::{
     adapter::{AdapterError, Mode, Outgoing},
-    ids::{Cursor, MsgId},
+    ids::{ChatRef, Cursor, MsgId},
+    lease::with_lease,
     model::Message,
-    store::{CopyState, Progress},
+    store::{CopyState, Lease, LeaseInfo, Progress},
 };
 
 /// The state of one job while it runs.
 pub(super) struct LinkRun<'a> {
     engine: &'a Backfill,
     job: &'a BackfillJob,
+    /// The target chat: as the job names it until setup resolves it.
+    to: ChatRef,
+    /// The link's lease: every send is recorded pending under it (fencing).
+    lease: &'a Lease,
     // Counters are read by the retry callbacks too; a std mutex suffices since it is never
     // held across an await.
     summary: Mutex<Summary>,
@@ -38,12 +49,19 @@ enum PartOutcome {
 }
 
 impl<'a> LinkRun<'a> {
-    pub(super) fn new(engine: &'a Backfill, job: &'a BackfillJob) -> Self {
+    pub(super) fn new(engine: &'a Backfill, job: &'a BackfillJob, lease: &'a Lease) -> Self {
         Self {
             engine,
             job,
+            to: job.to.shown(),
+            lease,
             summary: Mutex::new(Summary::default()),
         }
+    }
+
+    /// The target chat: resolved once setup has run.
+    pub(super) fn to(&self) -> &ChatRef {
+        &self.to
     }
 
     fn bump(&self, f: impl FnOnce(&mut Summary)) {
@@ -57,13 +75,79 @@ impl<'a> LinkRun<'a> {
         self.summary.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
-    pub(super) async fn run(&self) -> Result<Summary, BackfillError> {
+    pub(super) async fn run(&mut self) -> Result<Summary, BackfillError> {
+        self.to = self.resolve().await?;
+        self.copy_all().await
+    }
+
+    /// Finds, adopts or creates the target chat, retried like sends, one setup at a time per
+    /// platform (across processes too: two links of one team must not both create its group).
+    async fn resolve(&self) -> Result<ChatRef, BackfillError> {
+        let (job, engine) = (self.job, self.engine);
+        let platform = job.to.platform();
+        let requested = match &job.to {
+            Target::Named(chat) => Some(chat.chat.clone()),
+            Target::Auto(_) => None,
+        };
+        let info = engine
+            .options
+            .retry
+            .run(
+                || job.source.chat_info(&job.from.chat),
+                |e, d| self.on_retry(e, d),
+            )
+            .await
+            .map_err(|error| BackfillError::Source {
+                chat: job.from.clone(),
+                error,
+            })?;
+        let setup = engine.options.retry.run(
+            || job.sink.resolve_chat(&info, requested.as_ref()),
+            |e, d| self.on_retry(e, d),
+        );
+        let never = CancellationToken::new();
+        let mut seen = None;
+        let on_busy = |busy: &LeaseInfo| {
+            if seen.as_ref() != Some(&busy.epoch) {
+                seen = Some(busy.epoch);
+                engine.waiting(job, &self.to, busy);
+            }
+        };
+        // One setup at a time per platform, across this process's jobs and other processes:
+        // two links of one team must not both create the team's category or space. The job's
+        // own cancellation drops this future; the setup needs no other stop signal.
+        let resolved = with_lease(
+            &engine.store,
+            &format!("setup:{platform}"),
+            &engine.lease,
+            &never,
+            on_busy,
+            setup,
+        )
+        .await?;
+        match resolved {
+            None => Err(BackfillError::Cancelled),
+            Some(Ok(chat)) => {
+                info!(link = %job.link, from = %job.from, platform = %platform, chat = %chat,
+                    "target resolved");
+                Ok(ChatRef { platform, chat })
+            }
+            // A sink that cannot resolve chats writes to the named chat as it is.
+            Some(Err(AdapterError::Unsupported(_))) if requested.is_some() => Ok(job.to.shown()),
+            Some(Err(error)) => Err(BackfillError::Setup {
+                chat: job.to.shown(),
+                error,
+            }),
+        }
+    }
+
+    async fn copy_all(&self) -> Result<Summary, BackfillError> {
         let (job, store) = (self.job, &self.engine.store);
         self.check_target().await?;
 
-        let saved = store.progress(&job.from, &job.to).await?;
+        let saved = store.progress(&job.from, &self.to).await?;
         let mut cursor = saved.as_ref().and_then(|p| p.cursor.clone());
-        let (copied, rejected) = store.copy_counts(&job.from, &job.to).await?;
+        let (copied, rejected) = store.copy_counts(&job.from, &self.to).await?;
         self.bump(|s| {
             s.copied = copied;
             s.rejected = rejected;
@@ -76,10 +160,11 @@ impl<'a> LinkRun<'a> {
                     chat: job.from.clone(),
                     error,
                 })?;
-        info!(link = %job.link, from = %job.from, to = %job.to, ?total, done = copied + rejected,
+        info!(link = %job.link, from = %job.from, to = %self.to, ?total, done = copied + rejected,
             "backfill starting");
-        self.engine.emit(
+        self.engine.emit_to(
             job,
+            &self.to,
             ProgressKind::Started {
                 total,
                 done: copied + rejected,
@@ -90,8 +175,9 @@ impl<'a> LinkRun<'a> {
             let page = self.read_page(cursor.as_ref()).await?;
             for msg in &page.messages {
                 let outcome = self.copy_message(msg).await?;
-                self.engine.emit(
+                self.engine.emit_to(
                     job,
+                    &self.to,
                     ProgressKind::Message {
                         origin: msg.origin.clone(),
                         outcome,
@@ -110,7 +196,7 @@ impl<'a> LinkRun<'a> {
             }
         }
         let summary = self.snapshot();
-        info!(link = %job.link, to = %job.to, copied = summary.copied, rejected = summary.rejected,
+        info!(link = %job.link, to = %self.to, copied = summary.copied, rejected = summary.rejected,
             skipped = summary.skipped, parts_sent = summary.parts_sent, "backfill complete");
         Ok(summary)
     }
@@ -120,10 +206,10 @@ impl<'a> LinkRun<'a> {
         self.engine
             .options
             .retry
-            .run(|| job.sink.check(&job.to.chat), |e, d| self.on_retry(e, d))
+            .run(|| job.sink.check(&self.to.chat), |e, d| self.on_retry(e, d))
             .await
             .map_err(|error| BackfillError::Sink {
-                chat: job.to.clone(),
+                chat: self.to.clone(),
                 error,
             })
     }
@@ -149,7 +235,7 @@ impl<'a> LinkRun<'a> {
         let s = self.snapshot();
         let p = Progress {
             from: self.job.from.clone(),
-            to: self.job.to.clone(),
+            to: self.to.clone(),
             cursor,
             copied: s.copied,
             skipped: s.skipped,
@@ -161,11 +247,12 @@ impl<'a> LinkRun<'a> {
     }
 
     fn on_retry(&self, error: &AdapterError, delay: Duration) {
-        warn!(link = %self.job.link, to = %self.job.to, error = %error, retry_after = ?delay,
+        warn!(link = %self.job.link, to = %self.to, error = %error, retry_after = ?delay,
             "retrying");
         self.bump(|s| s.retries += 1);
-        self.engine.emit(
+        self.engine.emit_to(
             self.job,
+            &self.to,
             ProgressKind::Retrying {
                 error: error.to_string(),
                 delay,
@@ -177,7 +264,7 @@ impl<'a> LinkRun<'a> {
     async fn copy_message(&self, msg: &Message) -> Result<MessageOutcome, BackfillError> {
         let (job, store) = (self.job, &self.engine.store);
         let parts = job.sink.parts(msg).max(1);
-        let rows = store.copies(&msg.origin, &job.to).await?;
+        let rows = store.copies(&msg.origin, &self.to).await?;
         let finished = (0..parts).all(|p| {
             rows.iter()
                 .any(|r| r.part == p && r.state != CopyState::Pending)
@@ -194,7 +281,7 @@ impl<'a> LinkRun<'a> {
         let reply_to = match &msg.reply_to {
             Some(parent) => {
                 store
-                    .copy_in(&msg.origin.chat_ref().msg(parent.clone()), &job.to)
+                    .copy_in(&msg.origin.chat_ref().msg(parent.clone()), &self.to)
                     .await?
             }
             None => None,
@@ -222,7 +309,7 @@ impl<'a> LinkRun<'a> {
                 PartOutcome::Rejected(reason) => {
                     // Later parts build on earlier ones (a reaction on the message), so the
                     // whole message is rejected; the reason names the part.
-                    warn!(link = %job.link, to = %job.to, msg = %msg.origin, part, reason = %reason,
+                    warn!(link = %job.link, to = %self.to, msg = %msg.origin, part, reason = %reason,
                         "target rejected the message; recorded and skipped");
                     self.bump(|s| {
                         s.rejected += 1;
@@ -248,14 +335,14 @@ impl<'a> LinkRun<'a> {
             .options
             .retry
             .run(
-                || job.sink.find_sent(&job.to.chat, out),
+                || job.sink.find_sent(&self.to.chat, out),
                 |e, d| self.on_retry(e, d),
             )
             .await;
         match found {
             Ok(Some(id)) => {
                 store
-                    .mark_sent(&out.msg.origin, &job.to, out.part, &id)
+                    .mark_sent(&out.msg.origin, &self.to, out.part, &id)
                     .await?;
                 self.bump(|s| s.reconciled += 1);
                 info!(link = %job.link, msg = %out.msg.origin, part = out.part,
@@ -271,7 +358,7 @@ impl<'a> LinkRun<'a> {
                 Ok(None)
             }
             Err(error) => Err(BackfillError::Sink {
-                chat: job.to.clone(),
+                chat: self.to.clone(),
                 error,
             }),
         }
@@ -280,46 +367,47 @@ impl<'a> LinkRun<'a> {
     /// Sends one part: pace, mark pending, send with retries, mark the outcome.
     async fn send_part(&self, out: Outgoing<'_>) -> Result<PartOutcome, BackfillError> {
         let (job, store) = (self.job, &self.engine.store);
-        if let Some(pacer) = self.engine.pacers.get(&job.to.platform) {
+        if let Some(pacer) = self.engine.pacers.get(&self.to.platform) {
             pacer.ready().await;
         }
+        // Fenced: refused (and nothing sent) if another process has taken the link over.
         store
-            .mark_pending(&out.msg.origin, &job.to, out.part)
+            .mark_pending_fenced(&out.msg.origin, &self.to, out.part, self.lease)
             .await?;
         let sent = self
             .engine
             .options
             .retry
             .run(
-                || job.sink.send(&job.to.chat, out),
+                || job.sink.send(&self.to.chat, out),
                 |e, d| self.on_retry(e, d),
             )
             .await;
         match sent {
             Ok(id) => {
                 store
-                    .mark_sent(&out.msg.origin, &job.to, out.part, &id)
+                    .mark_sent(&out.msg.origin, &self.to, out.part, &id)
                     .await?;
                 self.bump(|s| s.parts_sent += 1);
                 Ok(PartOutcome::Sent(id))
             }
             Err(AdapterError::Rejected { reason }) => {
                 store
-                    .mark_rejected(&out.msg.origin, &job.to, out.part, &reason)
+                    .mark_rejected(&out.msg.origin, &self.to, out.part, &reason)
                     .await?;
                 Ok(PartOutcome::Rejected(reason))
             }
             Err(AdapterError::Unsupported(what)) => {
                 let reason = format!("the target does not support {what}");
                 store
-                    .mark_rejected(&out.msg.origin, &job.to, out.part, &reason)
+                    .mark_rejected(&out.msg.origin, &self.to, out.part, &reason)
                     .await?;
                 Ok(PartOutcome::Rejected(reason))
             }
             // Retries exhausted or fatal: stop the job. The part stays pending and the next run
             // reconciles it before anything else.
             Err(error) => Err(BackfillError::Sink {
-                chat: job.to.clone(),
+                chat: self.to.clone(),
                 error,
             }),
         }

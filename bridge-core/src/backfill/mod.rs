@@ -17,6 +17,7 @@ use std::{collections::BTreeMap, sync::Arc};
 use futures::{StreamExt, stream};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tracing::warn;
 
 pub use self::{
     options::{BackfillOptions, Rate},
@@ -25,9 +26,40 @@ pub use self::{
 use crate::{
     adapter::{AdapterError, HistorySource, Sink},
     ids::{ChatRef, Platform},
+    lease::{LeaseGuard, LeaseOptions},
     pacer::Pacer,
-    store::{MappingStore, StoreError},
+    store::{LeaseInfo, MappingStore, StoreError},
 };
+
+/// Where a job writes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// A chat the mapping file names: the sink checks it and may canonicalise its ID (a
+    /// Matrix alias becomes its room ID).
+    Named(ChatRef),
+    /// The chat the sink made for the source chat in an earlier run, or makes now (with its
+    /// enclosing groups: a category, a space).
+    Auto(Platform),
+}
+
+impl Target {
+    /// The platform written to.
+    pub fn platform(&self) -> Platform {
+        match self {
+            Target::Named(chat) => chat.platform,
+            Target::Auto(platform) => *platform,
+        }
+    }
+
+    /// The target as known before it is resolved, for messages: the named chat, or
+    /// `platform:auto`.
+    pub fn shown(&self) -> ChatRef {
+        match self {
+            Target::Named(chat) => chat.clone(),
+            Target::Auto(platform) => ChatRef::new(*platform, "auto"),
+        }
+    }
+}
 
 /// One source chat to copy into one target chat.
 #[derive(Clone)]
@@ -41,7 +73,16 @@ pub struct BackfillJob {
     /// Where it goes.
     pub sink: Arc<dyn Sink>,
     /// The target chat.
-    pub to: ChatRef,
+    pub to: Target,
+}
+
+impl BackfillJob {
+    /// The name of the lease that makes one process at a time write for this job: the source
+    /// chat and the target platform (a link has at most one target per platform), so it is
+    /// the same before and after an "auto" target is resolved, and for the live relay.
+    pub fn lease_name(&self) -> String {
+        format!("link:{}>{}", self.from, self.to.platform())
+    }
 }
 
 /// Why a backfill job stopped before the end.
@@ -54,6 +95,16 @@ pub enum BackfillError {
     #[error("reading {chat}: {error}")]
     Source {
         /// The source chat.
+        chat: ChatRef,
+        /// The adapter's error.
+        #[source]
+        error: AdapterError,
+    },
+    /// The target chat could not be created, adopted or found, for good or past the retry
+    /// policy. Nothing was sent for this job; the others go on.
+    #[error("setting up the {chat} chat: {error}")]
+    Setup {
+        /// The target as the mapping file gives it (`platform:auto` for "auto").
         chat: ChatRef,
         /// The adapter's error.
         #[source]
@@ -77,12 +128,29 @@ impl BackfillError {
     /// What the operator should do next, in one sentence.
     pub fn advice(&self) -> &'static str {
         match self {
+            BackfillError::Store(StoreError::LeaseLost { .. }) => {
+                "another kbbridge process took this link over after this one could not renew \
+                 its lease in time (a stalled process or database); nothing was sent twice: \
+                 let the other process finish, or run the backfill again once it has"
+            }
             BackfillError::Store(_) => {
                 "check the database (disk space, permissions, server reachable), then run the \
                  backfill again: it resumes where it stopped"
             }
             BackfillError::Source { .. } => {
                 "check the export path and the chat name in the mapping file (`kbbridge check`)"
+            }
+            BackfillError::Setup {
+                error: AdapterError::Fatal(_) | AdapterError::Rejected { .. },
+                ..
+            } => {
+                "fix the target chat named in the mapping file, or the bot's permissions to \
+                 create chats there (`kbbridge check` tells), then run the backfill again; the \
+                 other links were not affected"
+            }
+            BackfillError::Setup { .. } => {
+                "the target kept failing while its chat was being set up: run the backfill \
+                 again later; it resumes where it stopped"
             }
             BackfillError::Sink {
                 error: AdapterError::Fatal(_),
@@ -116,6 +184,7 @@ pub struct Backfill {
     options: BackfillOptions,
     pacers: BTreeMap<Platform, Arc<Pacer>>,
     progress: Option<mpsc::UnboundedSender<ProgressEvent>>,
+    lease: LeaseOptions,
 }
 
 impl Backfill {
@@ -128,17 +197,29 @@ impl Backfill {
             .iter()
             .map(|(p, r)| (*p, Arc::new(Pacer::new(*r))))
             .collect();
+        let lease = LeaseOptions {
+            ttl: options.lease_ttl,
+            ..LeaseOptions::default()
+        };
         Self {
             store,
             options,
             pacers,
             progress: None,
+            lease,
         }
     }
 
     /// Sends a [`ProgressEvent`] for everything that happens (for progress bars and status).
     pub fn with_progress(mut self, tx: mpsc::UnboundedSender<ProgressEvent>) -> Self {
         self.progress = Some(tx);
+        self
+    }
+
+    /// Takes leases under `holder` instead of this process's own name (tests that play
+    /// several processes in one).
+    pub fn with_holder(mut self, holder: impl Into<String>) -> Self {
+        self.lease.holder = holder.into();
         self
     }
 
@@ -151,11 +232,11 @@ impl Backfill {
     ) -> Vec<JobOutcome> {
         stream::iter(jobs)
             .map(|job| async move {
-                let result = self.run_job(&job, shutdown).await;
+                let (to, result) = self.run_job_to(&job, shutdown).await;
                 JobOutcome {
                     link: job.link,
                     from: job.from,
-                    to: job.to,
+                    to,
                     result,
                 }
             })
@@ -174,27 +255,93 @@ impl Backfill {
         job: &BackfillJob,
         shutdown: &CancellationToken,
     ) -> Result<Summary, BackfillError> {
-        let run = link::LinkRun::new(self, job);
+        self.run_job_to(job, shutdown).await.1
+    }
+
+    /// [`Backfill::run_job`], also returning the target chat (resolved, when it got that far).
+    async fn run_job_to(
+        &self,
+        job: &BackfillJob,
+        shutdown: &CancellationToken,
+    ) -> (ChatRef, Result<Summary, BackfillError>) {
+        let shown = job.to.shown();
+        // One writer per link: wait for a lease another process holds rather than send beside
+        // it; a holder that died loses it at its expiry.
+        let mut seen = None;
+        let on_busy = |busy: &LeaseInfo| {
+            // Said once per holder, not at every poll.
+            if seen.as_ref() != Some(&(busy.holder.clone(), busy.epoch)) {
+                seen = Some((busy.holder.clone(), busy.epoch));
+                self.waiting(job, &shown, busy);
+            }
+        };
+        let guard = LeaseGuard::acquire(
+            &self.store,
+            &job.lease_name(),
+            &self.lease,
+            shutdown,
+            on_busy,
+        )
+        .await;
+        let guard = match guard {
+            Ok(Some(guard)) => guard,
+            Ok(None) => return self.end(job, shown, Err(BackfillError::Cancelled)),
+            Err(e) => return self.end(job, shown, Err(e.into())),
+        };
+        let mut run = link::LinkRun::new(self, job, guard.lease());
         let result = tokio::select! {
             biased;
             // Dropping the job at any await point is safe (pending rows are reconciled on the
             // next run), so a stop request need not wait for a slow send.
             () = shutdown.cancelled() => Err(BackfillError::Cancelled),
+            // Renewals failed: another process may take the link over at the lease's expiry,
+            // so stop before it can.
+            () = guard.lost().cancelled() => Err(BackfillError::Store(StoreError::LeaseLost {
+                name: guard.lease().name.clone(),
+            })),
             r = run.run() => r,
         };
-        match &result {
-            Ok(summary) => self.emit(job, ProgressKind::Finished(summary.clone())),
-            Err(e) => self.emit(job, ProgressKind::Failed(e.to_string())),
-        }
-        result
+        let to = run.to().clone();
+        guard.release().await;
+        self.end(job, to, result)
     }
 
-    fn emit(&self, job: &BackfillJob, kind: ProgressKind) {
+    fn end(
+        &self,
+        job: &BackfillJob,
+        to: ChatRef,
+        result: Result<Summary, BackfillError>,
+    ) -> (ChatRef, Result<Summary, BackfillError>) {
+        let kind = match &result {
+            Ok(summary) => ProgressKind::Finished(summary.clone()),
+            Err(e) => ProgressKind::Failed(e.to_string()),
+        };
+        self.emit_to(job, &to, kind);
+        (to, result)
+    }
+
+    /// Another process holds the job's lease (or the platform's setup lease).
+    fn waiting(&self, job: &BackfillJob, to: &ChatRef, busy: &LeaseInfo) {
+        warn!(link = %job.link, lease = %busy.name, holder = %busy.holder,
+            until = %busy.expires_at.format("%H:%M:%S"),
+            "another kbbridge process is writing here; waiting until it finishes or its lease \
+             expires");
+        self.emit_to(
+            job,
+            to,
+            ProgressKind::Waiting {
+                holder: busy.holder.clone(),
+                until: busy.expires_at,
+            },
+        );
+    }
+
+    fn emit_to(&self, job: &BackfillJob, to: &ChatRef, kind: ProgressKind) {
         if let Some(tx) = &self.progress {
             // A closed receiver only means nobody watches progress any more.
             let _ = tx.send(ProgressEvent {
                 link: job.link.clone(),
-                to: job.to.clone(),
+                to: to.clone(),
                 kind,
             });
         }

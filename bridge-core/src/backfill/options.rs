@@ -1,6 +1,6 @@
 //! How backfills run: parallelism, page size, pace per platform, retries.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, time::Duration};
 
 use crate::{ids::Platform, retry::RetryPolicy};
 
@@ -25,6 +25,9 @@ pub struct BackfillOptions {
     pub rates: BTreeMap<Platform, Rate>,
     /// How failed sends are retried.
     pub retry: RetryPolicy,
+    /// How long a link's lease lasts without renewal: a process that dies holding a link
+    /// (SIGKILL, power cut) is taken over after at most this long.
+    pub lease_ttl: Duration,
 }
 
 impl Default for BackfillOptions {
@@ -34,6 +37,7 @@ impl Default for BackfillOptions {
             page_size: 100,
             rates: BTreeMap::new(),
             retry: RetryPolicy::default(),
+            lease_ttl: Duration::from_secs(30),
         }
     }
 }

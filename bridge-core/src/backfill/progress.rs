@@ -2,6 +2,8 @@
 
 use std::{sync::Arc, time::Duration};
 
+use chrono::{DateTime, Utc};
+
 use crate::ids::{ChatRef, MsgRef};
 
 /// Counts of one job's run.
@@ -59,6 +61,14 @@ pub enum ProgressKind {
         error: String,
         /// The wait before the retry.
         delay: Duration,
+    },
+    /// Another process holds the link (or the setup of its platform's chats): the job waits
+    /// until it is released or expires.
+    Waiting {
+        /// The other process.
+        holder: String,
+        /// When its lease expires unless it renews it.
+        until: DateTime<Utc>,
     },
     /// The job ended with the whole history copied.
     Finished(Summary),

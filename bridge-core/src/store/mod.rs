@@ -10,6 +10,7 @@
 //! - `backfill_progress`: per (source chat, target chat): cursor, counts, done flag.
 //! - `target`: rooms, channels, webhooks and spaces created or adopted, reused on re-runs.
 //! - `ghost`: the users/ghosts created on a target for a source user.
+//! - `lease`: who may write for a link (or set up a platform's chats) now, and until when.
 //!
 //! # Files
 //! - `open.rs`: URLs, connection pools, PRAGMAs and migrations.
@@ -19,14 +20,17 @@
 //! - `reports.rs`: pending and rejected parts, and counts, from `message_copy`.
 //! - `progress.rs`: `backfill_progress`.
 //! - `targets.rs`: `target` and `ghost`.
+//! - `leases.rs`: `lease`, one writer per link (holder, epoch, expiry; fenced writes).
 
 mod copies;
+mod leases;
 mod open;
 mod progress;
 mod readers;
 mod reports;
 mod targets;
 
+pub use leases::{Lease, LeaseInfo};
 pub use open::redact_url;
 
 use std::sync::Arc;
@@ -63,6 +67,13 @@ pub enum StoreError {
     /// The database holds a value this version cannot read.
     #[error("unexpected value in the database: {0}")]
     Corrupt(String),
+    /// A write was refused because the lease it was made under has been lost (it expired and
+    /// another process took it): this process must stop writing for what the lease guards.
+    #[error("lease {name} was lost to another process")]
+    LeaseLost {
+        /// The lease's name.
+        name: String,
+    },
 }
 
 /// The state of one part of one copy.

@@ -48,12 +48,20 @@ fn sqlite_readers() -> usize {
 const POSTGRES_MAX_CONNECTIONS: u32 = 8;
 
 /// The schema, one migration per entry: (version, description, SQLite text, PostgreSQL text).
-const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/sqlite/0001_init.sql"),
-    include_str!("../../migrations/postgres/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+        include_str!("../../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "lease",
+        include_str!("../../migrations/sqlite/0002_lease.sql"),
+        include_str!("../../migrations/postgres/0002_lease.sql"),
+    ),
+];
 
 impl MappingStore {
     /// Opens (and migrates) the store at `url`.

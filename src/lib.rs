@@ -3,6 +3,7 @@
 //! # Layout
 //! - [`cli`]: flags and subcommands (clap).
 //! - [`logging`]: tracing setup, drawn around the progress bars.
+//! - [`output`]: standard output of the results; a closed pipe ends quietly.
 //! - [`signals`]: SIGINT/SIGTERM → cancellation.
 //! - [`progress`]: progress bars (terminal) or periodic log lines (otherwise).
 //! - [`wiring`]: config → store, export, sinks and backfill jobs.
@@ -14,6 +15,7 @@
 pub mod cli;
 mod commands;
 pub mod logging;
+pub mod output;
 pub mod progress;
 pub mod signals;
 pub mod wiring;

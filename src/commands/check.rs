@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use bridge_config::Config;
 use bridge_core::HistorySource;
 
-use crate::wiring;
+use crate::{output::outln, wiring};
 
 /// How long a target may take to answer the reachability check.
 const REACH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -19,24 +19,25 @@ const REACH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// When the export cannot be opened.
 pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     let links = wiring::select_links(config, &[])?;
-    println!(
+    outln!(
         "{}: {} link(s), mapping file is valid",
         config.path.display(),
         links.len()
-    );
+    )?;
     let mut problems = 0;
     if links.iter().any(|l| l.mode.backfills()) {
         let export = wiring::open_export(config)?;
         for link in links.iter().filter(|l| l.mode.backfills()) {
             match export.count(&link.source.chat).await {
-                Ok(Some(n)) => println!(
+                Ok(Some(n)) => outln!(
                     "  {}: {} has {n} message(s) to copy",
-                    link.name, link.source
-                ),
-                Ok(None) => println!("  {}: {} found", link.name, link.source),
+                    link.name,
+                    link.source
+                )?,
+                Ok(None) => outln!("  {}: {} found", link.name, link.source)?,
                 Err(e) => {
                     problems += 1;
-                    println!("  {}: {}: {e}", link.name, link.source);
+                    outln!("  {}: {}: {e}", link.name, link.source)?;
                 }
             }
         }
@@ -47,7 +48,7 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
             Ok(sink) => sink,
             Err(e) => {
                 problems += 1;
-                println!("  {platform}: {e:#}");
+                outln!("  {platform}: {e:#}")?;
                 continue;
             }
         };
@@ -56,30 +57,30 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
                 continue;
             };
             if target.chat.as_str() == bridge_config::AUTO {
-                println!(
+                outln!(
                     "  {}: the {platform} chat is made on the first backfill",
                     link.name
-                );
+                )?;
                 continue;
             }
             match tokio::time::timeout(REACH_TIMEOUT, sink.check(&target.chat)).await {
-                Ok(Ok(())) => println!("  {}: {target} is reachable", link.name),
+                Ok(Ok(())) => outln!("  {}: {target} is reachable", link.name)?,
                 Ok(Err(e)) => {
                     problems += 1;
-                    println!("  {}: {target}: {e}", link.name);
+                    outln!("  {}: {target}: {e}", link.name)?;
                 }
                 Err(_) => {
                     problems += 1;
-                    println!("  {}: {target}: no answer in {REACH_TIMEOUT:?}", link.name);
+                    outln!("  {}: {target}: no answer in {REACH_TIMEOUT:?}", link.name)?;
                 }
             }
         }
     }
     store.close().await;
     if problems > 0 {
-        println!("{problems} problem(s); fix them and run `kbbridge check` again");
+        outln!("{problems} problem(s); fix them and run `kbbridge check` again")?;
         return Ok(ExitCode::FAILURE);
     }
-    println!("everything checks out");
+    outln!("everything checks out")?;
     Ok(ExitCode::SUCCESS)
 }

@@ -11,7 +11,7 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
-use crate::{cli::ExportArgs, wiring};
+use crate::{cli::ExportArgs, output::outln, wiring};
 
 /// Runs the export. The `keybase` executable and home come from `--binary`/`--home`, else from
 /// `[keybase]` when the mapping file exists, else `keybase` on `PATH`.
@@ -70,7 +70,7 @@ pub async fn run(
             out.display()
         ),
     };
-    println!(
+    outln!(
         "exported into {}: {} conversation(s), {} new message(s) in {} page(s), {} attachment(s) downloaded{}",
         out.display(),
         summary.conversations,
@@ -82,7 +82,7 @@ pub async fn run(
         } else {
             format!("; {}", summary.sections.join(", "))
         }
-    );
+    )?;
     if summary.conversations_failed + summary.attachments_failed > 0 {
         warn!(
             conversations = summary.conversations_failed,

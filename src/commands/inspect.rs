@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use adapter_keybase::{KeybaseExport, inspect};
 use anyhow::Context;
 
-use crate::cli::InspectArgs;
+use crate::{cli::InspectArgs, output::out};
 
 /// Prints the per-channel table of `args.export` (any format the reader takes).
 ///
@@ -16,6 +16,6 @@ pub fn run(args: &InspectArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot read the export {}", args.export.display()))?;
     let report = inspect::inspect(&export)
         .with_context(|| format!("cannot read the export {}", args.export.display()))?;
-    print!("{report}");
+    out!("{report}")?;
     Ok(ExitCode::SUCCESS)
 }

@@ -6,6 +6,8 @@ use adapter_matrix::registration::{new_token, registration_yaml};
 use anyhow::Context;
 use bridge_config::Config;
 
+use crate::output::out;
+
 /// Prints the registration YAML of `[matrix]` on stdout. Tokens not set (in the file or the
 /// environment) are made up, and stderr says how to give them to kbbridge.
 ///
@@ -28,7 +30,7 @@ pub fn run(config: &Config) -> anyhow::Result<ExitCode> {
     let as_token = token(&matrix.as_token, "KBBRIDGE__MATRIX__AS_TOKEN");
     let hs_token = token(&matrix.hs_token, "KBBRIDGE__MATRIX__HS_TOKEN");
     let yaml = registration_yaml(matrix, &as_token, &hs_token)?;
-    print!("{yaml}");
+    out!("{yaml}")?;
     if !made.is_empty() {
         eprintln!(
             "kbbridge: new random tokens were made for {}: set them to the as_token and \

@@ -4,7 +4,7 @@
 //! - [`cli`]: flags and subcommands (clap).
 //! - [`logging`]: tracing setup, drawn around the progress bars.
 //! - [`output`]: standard output of the results; a closed pipe ends quietly.
-//! - [`signals`]: SIGINT/SIGTERM → cancellation.
+//! - [`signals`]: SIGINT/SIGTERM → cancellation; the exit code after such a stop (130, 143).
 //! - [`progress`]: progress bars (terminal) or periodic log lines (otherwise).
 //! - [`wiring`]: config → store, export, sinks and backfill jobs.
 //! - `commands/`: one file per subcommand: `check`, `plan`, `backfill`, `run`, `status`,

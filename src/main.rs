@@ -26,8 +26,12 @@ fn main() -> ExitCode {
     };
     runtime.block_on(async move {
         let shutdown = kbbridge::signals::shutdown_on_signal();
-        match kbbridge::run(cli, display, shutdown).await {
-            Ok(code) => code,
+        match kbbridge::run(cli, display, shutdown.token()).await {
+            // Stopped by a signal, cleanly: say which (130, 143), not "failed" (1).
+            Ok(code) => match shutdown.signal() {
+                Some(signal) => ExitCode::from(signal.exit_code()),
+                None => code,
+            },
             Err(e) => {
                 // `{:#}` prints the whole cause chain on one line (ripgrep's way).
                 eprintln!("kbbridge: {e:#}");

@@ -65,10 +65,12 @@ pub async fn run(
         result = exporter::export(&cli, &request) => {
             result.with_context(|| format!("export into {} stopped", out.display()))?
         }
-        () = shutdown.cancelled() => anyhow::bail!(
-            "export into {} interrupted; what was exported so far is kept, run it again to resume",
-            out.display()
-        ),
+        () = shutdown.cancelled() => {
+            // A clean stop, not a failure: `main` turns it into the signal's exit code.
+            warn!(out = %out.display(),
+                "export interrupted; what was exported so far is kept, run it again to resume");
+            return Ok(ExitCode::FAILURE);
+        }
     };
     outln!(
         "exported into {}: {} conversation(s), {} new message(s) in {} page(s), {} attachment(s) downloaded{}",

@@ -200,3 +200,48 @@ fn export_from_the_standin_then_inspect_and_plan_it() {
     let row = stdout.lines().find(|l| l.contains("acme#general")).unwrap();
     assert_eq!(row.split_whitespace().nth(2), Some("2"), "{row}");
 }
+
+#[test]
+fn convert_neutralises_formulas_in_csv_and_keeps_them_in_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("export.jsonl");
+    let line = |id: u32, sender: &str, text: &str| {
+        serde_json::json!({"text": text, "id": id, "sent_at": 1_700_000_000 + id,
+            "sender_username": sender, "channel_name": "acme#general"})
+        .to_string()
+    };
+    let texts = ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "safe"];
+    let mut lines: Vec<String> = (1..).zip(texts).map(|(i, t)| line(i, "al", t)).collect();
+    lines.push(line(9, "@mallory", "hi"));
+    std::fs::write(&export, lines.join("\n")).unwrap();
+    let export = export.to_str().unwrap();
+
+    let out = kbbridge(dir.path(), &["convert", export, "--to", "csv"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let csv = text(&out.stdout);
+    let rows: Vec<Vec<String>> = csv::Reader::from_reader(csv.as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect();
+    let got: Vec<(&str, &str)> = rows.iter().map(|r| (&*r[3], &*r[4])).collect();
+    assert_eq!(
+        got,
+        [
+            ("al", "'=1+1"),
+            ("al", "'+1"),
+            ("al", "'-1"),
+            ("al", "'@SUM(A1)"),
+            ("al", "'\tx"),
+            ("al", "safe"),
+            ("'@mallory", "hi"),
+        ],
+        "{csv}"
+    );
+
+    let out = kbbridge(dir.path(), &["convert", export, "--to", "json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let got: Vec<&str> = rows.iter().map(|r| r["text"].as_str().unwrap()).collect();
+    assert_eq!(got[..5], texts[..5]);
+    assert_eq!(rows[6]["sender"], "@mallory");
+}

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use kbbridge::cli::Cli;
+use kbbridge::{cli::Cli, output::escape_for_terminal};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -33,8 +33,11 @@ fn main() -> ExitCode {
                 None => code,
             },
             Err(e) => {
-                // `{:#}` prints the whole cause chain on one line (ripgrep's way).
-                eprintln!("kbbridge: {e:#}");
+                // `{:#}` prints the whole cause chain on one line (ripgrep's way). Names in it
+                // come from the export and the targets: control characters are escaped.
+                let text = format!("{e:#}");
+                let lines: Vec<_> = text.lines().map(escape_for_terminal).collect();
+                eprintln!("kbbridge: {}", lines.join("\n"));
                 ExitCode::FAILURE
             }
         }

@@ -197,10 +197,23 @@ pub fn write_json(export: &KeybaseExport, out: impl Write) -> Result<u64, Tabula
 /// # Errors
 /// [`TabularError`].
 pub fn write_csv(export: &KeybaseExport, out: impl Write) -> Result<u64, TabularError> {
+    write_csv_shown(export, out, |cell| cell)
+}
+
+/// [`write_csv`], each cell (already [neutralised](neutralise_formula)) passed through `shown`
+/// before it is written: how the caller makes the cells safe for where they go (a terminal).
+///
+/// # Errors
+/// [`TabularError`].
+pub fn write_csv_shown(
+    export: &KeybaseExport,
+    out: impl Write,
+    shown: impl Fn(String) -> String,
+) -> Result<u64, TabularError> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record(COLUMNS)?;
     let rows = each_row(export, |row, _| {
-        Ok(w.write_record(row.cells().map(neutralise_formula))?)
+        Ok(w.write_record(row.cells().map(|c| shown(neutralise_formula(c))))?)
     })?;
     w.flush()?;
     Ok(rows)

@@ -6,7 +6,10 @@ use std::process::ExitCode;
 use bridge_config::Config;
 use bridge_core::HistorySource;
 
-use crate::{output::outln, wiring};
+use crate::{
+    output::{Escaped, outln},
+    wiring,
+};
 
 /// How long a target may take to answer the reachability check.
 const REACH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -31,13 +34,14 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
             match export.count(&link.source.chat).await {
                 Ok(Some(n)) => outln!(
                     "  {}: {} has {n} message(s) to copy",
-                    link.name,
-                    link.source
+                    Escaped(&link.name),
+                    Escaped(&link.source)
                 )?,
-                Ok(None) => outln!("  {}: {} found", link.name, link.source)?,
+                Ok(None) => outln!("  {}: {} found", Escaped(&link.name), Escaped(&link.source))?,
                 Err(e) => {
                     problems += 1;
-                    outln!("  {}: {}: {e}", link.name, link.source)?;
+                    let (name, source) = (Escaped(&link.name), Escaped(&link.source));
+                    outln!("  {name}: {source}: {}", Escaped(e))?;
                 }
             }
         }
@@ -48,7 +52,7 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
             Ok(sink) => sink,
             Err(e) => {
                 problems += 1;
-                outln!("  {platform}: {e:#}")?;
+                outln!("  {platform}: {}", Escaped(format!("{e:#}")))?;
                 continue;
             }
         };
@@ -59,19 +63,20 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
             if target.chat.as_str() == bridge_config::AUTO {
                 outln!(
                     "  {}: the {platform} chat is made on the first backfill",
-                    link.name
+                    Escaped(&link.name)
                 )?;
                 continue;
             }
-            match tokio::time::timeout(REACH_TIMEOUT, sink.check(&target.chat)).await {
-                Ok(Ok(())) => outln!("  {}: {target} is reachable", link.name)?,
+            let (name, target) = (Escaped(&link.name), Escaped(target));
+            match tokio::time::timeout(REACH_TIMEOUT, sink.check(&target.0.chat)).await {
+                Ok(Ok(())) => outln!("  {name}: {target} is reachable")?,
                 Ok(Err(e)) => {
                     problems += 1;
-                    outln!("  {}: {target}: {e}", link.name)?;
+                    outln!("  {name}: {target}: {}", Escaped(e))?;
                 }
                 Err(_) => {
                     problems += 1;
-                    outln!("  {}: {target}: no answer in {REACH_TIMEOUT:?}", link.name)?;
+                    outln!("  {name}: {target}: no answer in {REACH_TIMEOUT:?}")?;
                 }
             }
         }

@@ -7,7 +7,7 @@ use bridge_core::{HistorySource, Platform};
 
 use crate::{
     cli::LinkFilter,
-    output::{out, outln},
+    output::{Escaped, out, outln},
     wiring,
 };
 
@@ -65,10 +65,10 @@ pub async fn run(config: &Config, filter: &LinkFilter) -> anyhow::Result<ExitCod
             total_left += left;
             outln!(
                 "{:<16} {:<22} {:>8}  {:<28} {:>8} {:>9} {:>10}",
-                link.name,
-                link.source.chat.as_str(),
+                Escaped(&link.name),
+                Escaped(&link.source.chat),
                 count,
-                target.to_string(),
+                Escaped(target),
                 done,
                 left,
                 estimate(config, target.platform, left),

@@ -4,7 +4,10 @@ use std::process::ExitCode;
 
 use bridge_config::Config;
 
-use crate::{output::outln, wiring};
+use crate::{
+    output::{Escaped, outln},
+    wiring,
+};
 
 /// How many rejected messages to list per job.
 const REJECTS_SHOWN: usize = 20;
@@ -41,8 +44,8 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
         };
         outln!(
             "{:<22} {:<34} {:>8} {:>8} {:<8} {}",
-            p.from.chat.as_str(),
-            p.to.to_string(),
+            Escaped(&p.from.chat),
+            Escaped(&p.to),
             p.copied,
             p.rejected,
             state,
@@ -54,9 +57,14 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
         if rejected.is_empty() {
             continue;
         }
-        outln!("\nrejected by {} ({}):", p.to, rejected.len())?;
+        outln!("\nrejected by {} ({}):", Escaped(&p.to), rejected.len())?;
         for r in rejected.iter().take(REJECTS_SHOWN) {
-            outln!("  {} part {}: {}", r.origin.msg, r.part, r.reason)?;
+            outln!(
+                "  {} part {}: {}",
+                Escaped(&r.origin.msg),
+                r.part,
+                Escaped(&r.reason)
+            )?;
         }
         if rejected.len() > REJECTS_SHOWN {
             outln!("  … and {} more", rejected.len() - REJECTS_SHOWN)?;

@@ -245,3 +245,60 @@ fn convert_neutralises_formulas_in_csv_and_keeps_them_in_json() {
     assert_eq!(got[..5], texts[..5]);
     assert_eq!(rows[6]["sender"], "@mallory");
 }
+
+#[test]
+fn an_export_with_nothing_readable_fails_inspect_and_plan_with_the_layouts() {
+    let dir = tempfile::tempdir().unwrap();
+    let layouts = adapter_keybase::export::ACCEPTED_LAYOUTS;
+    let empty = dir.path().join("empty.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    let garbage = dir.path().join("garbage.txt");
+    std::fs::write(&garbage, "not an export\n\u{1}\u{2}\n").unwrap();
+    for file in [&empty, &garbage] {
+        let out = kbbridge(dir.path(), &["inspect", file.to_str().unwrap()]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(layouts), "{stderr}");
+        assert!(stderr.contains(file.to_str().unwrap()), "{stderr}");
+        assert!(!text(&out.stdout).contains("channel(s)"), "no empty table");
+    }
+
+    let cfg = dir.path().join("kbbridge.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[database]\nurl = \"sqlite://{}\"\n\n[keybase]\nexport = \"{}\"\n\n[matrix]\n\
+             homeserver = \"http://127.0.0.1:8008\"\nserver_name = \"localhost\"\n\
+             as_token = \"as\"\nhs_token = \"hs\"\n\n[[link]]\nname = \"general\"\n\
+             keybase = \"acme#general\"\nmatrix = \"auto\"\nmode = \"backfill\"\n",
+            dir.path().join("kb.db").display(),
+            garbage.display()
+        ),
+    )
+    .unwrap();
+    for command in ["plan", "backfill"] {
+        let out = kbbridge_cmd()
+            .args(["--config", cfg.to_str().unwrap(), command])
+            .output()
+            .unwrap();
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{command}: {stderr}");
+        assert!(stderr.contains(layouts), "{command}: {stderr}");
+    }
+
+    // Some good lines among bad ones: read, with each bad line named by file and line.
+    let mixed = root().join("adapter-keybase/tests/fixtures/bad-lines.jsonl");
+    let out = kbbridge(dir.path(), &["inspect", mixed.to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        text(&out.stdout).contains("5 message(s)"),
+        "{}",
+        text(&out.stdout)
+    );
+    let line2 = stderr
+        .lines()
+        .find(|l| l.contains("line=2 "))
+        .unwrap_or_else(|| panic!("line 2 not reported:\n{stderr}"));
+    assert!(line2.contains("bad-lines.jsonl"), "{line2}");
+}

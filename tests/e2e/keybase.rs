@@ -302,3 +302,39 @@ fn an_export_with_nothing_readable_fails_inspect_and_plan_with_the_layouts() {
         .unwrap_or_else(|| panic!("line 2 not reported:\n{stderr}"));
     assert!(line2.contains("bad-lines.jsonl"), "{line2}");
 }
+
+#[test]
+fn inspect_shows_one_reject_count_in_its_log_line_and_its_table() {
+    let dir = tempfile::tempdir().unwrap();
+    // Unsafe attachment names: the messages are kept, their attachments refused.
+    let hostile = root().join("adapter-keybase/tests/fixtures/hostile/export.jsonl");
+    let out = kbbridge(dir.path(), &["inspect", hostile.to_str().unwrap()]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    let field = |name: &str| -> u64 {
+        let line = stderr
+            .lines()
+            .find(|l| l.contains("read Keybase export"))
+            .unwrap_or_else(|| panic!("no summary log line:\n{stderr}"));
+        let value = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("no {name}= in {line}"));
+        value.parse().unwrap()
+    };
+    let logged = field("rejects");
+    assert!(logged > 0, "{stderr}");
+    // The table's column, summed, and the totals line say the same.
+    let column: u64 = stdout
+        .lines()
+        .skip(2)
+        .take_while(|l| !l.is_empty())
+        .map(|l| l.split_whitespace().last().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(column, logged, "{stdout}");
+    let whole = field("rejected_lines");
+    assert!(
+        stdout.contains(&format!("{logged} reject(s): {whole} whole line(s)")),
+        "{stdout}"
+    );
+}

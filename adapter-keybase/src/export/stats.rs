@@ -136,8 +136,13 @@ pub struct ExportStats {
     pub notices: u64,
     /// Lines understood but not replayed.
     pub skipped: Skipped,
-    /// Lines that could not be read (each is in the rejects list).
+    /// Lines that could not be read at all (each is in the rejects list).
     pub rejected: u64,
+    /// Every reject reported: the [`rejected`](Self::rejected) lines, and the attachments and
+    /// reactions refused on messages that are still replayed. The length of the rejects list
+    /// plus [`rejects_not_kept`](Self::rejects_not_kept): the one count of rejects that the
+    /// log line, `inspect` and anything else show.
+    pub rejects: u64,
     /// Lines whose `channel_name` was only a team name (exports before 2022-07), read as
     /// `<team>#general`.
     pub legacy_channel_lines: u64,

@@ -198,3 +198,37 @@ fn an_export_with_nothing_readable_is_an_error_listing_the_layouts() {
     let export = KeybaseExport::open(&mixed).unwrap();
     assert_eq!((export.stats().messages, export.stats().rejected), (1, 1));
 }
+
+#[test]
+fn the_reject_count_is_one_number_everywhere() {
+    use adapter_keybase::inspect::inspect;
+
+    // bad-lines: whole lines and parts; hostile: only attachments refused (0 whole lines),
+    // where the reader's log said `rejected=0` while inspect's table said 9.
+    for (file, rejects, lines) in [
+        (fixture("bad-lines.jsonl"), 14, 12),
+        (fixture("hostile/export.jsonl"), 9, 0),
+    ] {
+        let export = KeybaseExport::open(&file).unwrap();
+        let s = export.stats();
+        assert_eq!((s.rejects, s.rejected), (rejects, lines), "{file:?}");
+        assert_eq!(
+            s.rejects,
+            export.rejects().len() as u64 + s.rejects_not_kept
+        );
+        let report = inspect(&export).unwrap();
+        assert_eq!((report.rejects, report.rejected_lines), (rejects, lines));
+        let per_channel: u64 = report.channels.iter().map(|c| c.rejects).sum();
+        assert_eq!(
+            per_channel + report.rejects_elsewhere,
+            report.rejects,
+            "{report:?}"
+        );
+        assert!(
+            report
+                .to_string()
+                .contains(&format!("; {rejects} reject(s): {lines} whole line(s)")),
+            "{report}"
+        );
+    }
+}

@@ -14,7 +14,9 @@ use bridge_config::Config;
 use bridge_core::Platform;
 use tokio_util::sync::CancellationToken;
 
-use crate::{cli::LinkFilter, commands::backfill, logging::Display, output::outln, wiring};
+use crate::{
+    cli::LinkFilter, commands::backfill, logging::Display, output::outln, private_file, wiring,
+};
 
 /// The account made for a person to log in with.
 const VIEWER: (&str, &str) = ("demo", "demo");
@@ -57,7 +59,8 @@ pub async fn run(
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let registration = dir.join("kbbridge-registration.yaml");
     let yaml = registration_yaml(matrix, matrix.as_token.expose(), matrix.hs_token.expose())?;
-    std::fs::write(&registration, yaml)
+    // It holds both tokens: readable by this user only.
+    private_file::write_private(&registration, yaml.as_bytes())
         .with_context(|| format!("cannot write {}", registration.display()))?;
     outln!(
         "Setting up Synapse at {homeserver} (first run: installs it from PyPI, about a minute)…"

@@ -3,7 +3,9 @@
 //! # Layout
 //! - [`cli`]: flags and subcommands (clap).
 //! - [`logging`]: tracing setup, drawn around the progress bars.
-//! - [`signals`]: SIGINT/SIGTERM → cancellation.
+//! - [`output`]: standard output of the results; a closed pipe ends quietly.
+//! - [`private_file`]: files holding secrets, created readable by their owner only.
+//! - [`signals`]: SIGINT/SIGTERM → cancellation; the exit code after such a stop (130, 143).
 //! - [`progress`]: progress bars (terminal) or periodic log lines (otherwise).
 //! - [`wiring`]: config → store, export, sinks and backfill jobs.
 //! - `commands/`: one file per subcommand: `check`, `plan`, `backfill`, `run`, `status`,
@@ -14,6 +16,8 @@
 pub mod cli;
 mod commands;
 pub mod logging;
+pub mod output;
+pub mod private_file;
 pub mod progress;
 pub mod signals;
 pub mod wiring;
@@ -38,6 +42,8 @@ pub async fn run(
         Command::Export(args) => return commands::export::run(&cli.config, &args, shutdown).await,
         Command::Inspect(args) => return commands::inspect::run(&args),
         Command::Convert(args) => return commands::convert::run(&args),
+        // Makes the Matrix tokens a file without them is refused for.
+        Command::MatrixRegistration => return commands::matrix_registration::run(&cli.config),
         command => command,
     };
     let config = wiring::load_config(&cli.config)?;
@@ -49,9 +55,11 @@ pub async fn run(
         }
         Command::Run(filter) => commands::run::run(&config, &filter, display, shutdown).await,
         Command::Status => commands::status::run(&config).await,
-        Command::MatrixRegistration => commands::matrix_registration::run(&config),
         Command::Demo => commands::demo::run(&config, display, shutdown).await,
         // Handled above, before the mapping file is read.
-        Command::Export(_) | Command::Inspect(_) | Command::Convert(_) => Ok(ExitCode::SUCCESS),
+        Command::Export(_)
+        | Command::Inspect(_)
+        | Command::Convert(_)
+        | Command::MatrixRegistration => Ok(ExitCode::SUCCESS),
     }
 }

@@ -50,7 +50,11 @@ pub fn init(cli: &Cli) -> anyhow::Result<Display> {
         .with_env_filter(filter)
         .with_writer(writer);
     let result = match cli.log_format {
-        LogFormat::Text => builder.with_ansi(interactive).with_target(false).try_init(),
+        LogFormat::Text => builder
+            .fmt_fields(crate::output::log_fields())
+            .with_ansi(interactive)
+            .with_target(false)
+            .try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
     result.map_err(|e| anyhow::anyhow!(e))?;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use kbbridge::cli::Cli;
+use kbbridge::{cli::Cli, output::escape_for_terminal};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -26,11 +26,18 @@ fn main() -> ExitCode {
     };
     runtime.block_on(async move {
         let shutdown = kbbridge::signals::shutdown_on_signal();
-        match kbbridge::run(cli, display, shutdown).await {
-            Ok(code) => code,
+        match kbbridge::run(cli, display, shutdown.token()).await {
+            // Stopped by a signal, cleanly: say which (130, 143), not "failed" (1).
+            Ok(code) => match shutdown.signal() {
+                Some(signal) => ExitCode::from(signal.exit_code()),
+                None => code,
+            },
             Err(e) => {
-                // `{:#}` prints the whole cause chain on one line (ripgrep's way).
-                eprintln!("kbbridge: {e:#}");
+                // `{:#}` prints the whole cause chain on one line (ripgrep's way). Names in it
+                // come from the export and the targets: control characters are escaped.
+                let text = format!("{e:#}");
+                let lines: Vec<_> = text.lines().map(escape_for_terminal).collect();
+                eprintln!("kbbridge: {}", lines.join("\n"));
                 ExitCode::FAILURE
             }
         }

@@ -45,6 +45,14 @@ pub enum KeybaseError {
         #[source]
         source: io::Error,
     },
+    /// Nothing in the file could be read: it is empty, or it is not an export kbbridge knows.
+    #[error("nothing could be read from {}: {detail}; {}", .path.display(), crate::export::ACCEPTED_LAYOUTS)]
+    NothingReadable {
+        /// The file read (or the folder given, when it holds no export).
+        path: PathBuf,
+        /// What was found instead (empty, every line rejected and why).
+        detail: String,
+    },
     /// The export file was modified after it was opened, so its index no longer fits it.
     #[error("the Keybase export {} changed since it was opened ({detail}); open it again", .path.display())]
     Changed {
@@ -85,6 +93,7 @@ impl From<KeybaseError> for AdapterError {
             KeybaseError::Task(_) => AdapterError::Transient(Box::new(e)),
             KeybaseError::Open { .. }
             | KeybaseError::Manifest { .. }
+            | KeybaseError::NothingReadable { .. }
             | KeybaseError::Read { .. }
             | KeybaseError::WriteRejects { .. }
             | KeybaseError::Changed { .. }

@@ -50,7 +50,14 @@ pub struct InspectReport {
     pub lines: u64,
     /// Lines skipped on purpose (joins, folded edits…).
     pub skipped: u64,
-    /// Rejects not attributable to a chat (unreadable lines).
+    /// Every reject, whole lines and attachments or reactions alike: the export's
+    /// [`ExportStats::rejects`](crate::ExportStats::rejects), the count the reader's log line
+    /// shows too. The per-channel counts and [`rejects_elsewhere`](Self::rejects_elsewhere)
+    /// add up to it.
+    pub rejects: u64,
+    /// Of [`rejects`](Self::rejects), the lines that could not be read at all.
+    pub rejected_lines: u64,
+    /// Rejects not attributable to a chat (unreadable lines, rejects past the kept list).
     pub rejects_elsewhere: u64,
     /// Whether the per-chat missing-attachment counts are lower bounds (more were missing than
     /// the reader keeps a list of).
@@ -114,7 +121,6 @@ pub fn inspect(export: &KeybaseExport) -> Result<InspectReport, KeybaseError> {
             c.attachments_missing += 1;
         }
     }
-    let mut rejects_elsewhere = stats.rejects_not_kept;
     for reject in export.rejects() {
         let chat = reject
             .chat
@@ -123,18 +129,20 @@ pub fn inspect(export: &KeybaseExport) -> Result<InspectReport, KeybaseError> {
                 true => c.to_owned(),
                 false => format!("{c}#general"),
             });
-        match chat.and_then(|c| channels.get_mut(&c)) {
-            Some(c) => c.rejects += 1,
-            None => rejects_elsewhere += 1,
+        if let Some(c) = chat.and_then(|c| channels.get_mut(&c)) {
+            c.rejects += 1;
         }
     }
+    let attributed: u64 = channels.values().map(|c| c.rejects).sum();
     Ok(InspectReport {
         path: export.path().display().to_string(),
         format: export.format(),
         channels: channels.into_values().collect(),
         lines: stats.lines,
         skipped: stats.skipped.total(),
-        rejects_elsewhere,
+        rejects: stats.rejects,
+        rejected_lines: stats.rejected,
+        rejects_elsewhere: stats.rejects.saturating_sub(attributed),
         missing_capped: stats.attachments.missing > stats.attachments.missing_list.len() as u64,
     })
 }
@@ -189,7 +197,8 @@ impl fmt::Display for InspectReport {
         writeln!(
             f,
             "\n{} channel(s), {} message(s) from {} sender(s); attachments {} present, {} missing{}; \
-             {} reaction(s), {} edited; {} line(s) read, {} skipped, {} rejected ({} outside any channel)",
+             {} reaction(s), {} edited; {} line(s) read, {} skipped; {} reject(s): {} whole line(s), \
+             the others attachments or reactions left off their message; {} outside any channel",
             self.channels.len(),
             total.messages,
             total.senders.len(),
@@ -204,7 +213,8 @@ impl fmt::Display for InspectReport {
             total.edits,
             self.lines,
             self.skipped,
-            total.rejects + self.rejects_elsewhere,
+            self.rejects,
+            self.rejected_lines,
             self.rejects_elsewhere
         )
     }

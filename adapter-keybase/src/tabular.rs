@@ -16,6 +16,12 @@
 //! Rows are ordered by conversation name, then oldest first. JSON is an array of objects with
 //! these keys (`id` and `reply_to` as numbers); XLSX puts at most 1,048,575 rows on a sheet and
 //! cuts cells at Excel's 32,767 characters.
+//!
+//! Messages are written by anyone in the team, and a spreadsheet opening the CSV runs a cell
+//! that starts like a formula (`=HYPERLINK(…)`, `@SUM(…)`). So CSV cells starting with `=`,
+//! `+`, `-`, `@`, a tab or a carriage return get a leading `'` (OWASP's CSV-injection rule,
+//! [`neutralise_formula`]); JSON keeps the text as it is, and XLSX cells are written as
+//! strings, which Excel never evaluates.
 
 use std::{
     io::{self, Write},
@@ -191,11 +197,38 @@ pub fn write_json(export: &KeybaseExport, out: impl Write) -> Result<u64, Tabula
 /// # Errors
 /// [`TabularError`].
 pub fn write_csv(export: &KeybaseExport, out: impl Write) -> Result<u64, TabularError> {
+    write_csv_shown(export, out, |cell| cell)
+}
+
+/// [`write_csv`], each cell (already [neutralised](neutralise_formula)) passed through `shown`
+/// before it is written: how the caller makes the cells safe for where they go (a terminal).
+///
+/// # Errors
+/// [`TabularError`].
+pub fn write_csv_shown(
+    export: &KeybaseExport,
+    out: impl Write,
+    shown: impl Fn(String) -> String,
+) -> Result<u64, TabularError> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record(COLUMNS)?;
-    let rows = each_row(export, |row, _| Ok(w.write_record(row.cells())?))?;
+    let rows = each_row(export, |row, _| {
+        Ok(w.write_record(row.cells().map(|c| shown(neutralise_formula(c))))?)
+    })?;
     w.flush()?;
     Ok(rows)
+}
+
+/// The first characters that make a spreadsheet read a CSV cell as a formula (OWASP).
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// `cell` as a CSV cell a spreadsheet shows as text: a leading `'` when it starts with `=`,
+/// `+`, `-`, `@`, a tab or a carriage return (OWASP's CSV-injection rule); unchanged otherwise.
+pub fn neutralise_formula(mut cell: String) -> String {
+    if cell.starts_with(FORMULA_STARTS) {
+        cell.insert(0, '\'');
+    }
+    cell
 }
 
 /// Excel's limits.
@@ -259,5 +292,31 @@ fn cut(text: &str) -> &str {
     match text.char_indices().nth(XLSX_MAX_CHARS) {
         Some((i, _)) => &text[..i],
         None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_a_spreadsheet_would_run_get_a_leading_quote() {
+        for cell in [
+            "=HYPERLINK(\"http://x\")",
+            "+1",
+            "-2+3",
+            "@SUM(A1)",
+            "\tx",
+            "\r=1",
+        ] {
+            assert_eq!(neutralise_formula(cell.to_owned()), format!("'{cell}"));
+        }
+    }
+
+    #[test]
+    fn other_cells_are_left_as_they_are() {
+        for cell in ["", "hello", " =1", "a=1", "'=1", ":+1: alice", "1", "\n=1"] {
+            assert_eq!(neutralise_formula(cell.to_owned()), cell);
+        }
     }
 }

@@ -6,7 +6,10 @@ use std::process::ExitCode;
 use bridge_config::Config;
 use bridge_core::HistorySource;
 
-use crate::wiring;
+use crate::{
+    output::{Escaped, outln},
+    wiring,
+};
 
 /// How long a target may take to answer the reachability check.
 const REACH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -19,24 +22,26 @@ const REACH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// When the export cannot be opened.
 pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     let links = wiring::select_links(config, &[])?;
-    println!(
+    outln!(
         "{}: {} link(s), mapping file is valid",
         config.path.display(),
         links.len()
-    );
+    )?;
     let mut problems = 0;
     if links.iter().any(|l| l.mode.backfills()) {
         let export = wiring::open_export(config)?;
         for link in links.iter().filter(|l| l.mode.backfills()) {
             match export.count(&link.source.chat).await {
-                Ok(Some(n)) => println!(
+                Ok(Some(n)) => outln!(
                     "  {}: {} has {n} message(s) to copy",
-                    link.name, link.source
-                ),
-                Ok(None) => println!("  {}: {} found", link.name, link.source),
+                    Escaped(&link.name),
+                    Escaped(&link.source)
+                )?,
+                Ok(None) => outln!("  {}: {} found", Escaped(&link.name), Escaped(&link.source))?,
                 Err(e) => {
                     problems += 1;
-                    println!("  {}: {}: {e}", link.name, link.source);
+                    let (name, source) = (Escaped(&link.name), Escaped(&link.source));
+                    outln!("  {name}: {source}: {}", Escaped(e))?;
                 }
             }
         }
@@ -47,7 +52,7 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
             Ok(sink) => sink,
             Err(e) => {
                 problems += 1;
-                println!("  {platform}: {e:#}");
+                outln!("  {platform}: {}", Escaped(format!("{e:#}")))?;
                 continue;
             }
         };
@@ -56,30 +61,31 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
                 continue;
             };
             if target.chat.as_str() == bridge_config::AUTO {
-                println!(
+                outln!(
                     "  {}: the {platform} chat is made on the first backfill",
-                    link.name
-                );
+                    Escaped(&link.name)
+                )?;
                 continue;
             }
-            match tokio::time::timeout(REACH_TIMEOUT, sink.check(&target.chat)).await {
-                Ok(Ok(())) => println!("  {}: {target} is reachable", link.name),
+            let (name, target) = (Escaped(&link.name), Escaped(target));
+            match tokio::time::timeout(REACH_TIMEOUT, sink.check(&target.0.chat)).await {
+                Ok(Ok(())) => outln!("  {name}: {target} is reachable")?,
                 Ok(Err(e)) => {
                     problems += 1;
-                    println!("  {}: {target}: {e}", link.name);
+                    outln!("  {name}: {target}: {}", Escaped(e))?;
                 }
                 Err(_) => {
                     problems += 1;
-                    println!("  {}: {target}: no answer in {REACH_TIMEOUT:?}", link.name);
+                    outln!("  {name}: {target}: no answer in {REACH_TIMEOUT:?}")?;
                 }
             }
         }
     }
     store.close().await;
     if problems > 0 {
-        println!("{problems} problem(s); fix them and run `kbbridge check` again");
+        outln!("{problems} problem(s); fix them and run `kbbridge check` again")?;
         return Ok(ExitCode::FAILURE);
     }
-    println!("everything checks out");
+    outln!("everything checks out")?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,13 +1,20 @@
 //! `kbbridge convert EXPORT --to json|csv|xlsx [--out FILE]`: one row per message (columns in
 //! the README).
 
-use std::{fs::File, io, process::ExitCode};
+use std::{
+    fs::File,
+    io::{self, IsTerminal},
+    process::ExitCode,
+};
 
 use adapter_keybase::{KeybaseExport, tabular};
 use anyhow::Context;
 use tracing::info;
 
-use crate::cli::{ConvertArgs, TableFormat};
+use crate::{
+    cli::{ConvertArgs, TableFormat},
+    output,
+};
 
 /// Writes the table to `--out`, or to standard output for JSON and CSV.
 ///
@@ -23,9 +30,16 @@ pub fn run(args: &ConvertArgs) -> anyhow::Result<ExitCode> {
         (TableFormat::Xlsx, Some(out)) => tabular::write_xlsx(&export, out)?,
         (TableFormat::Xlsx, None) => anyhow::bail!("--to xlsx writes a file: add --out FILE.xlsx"),
         (TableFormat::Json, Some(out)) => tabular::write_json(&export, create(out)?)?,
-        (TableFormat::Json, None) => tabular::write_json(&export, io::stdout().lock())?,
+        (TableFormat::Json, None) => tabular::write_json(&export, output::stdout())?,
         (TableFormat::Csv, Some(out)) => tabular::write_csv(&export, create(out)?)?,
-        (TableFormat::Csv, None) => tabular::write_csv(&export, io::stdout().lock())?,
+        // On a terminal, cells are shown with their control characters escaped (as `ls` does
+        // with file names); JSON escapes them itself. Redirected, the text is kept as is.
+        (TableFormat::Csv, None) if io::stdout().is_terminal() => {
+            tabular::write_csv_shown(&export, output::stdout(), |cell| {
+                output::escape_for_terminal(&cell).into_owned()
+            })?
+        }
+        (TableFormat::Csv, None) => tabular::write_csv(&export, output::stdout())?,
     };
     info!(rows, format = ?args.to, "export converted");
     Ok(ExitCode::SUCCESS)

@@ -14,7 +14,9 @@ use bridge_config::Config;
 use bridge_core::Platform;
 use tokio_util::sync::CancellationToken;
 
-use crate::{cli::LinkFilter, commands::backfill, logging::Display, wiring};
+use crate::{
+    cli::LinkFilter, commands::backfill, logging::Display, output::outln, private_file, wiring,
+};
 
 /// The account made for a person to log in with.
 const VIEWER: (&str, &str) = ("demo", "demo");
@@ -57,11 +59,12 @@ pub async fn run(
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let registration = dir.join("kbbridge-registration.yaml");
     let yaml = registration_yaml(matrix, matrix.as_token.expose(), matrix.hs_token.expose())?;
-    std::fs::write(&registration, yaml)
+    // It holds both tokens: readable by this user only.
+    private_file::write_private(&registration, yaml.as_bytes())
         .with_context(|| format!("cannot write {}", registration.display()))?;
-    println!(
+    outln!(
         "Setting up Synapse at {homeserver} (first run: installs it from PyPI, about a minute)…"
-    );
+    )?;
     let script = |args: &[&str]| {
         synapse(
             &dir,
@@ -85,7 +88,7 @@ pub async fn run(
         .iter()
         .map(|l| (l.link.source.chat.to_string(), l.link.name.clone()))
         .collect();
-    println!("\nThe rooms kbbridge made (or reused) on {server_name}:");
+    outln!("\nThe rooms kbbridge made (or reused) on {server_name}:")?;
     let mut shown: Vec<String> = Vec::new();
     let mut first_room = None;
     for p in store.all_progress().await? {
@@ -100,11 +103,11 @@ pub async fn run(
             shown.push(view.id.clone());
             let indent = "  ".repeat(depth + 1);
             if view.space {
-                println!("{indent}space {}", describe(view));
+                outln!("{indent}space {}", describe(view))?;
             } else {
                 let link = names.iter().find(|(chat, _)| *chat == p.from.chat.as_str());
                 let link = link.map(|(_, name)| name.as_str()).unwrap_or("?");
-                println!(
+                outln!(
                     "{indent}room  {}: link {link:?}, from Keybase {}, {} message(s) copied{}",
                     describe(view),
                     p.from.chat,
@@ -114,34 +117,35 @@ pub async fn run(
                     } else {
                         String::new()
                     },
-                );
+                )?;
                 first_room.get_or_insert_with(|| view.id.clone());
             }
         }
     }
     store.close().await;
 
-    println!("\nTo look at them:");
-    println!(
+    outln!("\nTo look at them:")?;
+    outln!(
         "  * in any Matrix client (Element, Cinny, …): homeserver {homeserver}, user {:?}, \
          password {:?}; accept the invitations.",
-        VIEWER.0, VIEWER.1
-    );
+        VIEWER.0,
+        VIEWER.1
+    )?;
     if let Some(room) = first_room {
-        println!(
+        outln!(
             "  * with curl, as the bridge's bot (AS_TOKEN = matrix.as_token of {}):\n      \
              curl -s -H \"Authorization: Bearer $AS_TOKEN\" \
              '{}/_matrix/client/v3/rooms/{}/messages?dir=f&limit=100'",
             config.path.display(),
             homeserver.as_str().trim_end_matches('/'),
             room.replace('!', "%21").replace(':', "%3A"),
-        );
+        )?;
     }
-    println!(
+    outln!(
         "  * Synapse's files and log: {}\nStop it with: SYNAPSE_DIR={} tests/support/synapse stop",
         dir.display(),
         dir.display()
-    );
+    )?;
     Ok(code)
 }
 

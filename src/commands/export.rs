@@ -11,7 +11,7 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
-use crate::{cli::ExportArgs, wiring};
+use crate::{cli::ExportArgs, output::outln, wiring};
 
 /// Runs the export. The `keybase` executable and home come from `--binary`/`--home`, else from
 /// `[keybase]` when the mapping file exists, else `keybase` on `PATH`.
@@ -65,12 +65,14 @@ pub async fn run(
         result = exporter::export(&cli, &request) => {
             result.with_context(|| format!("export into {} stopped", out.display()))?
         }
-        () = shutdown.cancelled() => anyhow::bail!(
-            "export into {} interrupted; what was exported so far is kept, run it again to resume",
-            out.display()
-        ),
+        () = shutdown.cancelled() => {
+            // A clean stop, not a failure: `main` turns it into the signal's exit code.
+            warn!(out = %out.display(),
+                "export interrupted; what was exported so far is kept, run it again to resume");
+            return Ok(ExitCode::FAILURE);
+        }
     };
-    println!(
+    outln!(
         "exported into {}: {} conversation(s), {} new message(s) in {} page(s), {} attachment(s) downloaded{}",
         out.display(),
         summary.conversations,
@@ -82,7 +84,7 @@ pub async fn run(
         } else {
             format!("; {}", summary.sections.join(", "))
         }
-    );
+    )?;
     if summary.conversations_failed + summary.attachments_failed > 0 {
         warn!(
             conversations = summary.conversations_failed,

@@ -5,7 +5,11 @@ use std::{collections::BTreeMap, process::ExitCode, time::Duration};
 use bridge_config::Config;
 use bridge_core::{HistorySource, Platform};
 
-use crate::{cli::LinkFilter, wiring};
+use crate::{
+    cli::LinkFilter,
+    output::{Escaped, out, outln},
+    wiring,
+};
 
 /// Prints, per link and target: messages in the source, already copied, left, and the time
 /// the configured rates give for what is left.
@@ -16,16 +20,22 @@ pub async fn run(config: &Config, filter: &LinkFilter) -> anyhow::Result<ExitCod
     let links = wiring::select_links(config, &filter.links)?;
     let links: Vec<_> = links.into_iter().filter(|l| l.mode.backfills()).collect();
     if links.is_empty() {
-        println!("no link has a backfill to do (mode = \"backfill\" or \"both\")");
+        outln!("no link has a backfill to do (mode = \"backfill\" or \"both\")")?;
         return Ok(ExitCode::SUCCESS);
     }
     let export = wiring::open_export(config)?;
     let store = wiring::open_store(config).await?;
 
-    println!(
+    outln!(
         "{:<16} {:<22} {:>8}  {:<28} {:>8} {:>9} {:>10}",
-        "link", "source", "messages", "target", "copied", "left", "est. time"
-    );
+        "link",
+        "source",
+        "messages",
+        "target",
+        "copied",
+        "left",
+        "est. time"
+    )?;
     // An "auto" target gets its real chat ID only when a backfill creates it; its progress row
     // is the one from this link's source to that platform (links are unique per pair).
     let all_progress = store.all_progress().await?;
@@ -53,43 +63,43 @@ pub async fn run(config: &Config, filter: &LinkFilter) -> anyhow::Result<ExitCod
             let left = count.saturating_sub(done);
             *left_per_platform.entry(target.platform).or_default() += left;
             total_left += left;
-            println!(
+            outln!(
                 "{:<16} {:<22} {:>8}  {:<28} {:>8} {:>9} {:>10}",
-                link.name,
-                link.source.chat.as_str(),
+                Escaped(&link.name),
+                Escaped(&link.source.chat),
                 count,
-                target.to_string(),
+                Escaped(target),
                 done,
                 left,
                 estimate(config, target.platform, left),
-            );
+            )?;
         }
     }
     // Each platform's pace is shared by all links writing to it, and platforms run side by
     // side, so the whole backfill takes about as long as the slowest platform's share.
     let jobs: usize = links.iter().map(|l| l.targets.len()).sum();
-    print!("\n{jobs} job(s), {total_left} message(s) to copy");
+    out!("\n{jobs} job(s), {total_left} message(s) to copy")?;
     let (paced, unpaced): (Vec<_>, Vec<_>) = left_per_platform
         .iter()
         .map(|(p, left)| (*p, estimate_secs(config, *p, *left)))
         .partition(|(_, secs)| secs.is_finite());
     let slowest = paced.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1));
     match slowest {
-        Some((p, secs)) => print!(
+        Some((p, secs)) => out!(
             "; about {} at the configured rates (slowest: {p})",
             human(Duration::from_secs_f64(secs))
-        ),
-        None => print!("; no rate is configured for these targets"),
+        )?,
+        None => out!("; no rate is configured for these targets")?,
     }
     if !unpaced.is_empty() {
         let names: Vec<&str> = unpaced.iter().map(|(p, _)| p.as_str()).collect();
-        print!(
+        out!(
             "; {} paced by the target's own limits (set [backfill.rate.<platform>] for an \
              estimate)",
             names.join(", ")
-        );
+        )?;
     }
-    println!();
+    outln!()?;
     store.close().await;
     Ok(ExitCode::SUCCESS)
 }

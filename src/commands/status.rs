@@ -4,7 +4,10 @@ use std::process::ExitCode;
 
 use bridge_config::Config;
 
-use crate::wiring;
+use crate::{
+    output::{Escaped, outln},
+    wiring,
+};
 
 /// How many rejected messages to list per job.
 const REJECTS_SHOWN: usize = 20;
@@ -17,17 +20,21 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     let store = wiring::open_store(config).await?;
     let rows = store.all_progress().await?;
     if rows.is_empty() {
-        println!(
+        outln!(
             "no backfill has run yet against {}",
             wiring::redacted_db(config)
-        );
+        )?;
         store.close().await;
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "{:<22} {:<34} {:>8} {:>8} {:<8} updated (UTC)",
-        "source", "target", "copied", "rejected", "state"
-    );
+        "source",
+        "target",
+        "copied",
+        "rejected",
+        "state"
+    )?;
     for p in &rows {
         let pending = store.pending_in(&p.to).await?.len();
         let state = match (p.done, pending) {
@@ -35,27 +42,32 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
             (_, 0) => "partial".to_string(),
             (_, n) => format!("{n} pending"),
         };
-        println!(
+        outln!(
             "{:<22} {:<34} {:>8} {:>8} {:<8} {}",
-            p.from.chat.as_str(),
-            p.to.to_string(),
+            Escaped(&p.from.chat),
+            Escaped(&p.to),
             p.copied,
             p.rejected,
             state,
             p.updated_at.format("%Y-%m-%d %H:%M:%S"),
-        );
+        )?;
     }
     for p in &rows {
         let rejected = store.rejected(&p.from, &p.to).await?;
         if rejected.is_empty() {
             continue;
         }
-        println!("\nrejected by {} ({}):", p.to, rejected.len());
+        outln!("\nrejected by {} ({}):", Escaped(&p.to), rejected.len())?;
         for r in rejected.iter().take(REJECTS_SHOWN) {
-            println!("  {} part {}: {}", r.origin.msg, r.part, r.reason);
+            outln!(
+                "  {} part {}: {}",
+                Escaped(&r.origin.msg),
+                r.part,
+                Escaped(&r.reason)
+            )?;
         }
         if rejected.len() > REJECTS_SHOWN {
-            println!("  … and {} more", rejected.len() - REJECTS_SHOWN);
+            outln!("  … and {} more", rejected.len() - REJECTS_SHOWN)?;
         }
     }
     store.close().await;

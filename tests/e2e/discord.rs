@@ -378,3 +378,47 @@ async fn check_reaches_each_named_channel_and_reports_a_missing_one() {
     assert!(line.trim_start().starts_with("l1:"), "{line}");
     assert!(stdout.contains("1 problem(s)"), "{stdout}");
 }
+
+/// Sends `signal` (`INT`, `TERM`) to `child` with kill(1), once the stand-in has received at
+/// least one message, and returns the exit code and stderr of the clean stop that follows.
+async fn stop_with(s: &Setup, signal: &str) -> (Option<i32>, String) {
+    let child = s.spawn();
+    let before = s.standin.all_messages().len();
+    let started = Instant::now();
+    while s.standin.all_messages().len() == before {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "nothing was sent in 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let kill = std::process::Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .expect("run kill");
+    assert!(kill.success(), "kill -{signal} failed");
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    (out.status.code(), text(&out.stderr))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_and_sigterm_stop_cleanly_with_their_exit_codes() {
+    // Discord's own limits (5 executes per 2 s per webhook) make the run last ~20 s.
+    let s = setup(Limits::discord()).await;
+    for (signal, code) in [("INT", 130), ("TERM", 143)] {
+        let (got, stderr) = stop_with(&s, signal).await;
+        assert_eq!(got, Some(code), "after SIG{signal}:\n{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(
+            stderr.contains("run the backfill again to resume"),
+            "a clean stop says how to go on:\n{stderr}"
+        );
+    }
+    // The stops were clean: the next run completes the copy, with no duplicate.
+    s.run().await;
+    check_complete(&s).await;
+}

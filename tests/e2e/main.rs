@@ -4,4 +4,5 @@ mod cli;
 mod discord;
 mod keybase;
 mod matrix;
+mod output;
 mod support;

@@ -80,6 +80,11 @@ pub const MAX_KEPT_REPORTS: usize = 10_000;
 /// The file name looked for when [`KeybaseExport::open`] is given a folder.
 pub const EXPORT_FILE_NAME: &str = "export.jsonl";
 
+/// The layouts [`KeybaseExport::open`] reads, for errors about a file that is none of them.
+pub const ACCEPTED_LAYOUTS: &str = "kbbridge reads a keybase-export JSON Lines file (or a \
+    folder holding export.jsonl), a raw `keybase chat api` dump (JSON), or a folder written by \
+    `kbbridge export` (with its manifest.json)";
+
 /// An opened keybase-export file: its index, what the scan found, and page reads.
 ///
 /// Cloning is cheap (the index is shared); it is a [`bridge_core::HistorySource`].
@@ -160,6 +165,15 @@ impl KeybaseExport {
             } else {
                 given.to_owned()
             };
+            if meta.is_dir() && !path.exists() {
+                return Err(KeybaseError::NothingReadable {
+                    path: given.to_owned(),
+                    detail: format!(
+                        "the folder holds neither {EXPORT_FILE_NAME} nor {}",
+                        layout::MANIFEST
+                    ),
+                });
+            }
             let format = match options.format {
                 Some(format) if format != ExportFormat::Kbbridge => format,
                 _ => format::detect(&path).map_err(|source| KeybaseError::Open {
@@ -194,6 +208,16 @@ impl KeybaseExport {
         if let Some(why) = changed {
             let detail = format!("it was written to while being indexed: {why}");
             return Err(KeybaseError::Changed { path, detail });
+        }
+        // A kbbridge folder whose manifest was read is an export, even with no chat yet.
+        if format != ExportFormat::Kbbridge && !options.allow_empty {
+            let first = scanned
+                .rejects
+                .iter()
+                .find(|r| r.scope() == RejectScope::Line);
+            if let Some(detail) = scanned.stats.nothing_read(first) {
+                return Err(KeybaseError::NothingReadable { path, detail });
+            }
         }
         let shared = Shared {
             path,

@@ -21,6 +21,11 @@ pub struct ExportOptions {
     /// Index entries (24 bytes each) kept in memory; more go to a temporary file (default
     /// 131,072, 3 MiB).
     pub index_memory: usize,
+    /// Whether an export in which nothing could be read (empty, blank, every line rejected)
+    /// opens anyway, with no chat, instead of failing with
+    /// [`crate::KeybaseError::NothingReadable`] (default `false`: such a file is almost
+    /// always the wrong file).
+    pub allow_empty: bool,
 }
 
 impl Default for ExportOptions {
@@ -32,6 +37,7 @@ impl Default for ExportOptions {
             max_line_bytes: 16 << 20,
             format: None,
             index_memory: super::index::MEMORY_ENTRIES,
+            allow_empty: false,
         }
     }
 }

@@ -215,6 +215,7 @@ impl<'a> ScanState<'a> {
         self.stats.messages = index.len();
         let (rejects, not_kept) = self.log.finish()?;
         self.stats.rejects_not_kept = not_kept;
+        self.stats.rejects = rejects.len() as u64 + not_kept;
         summarize(self.path, self.dir, &self.stats);
         Ok(Scanned {
             index,
@@ -345,8 +346,8 @@ fn account(
 
 fn summarize(path: &Path, dir: &AttachmentDir, stats: &ExportStats) {
     info!(file = %path.display(), lines = stats.lines, messages = stats.messages,
-        notices = stats.notices, skipped = stats.skipped.total(), rejected = stats.rejected,
-        "read Keybase export");
+        notices = stats.notices, skipped = stats.skipped.total(), rejects = stats.rejects,
+        rejected_lines = stats.rejected, "read Keybase export");
     let a = &stats.attachments;
     if a.missing > 0 {
         warn!(file = %path.display(), missing = a.missing, total = a.total,

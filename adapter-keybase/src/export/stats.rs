@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use bridge_core::ChatId;
 
+use super::Reject;
+
 /// Why an understood line is not replayed as a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SkipReason {
@@ -134,8 +136,13 @@ pub struct ExportStats {
     pub notices: u64,
     /// Lines understood but not replayed.
     pub skipped: Skipped,
-    /// Lines that could not be read (each is in the rejects list).
+    /// Lines that could not be read at all (each is in the rejects list).
     pub rejected: u64,
+    /// Every reject reported: the [`rejected`](Self::rejected) lines, and the attachments and
+    /// reactions refused on messages that are still replayed. The length of the rejects list
+    /// plus [`rejects_not_kept`](Self::rejects_not_kept): the one count of rejects that the
+    /// log line, `inspect` and anything else show.
+    pub rejects: u64,
     /// Lines whose `channel_name` was only a team name (exports before 2022-07), read as
     /// `<team>#general`.
     pub legacy_channel_lines: u64,
@@ -152,6 +159,23 @@ impl ExportStats {
     /// Whether every line is accounted for: a message, a counted skip or a reported reject.
     pub fn balanced(&self) -> bool {
         self.lines == self.messages + self.skipped.total() + self.rejected
+    }
+
+    /// Why nothing of the export could be read, or `None` when something could: no line
+    /// became a message nor was understood and skipped (blank lines are not understood).
+    /// `first` is the first line rejected, to show what the file holds instead.
+    pub(crate) fn nothing_read(&self, first: Option<&Reject>) -> Option<String> {
+        if self.messages > 0 || self.skipped.total() > self.skipped.blank {
+            return None;
+        }
+        Some(match first {
+            Some(r) => format!(
+                "all {} line(s) were rejected (line {}: {:?}, {})",
+                self.rejected, r.line, r.reason, r.detail
+            ),
+            None if self.lines == 0 => "it is empty or holds no record".to_owned(),
+            None => format!("its {} line(s) are blank", self.lines),
+        })
     }
 }
 

@@ -125,3 +125,110 @@ fn over_long_lines_are_rejected_without_holding_them() {
     assert_eq!(ids(&read_all_sync(&export, "t#c")), [1, 3]);
     assert!(export.stats().balanced());
 }
+
+#[test]
+fn an_export_with_nothing_readable_is_an_error_listing_the_layouts() {
+    use adapter_keybase::{KeybaseError, export::ACCEPTED_LAYOUTS};
+
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, &[u8], &str); 5] = [
+        ("empty.jsonl", b"", "empty"),
+        ("blank.jsonl", b"\n  \n\r\n", "blank"),
+        (
+            "notes.txt",
+            b"hello\nworld\n",
+            "all 2 line(s) were rejected (line 1: Malformed",
+        ),
+        ("binary.dat", b"\xff\xfe\x00\x01\n\x80", "InvalidUtf8"),
+        ("dump.json", b"[]", "empty or holds no record"),
+    ];
+    for (name, body, why) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, body).unwrap();
+        let err = KeybaseExport::open(&path).expect_err(name);
+        assert!(
+            matches!(err, KeybaseError::NothingReadable { .. }),
+            "{name}: {err:?}"
+        );
+        let text = err.to_string();
+        assert!(text.contains(why), "{name}: {text}");
+        assert!(
+            text.contains(&path.display().to_string()),
+            "names the file: {text}"
+        );
+        assert!(text.ends_with(ACCEPTED_LAYOUTS), "{name}: {text}");
+        // The check can be turned off: the file then opens with no chat.
+        let options = ExportOptions {
+            allow_empty: true,
+            ..ExportOptions::default()
+        };
+        assert!(
+            KeybaseExport::open_with(&path, options)
+                .unwrap()
+                .chats()
+                .is_empty()
+        );
+    }
+    for layout in [
+        "keybase-export JSON Lines",
+        "`keybase chat api` dump",
+        "manifest.json",
+    ] {
+        assert!(ACCEPTED_LAYOUTS.contains(layout), "{ACCEPTED_LAYOUTS}");
+    }
+
+    // A folder holding neither export.jsonl nor manifest.json.
+    let empty_dir = dir.path().join("folder");
+    std::fs::create_dir(&empty_dir).unwrap();
+    let err = KeybaseExport::open(&empty_dir).unwrap_err().to_string();
+    assert!(
+        err.contains("neither export.jsonl nor manifest.json"),
+        "{err}"
+    );
+    assert!(err.ends_with(ACCEPTED_LAYOUTS), "{err}");
+
+    // One readable line among bad ones is enough: the rest are rejects, as always.
+    let mixed = dir.path().join("mixed.jsonl");
+    std::fs::write(
+        &mixed,
+        "garbage\n{\"text\":\"hi\",\"id\":1,\"sent_at\":1,\"sender_username\":\"a\",\
+         \"channel_name\":\"acme#general\"}\n",
+    )
+    .unwrap();
+    let export = KeybaseExport::open(&mixed).unwrap();
+    assert_eq!((export.stats().messages, export.stats().rejected), (1, 1));
+}
+
+#[test]
+fn the_reject_count_is_one_number_everywhere() {
+    use adapter_keybase::inspect::inspect;
+
+    // bad-lines: whole lines and parts; hostile: only attachments refused (0 whole lines),
+    // where the reader's log said `rejected=0` while inspect's table said 9.
+    for (file, rejects, lines) in [
+        (fixture("bad-lines.jsonl"), 14, 12),
+        (fixture("hostile/export.jsonl"), 9, 0),
+    ] {
+        let export = KeybaseExport::open(&file).unwrap();
+        let s = export.stats();
+        assert_eq!((s.rejects, s.rejected), (rejects, lines), "{file:?}");
+        assert_eq!(
+            s.rejects,
+            export.rejects().len() as u64 + s.rejects_not_kept
+        );
+        let report = inspect(&export).unwrap();
+        assert_eq!((report.rejects, report.rejected_lines), (rejects, lines));
+        let per_channel: u64 = report.channels.iter().map(|c| c.rejects).sum();
+        assert_eq!(
+            per_channel + report.rejects_elsewhere,
+            report.rejects,
+            "{report:?}"
+        );
+        assert!(
+            report
+                .to_string()
+                .contains(&format!("; {rejects} reject(s): {lines} whole line(s)")),
+            "{report}"
+        );
+    }
+}

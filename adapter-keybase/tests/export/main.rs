@@ -9,3 +9,4 @@ mod props;
 mod raw;
 mod sample;
 mod spill;
+mod tabular;

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use adapter_keybase::{ExportFormat, ExportOptions, KeybaseExport, RejectScope};
+use adapter_keybase::{ExportFormat, ExportOptions, KeybaseError, KeybaseExport, RejectScope};
 use proptest::{collection::vec, prelude::*, sample::select};
 use serde_json::{Value, json};
 
@@ -112,6 +112,21 @@ fn any_line() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
+/// Opening without `allow_empty` fails (with [`KeybaseError::NothingReadable`]) exactly when
+/// no line of the file became a message or was understood and skipped.
+fn nothing_read_is_an_error_exactly_when_nothing_was_read(
+    strict: &Result<KeybaseExport, KeybaseError>,
+    s: &adapter_keybase::ExportStats,
+) -> Result<(), TestCaseError> {
+    let nothing = s.messages == 0 && s.skipped.total() == s.skipped.blank;
+    match strict {
+        Err(KeybaseError::NothingReadable { .. }) => prop_assert!(nothing, "{:?}", s),
+        Err(e) => prop_assert!(false, "{e}"),
+        Ok(_) => prop_assert!(!nothing, "{:?}", s),
+    }
+    Ok(())
+}
+
 /// Lines as the line reader counts them.
 fn count_lines(body: &[u8]) -> u64 {
     let newlines = body.iter().filter(|&&b| b == b'\n').count() as u64;
@@ -138,8 +153,11 @@ proptest! {
         }
 
         let options = ExportOptions { format: Some(ExportFormat::KeybaseExport), ..ExportOptions::default() };
+        let strict = KeybaseExport::open_with(&path, options.clone());
+        let options = ExportOptions { allow_empty: true, ..options };
         let export = KeybaseExport::open_with(&path, options).unwrap();
         let s = export.stats().clone();
+        nothing_read_is_an_error_exactly_when_nothing_was_read(&strict, &s)?;
         prop_assert_eq!(s.lines, count_lines(&body));
         prop_assert!(s.balanced(), "{:?}", s);
         let line_rejects = export.rejects().iter().filter(|r| r.scope() == RejectScope::Line).count();
@@ -193,8 +211,11 @@ proptest! {
         let path = dir.path().join("dump.json");
         std::fs::write(&path, &body).unwrap();
         let options = ExportOptions { format: Some(ExportFormat::RawApi), ..ExportOptions::default() };
+        let strict = KeybaseExport::open_with(&path, options.clone());
+        let options = ExportOptions { allow_empty: true, ..options };
         let export = KeybaseExport::open_with(&path, options).unwrap();
         let s = export.stats().clone();
+        nothing_read_is_an_error_exactly_when_nothing_was_read(&strict, &s)?;
         prop_assert!(s.balanced(), "{:?}", s);
         let file_lines = count_lines(&body).max(1);
         prop_assert!(export.rejects().iter().all(|r| r.line >= 1 && r.line <= file_lines));

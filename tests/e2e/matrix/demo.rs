@@ -115,6 +115,13 @@ async fn the_demo_sets_up_synapse_and_shows_the_rooms() {
         4
     );
     let synapse_dir = root().join(format!("target/synapse/demo-{port}"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let registration = synapse_dir.join("kbbridge-registration.yaml");
+        let mode = fs::metadata(&registration).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the registration holds both tokens");
+    }
     let stop = Command::new("bash")
         .arg(adapter_matrix::testing::script())
         .arg("stop")

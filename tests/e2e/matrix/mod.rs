@@ -12,6 +12,7 @@
 
 mod crash;
 mod demo;
+mod registration;
 mod replay;
 mod verify;
 

@@ -44,6 +44,11 @@ pub async fn run(
         Command::Convert(args) => return commands::convert::run(&args),
         // Makes the Matrix tokens a file without them is refused for.
         Command::MatrixRegistration => return commands::matrix_registration::run(&cli.config),
+        // Reads the database only: it must work without the platforms' tokens.
+        Command::Status => {
+            let config = wiring::load_config_without_secrets(&cli.config)?;
+            return commands::status::run(&config).await;
+        }
         command => command,
     };
     let config = wiring::load_config(&cli.config)?;
@@ -54,12 +59,12 @@ pub async fn run(
             commands::backfill::run(&config, &filter, display, shutdown).await
         }
         Command::Run(filter) => commands::run::run(&config, &filter, display, shutdown).await,
-        Command::Status => commands::status::run(&config).await,
         Command::Demo => commands::demo::run(&config, display, shutdown).await,
         // Handled above, before the mapping file is read.
         Command::Export(_)
         | Command::Inspect(_)
         | Command::Convert(_)
-        | Command::MatrixRegistration => Ok(ExitCode::SUCCESS),
+        | Command::MatrixRegistration
+        | Command::Status => Ok(ExitCode::SUCCESS),
     }
 }

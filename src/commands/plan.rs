@@ -36,9 +36,10 @@ pub async fn run(config: &Config, filter: &LinkFilter) -> anyhow::Result<ExitCod
         "left",
         "est. time"
     )?;
-    // An "auto" target gets its real chat ID only when a backfill creates it; its progress row
-    // is the one from this link's source to that platform (links are unique per pair).
-    let all_progress = store.all_progress().await?;
+    // Counted from the copy rows, so a run stopped anywhere shows what it did. A target's chat
+    // ID may differ from the file's ("auto", a Matrix alias): a link has one target per
+    // platform, so the rows from this link's source to that platform are its own.
+    let totals = store.copy_totals().await?;
     let mut left_per_platform: BTreeMap<Platform, u64> = BTreeMap::new();
     let mut total_left = 0;
     for link in &links {
@@ -48,18 +49,11 @@ pub async fn run(config: &Config, filter: &LinkFilter) -> anyhow::Result<ExitCod
             .map_err(|e| anyhow::anyhow!("link {:?}: {e}", link.name))?
             .unwrap_or(0);
         for target in &link.targets {
-            let auto = target.chat.as_str() == bridge_config::AUTO;
-            let done = all_progress
+            let done: u64 = totals
                 .iter()
-                .find(|p| {
-                    p.from == link.source
-                        && if auto {
-                            p.to.platform == target.platform
-                        } else {
-                            p.to == *target
-                        }
-                })
-                .map_or(0, |p| p.copied + p.rejected);
+                .filter(|t| t.from == link.source && t.to.platform == target.platform)
+                .map(|t| t.copied + t.rejected)
+                .sum();
             let left = count.saturating_sub(done);
             *left_per_platform.entry(target.platform).or_default() += left;
             total_left += left;

@@ -1,6 +1,7 @@
 //! The report a backfill ends with: one line per job with its counts from the store, then each
 //! failed link with what to do about it.
 
+use crate::output::{Escaped, outln};
 use bridge_core::{
     MappingStore,
     backfill::{BackfillError, JobOutcome},
@@ -16,11 +17,14 @@ use bridge_core::{
 pub async fn print(store: &MappingStore, outcomes: &[JobOutcome]) -> anyhow::Result<usize> {
     let mut sorted: Vec<&JobOutcome> = outcomes.iter().collect();
     sorted.sort_by(|a, b| (&a.link, &a.to).cmp(&(&b.link, &b.to)));
-    println!();
-    println!(
+    outln!()?;
+    outln!(
         "{:<20} {:<40} {:>8} {:>8}  state",
-        "link", "target", "copied", "rejected"
-    );
+        "link",
+        "target",
+        "copied",
+        "rejected"
+    )?;
     let mut failed = Vec::new();
     for o in &sorted {
         let (copied, rejected) = store.copy_counts(&o.from, &o.to).await?;
@@ -32,26 +36,32 @@ pub async fn print(store: &MappingStore, outcomes: &[JobOutcome]) -> anyhow::Res
         if o.result.is_err() {
             failed.push(*o);
         }
-        println!(
+        outln!(
             "{:<20} {:<40} {:>8} {:>8}  {state}",
-            o.link.as_ref(),
-            o.to.to_string(),
+            Escaped(&o.link),
+            Escaped(&o.to),
             copied,
             rejected
-        );
+        )?;
     }
     for o in &failed {
         if let Err(e) = &o.result {
-            println!("\n{} → {}: {e}", o.link, o.to);
-            println!("  what to do: {}", e.advice());
+            outln!(
+                "\n{} → {}: {}",
+                Escaped(&o.link),
+                Escaped(&o.to),
+                Escaped(e)
+            )?;
+            outln!("  what to do: {}", e.advice())?;
         }
     }
     if !failed.is_empty() {
-        println!(
-            "\n{} of {} link(s) did not finish; the others are complete.",
+        outln!(
+            "\n{} of {} job(s) did not finish (above); running the backfill again resumes them \
+             without duplicates.",
             failed.len(),
             outcomes.len()
-        );
+        )?;
     }
     Ok(failed.len())
 }

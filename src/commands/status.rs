@@ -1,8 +1,18 @@
-//! `kbbridge status`: backfill progress, interrupted sends and rejections, from the database.
+//! `kbbridge status`: what every link has copied, what is interrupted, rejected or held by a
+//! running process, from the database alone.
+//!
+//! Counts come from the copy rows (one per part, written before and after each send), not from
+//! the progress rows a run saves after each page: a run stopped at any point is shown as it
+//! is. A link's lease tells whether a process is at work on it now.
 
-use std::process::ExitCode;
+use std::{collections::BTreeMap, process::ExitCode};
 
 use bridge_config::Config;
+use bridge_core::{
+    ChatRef, MappingStore,
+    backfill::link_lease_name,
+    store::{CopyTotals, LeaseInfo, Progress},
+};
 
 use crate::{
     output::{Escaped, outln},
@@ -12,64 +22,135 @@ use crate::{
 /// How many rejected messages to list per job.
 const REJECTS_SHOWN: usize = 20;
 
-/// Prints every job's progress row, then its rejected messages.
+/// What the store knows of one (source chat, target chat).
+#[derive(Default)]
+struct Row {
+    totals: Option<CopyTotals>,
+    progress: Option<Progress>,
+}
+
+/// Prints every job's counts and state, then its rejected messages, then who holds what.
 ///
 /// # Errors
 /// When the database cannot be opened or read.
 pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     let store = wiring::open_store(config).await?;
-    let rows = store.all_progress().await?;
+    let result = show(&store, config).await;
+    store.close().await;
+    result.map(|()| ExitCode::SUCCESS)
+}
+
+async fn show(store: &MappingStore, config: &Config) -> anyhow::Result<()> {
+    let mut rows: BTreeMap<(ChatRef, ChatRef), Row> = BTreeMap::new();
+    for t in store.copy_totals().await? {
+        let key = (t.from.clone(), t.to.clone());
+        rows.entry(key).or_default().totals = Some(t);
+    }
+    for p in store.all_progress().await? {
+        let key = (p.from.clone(), p.to.clone());
+        rows.entry(key).or_default().progress = Some(p);
+    }
+    let leases: BTreeMap<String, LeaseInfo> = store
+        .leases()
+        .await?
+        .into_iter()
+        .filter(|l| l.active)
+        .map(|l| (l.name.clone(), l))
+        .collect();
     if rows.is_empty() {
         outln!(
-            "no backfill has run yet against {}",
+            "nothing has been copied yet into any target of {}",
             wiring::redacted_db(config)
         )?;
-        store.close().await;
-        return Ok(ExitCode::SUCCESS);
+        show_leases(&leases)?;
+        return Ok(());
     }
+
     outln!(
-        "{:<22} {:<34} {:>8} {:>8} {:<8} updated (UTC)",
+        "{:<22} {:<34} {:>8} {:>8} {:>8} {:>8}  {:<12} updated (UTC)",
         "source",
         "target",
         "copied",
         "rejected",
+        "degraded",
+        "pending",
         "state"
     )?;
-    for p in &rows {
-        let pending = store.pending_in(&p.to).await?.len();
-        let state = match (p.done, pending) {
-            (true, 0) => "done".to_string(),
-            (_, 0) => "partial".to_string(),
-            (_, n) => format!("{n} pending"),
+    let mut interrupted = 0;
+    for ((from, to), row) in &rows {
+        let (copied, rejected, pending, degraded) = row.totals.as_ref().map_or((0, 0, 0, 0), |t| {
+            (t.copied, t.rejected, t.pending, t.degraded)
+        });
+        interrupted += pending;
+        let held = leases.contains_key(&link_lease_name(from, to.platform));
+        let done = row.progress.as_ref().is_some_and(|p| p.done);
+        let state = match (held, pending, done) {
+            (true, _, _) => "running",
+            (false, 1.., _) => "interrupted",
+            (false, 0, true) => "done",
+            (false, 0, false) => "partial",
         };
+        let updated = row.progress.as_ref().map_or_else(
+            || "-".to_owned(),
+            |p| p.updated_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+        );
         outln!(
-            "{:<22} {:<34} {:>8} {:>8} {:<8} {}",
-            Escaped(&p.from.chat),
-            Escaped(&p.to),
-            p.copied,
-            p.rejected,
+            "{:<22} {:<34} {:>8} {:>8} {:>8} {:>8}  {:<12} {}",
+            Escaped(&from.chat),
+            Escaped(to),
+            copied,
+            rejected,
+            degraded,
+            pending,
             state,
-            p.updated_at.format("%Y-%m-%d %H:%M:%S"),
+            updated,
         )?;
     }
-    for p in &rows {
-        let rejected = store.rejected(&p.from, &p.to).await?;
-        if rejected.is_empty() {
-            continue;
-        }
-        outln!("\nrejected by {} ({}):", Escaped(&p.to), rejected.len())?;
-        for r in rejected.iter().take(REJECTS_SHOWN) {
-            outln!(
-                "  {} part {}: {}",
-                Escaped(&r.origin.msg),
-                r.part,
-                Escaped(&r.reason)
-            )?;
-        }
-        if rejected.len() > REJECTS_SHOWN {
-            outln!("  … and {} more", rejected.len() - REJECTS_SHOWN)?;
-        }
+    if interrupted > 0 {
+        outln!(
+            "\n{interrupted} message(s) were being sent when a run stopped; the next run asks the \
+             target whether each arrived before sending it again (no duplicate)."
+        )?;
     }
-    store.close().await;
-    Ok(ExitCode::SUCCESS)
+    for (from, to) in rows.keys() {
+        show_rejected(store, from, to).await?;
+    }
+    show_leases(&leases)
+}
+
+async fn show_rejected(store: &MappingStore, from: &ChatRef, to: &ChatRef) -> anyhow::Result<()> {
+    let rejected = store.rejected(from, to).await?;
+    if rejected.is_empty() {
+        return Ok(());
+    }
+    outln!("\nrejected by {} ({}):", Escaped(to), rejected.len())?;
+    for r in rejected.iter().take(REJECTS_SHOWN) {
+        outln!(
+            "  {} part {}: {}",
+            Escaped(&r.origin.msg),
+            r.part,
+            Escaped(&r.reason)
+        )?;
+    }
+    if rejected.len() > REJECTS_SHOWN {
+        outln!("  … and {} more", rejected.len() - REJECTS_SHOWN)?;
+    }
+    Ok(())
+}
+
+fn show_leases(leases: &BTreeMap<String, LeaseInfo>) -> anyhow::Result<()> {
+    if leases.is_empty() {
+        return Ok(());
+    }
+    outln!("\nheld now:")?;
+    for l in leases.values() {
+        outln!(
+            "  {} by {} (since {} UTC, until {} UTC unless renewed)",
+            Escaped(&l.name),
+            Escaped(&l.holder),
+            l.acquired_at.format("%H:%M:%S"),
+            l.expires_at.format("%H:%M:%S")
+        )?;
+    }
+    Ok(())
 }

@@ -81,8 +81,14 @@ impl BackfillJob {
     /// chat and the target platform (a link has at most one target per platform), so it is
     /// the same before and after an "auto" target is resolved, and for the live relay.
     pub fn lease_name(&self) -> String {
-        format!("link:{}>{}", self.from, self.to.platform())
+        link_lease_name(&self.from, self.to.platform())
     }
+}
+
+/// The name of the lease a link from `from` into `platform` is written under (by a backfill
+/// job, and by the relay).
+pub fn link_lease_name(from: &ChatRef, platform: Platform) -> String {
+    format!("link:{from}>{platform}")
 }
 
 /// Why a backfill job stopped before the end.

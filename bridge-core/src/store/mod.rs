@@ -20,6 +20,7 @@
 //! - `reports.rs`: pending and rejected parts, and counts, from `message_copy`.
 //! - `progress.rs`: `backfill_progress`.
 //! - `targets.rs`: `target` and `ghost`.
+//! - `totals.rs`: per chat pair, messages copied, rejected, pending and degraded.
 //! - `leases.rs`: `lease`, one writer per link (holder, epoch, expiry; fenced writes).
 
 mod copies;
@@ -29,9 +30,11 @@ mod progress;
 mod readers;
 mod reports;
 mod targets;
+mod totals;
 
 pub use leases::{Lease, LeaseInfo};
 pub use open::redact_url;
+pub use totals::CopyTotals;
 
 use std::sync::Arc;
 

@@ -10,6 +10,7 @@
 //!   [`split`]: splitting at 2,000 characters; [`names`]: usernames and channel names.
 //! - `channels.rs`: adopting or creating channels and categories; `webhooks.rs`: one webhook per
 //!   channel.
+//! - [`preflight`]: what `kbbridge check` asks Discord (token, guild, permissions, channels).
 //! - [`error`]: [`DiscordError`] and its one classification into [`bridge_core::AdapterError`].
 //! - [`standin`] (feature `standin`): a stand-in for Discord's REST API, test equipment.
 
@@ -23,6 +24,7 @@ pub mod error;
 pub mod limiter;
 pub mod markdown;
 pub mod names;
+pub mod preflight;
 mod reconcile;
 pub mod sink;
 pub mod split;

@@ -11,6 +11,7 @@
 //! - [`backfill`]: the backfill engine: paced, retried, resumable, exactly-once per part.
 //! - [`pacer`]: the per-sink message rate limiter (governor on tokio's clock).
 //! - [`retry`]: the retry policy by error class (backon).
+//! - [`preflight`]: what `kbbridge check` found about a platform (findings, verdicts).
 //! - [`links`]: which chats mirror each other and what to do with them.
 //! - [`secret`]: a string that never reaches a log.
 //! - `testing` (feature `testing`): in-memory fakes of a history source and a sink.
@@ -30,6 +31,7 @@ pub mod ids;
 pub mod links;
 pub mod model;
 pub mod pacer;
+pub mod preflight;
 pub mod retry;
 pub mod secret;
 pub mod store;

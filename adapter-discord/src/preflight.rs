@@ -1,0 +1,534 @@
+//! The pre-flight check (`kbbridge check`): whether backfill into Discord would start, asked
+//! of Discord itself, "auto" targets included, without creating or changing anything.
+//!
+//! In order: the token (`GET /users/@me`), the guild (`GET /guilds/{g}`: the bot is in it),
+//! the bot's permissions there, computed as Discord does from `@everyone`, its roles
+//! (`GET /guilds/{g}/roles`, `GET /guilds/{g}/members/{bot}`), administrator and ownership,
+//! and each named channel (in the guild, a text channel, and the bot's permissions in it
+//! after the channel's overwrites). Every problem is reported, each with what to do.
+
+use std::sync::Arc;
+
+use bridge_core::{
+    ChatId,
+    preflight::{Report, Verdict},
+};
+use serde::Deserialize;
+use serenity::{
+    http::{LightMethod, Request, Route},
+    model::{
+        Permissions,
+        channel::{PermissionOverwrite, PermissionOverwriteType},
+        id::{GuildId, UserId},
+    },
+};
+
+use crate::{
+    channels,
+    client::{Rest, TestTarget},
+    config::{DiscordConfig, ReactionStyle},
+    error::DiscordError,
+    limiter::{Limiter, LimiterOptions},
+};
+
+/// What every backfill needs in each channel it writes to.
+const IN_CHANNEL: Permissions = Permissions::VIEW_CHANNEL
+    .union(Permissions::SEND_MESSAGES)
+    .union(Permissions::READ_MESSAGE_HISTORY)
+    .union(Permissions::ATTACH_FILES)
+    .union(Permissions::MANAGE_WEBHOOKS);
+
+/// Asks Discord whether a backfill with `config` would start: the token, the guild, the
+/// bot's permissions there (with Manage Channels when `creates_channels`, i.e. some link's
+/// target is "auto"), and each of `named`'s channels, given as (link name, channel ID).
+/// `testing` reaches a stand-in instead of Discord (test equipment).
+///
+/// Never fails: whatever goes wrong is a finding of the report.
+pub async fn preflight(
+    config: &DiscordConfig,
+    testing: Option<&TestTarget>,
+    named: &[(String, ChatId)],
+    creates_channels: bool,
+) -> Report {
+    let mut report = Report::default();
+    let limiter = Arc::new(Limiter::new(LimiterOptions::default()));
+    let rest = match Rest::new(&config.token, config.api_base.as_ref(), testing, limiter) {
+        Ok(rest) => rest,
+        Err(e) => {
+            report.add("token", Verdict::Problem, e.to_string());
+            return report;
+        }
+    };
+    let needed = needed(config, creates_channels);
+    let Some(bot) = check_token(&rest, &mut report).await else {
+        return report;
+    };
+    let guild = config.guild_id.get();
+    let base = check_guild(&rest, &mut report, guild, &bot, needed).await;
+    for (link, chat) in named {
+        match &base {
+            Some(member) => {
+                check_channel(&rest, &mut report, guild, &bot, member, link, chat).await
+            }
+            None => report.add_for_link(
+                link,
+                "channel",
+                Verdict::Note,
+                format!("discord:{chat} not checked: the server is not reachable (above)"),
+            ),
+        }
+    }
+    report
+}
+
+/// The permissions a backfill needs in the guild.
+fn needed(config: &DiscordConfig, creates_channels: bool) -> Permissions {
+    let mut needed = IN_CHANNEL;
+    if creates_channels {
+        needed |= Permissions::MANAGE_CHANNELS;
+    }
+    if config.reactions == ReactionStyle::Bot {
+        needed |= Permissions::ADD_REACTIONS;
+    }
+    needed
+}
+
+#[derive(Debug, Deserialize)]
+struct BotUser {
+    id: UserId,
+    username: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct GuildWire {
+    name: String,
+    owner_id: UserId,
+}
+
+#[derive(Debug, Deserialize)]
+struct RoleWire {
+    id: String,
+    permissions: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct MemberWire {
+    roles: Vec<String>,
+}
+
+/// The bot's standing in the guild: its roles and its guild-wide permissions.
+struct Member {
+    roles: Vec<u64>,
+    base: Permissions,
+}
+
+/// `GET /users/@me`: the token is valid, and whose it is.
+async fn check_token(rest: &Rest, report: &mut Report) -> Option<BotUser> {
+    let req = Request::new(Route::UserMe, LightMethod::Get);
+    match rest.json::<BotUser>("read the bot user", req).await {
+        Ok(bot) => {
+            report.add(
+                "token",
+                Verdict::Ok,
+                format!("the bot token is valid (bot {} {})", bot.username, bot.id),
+            );
+            Some(bot)
+        }
+        Err(DiscordError::Api { status: 401, .. }) => {
+            report.add(
+                "token",
+                Verdict::Problem,
+                "the bot token is wrong: Discord answered 401 Unauthorized; set \
+                 KBBRIDGE__DISCORD__TOKEN to the bot's token (Developer Portal → your \
+                 application → Bot → Reset Token)",
+            );
+            None
+        }
+        Err(e @ DiscordError::Connection { .. }) => {
+            report.add(
+                "token",
+                Verdict::Problem,
+                format!("cannot reach Discord: {e}; check the network (or discord.api_base)"),
+            );
+            None
+        }
+        Err(e) => {
+            report.add(
+                "token",
+                Verdict::Problem,
+                format!("cannot check the bot token: {e}"),
+            );
+            None
+        }
+    }
+}
+
+/// The URL that invites the bot into a guild with `needed`.
+fn invite_url(bot: &BotUser, needed: Permissions) -> String {
+    format!(
+        "https://discord.com/oauth2/authorize?client_id={}&scope=bot&permissions={}",
+        bot.id,
+        needed.bits()
+    )
+}
+
+/// `GET /guilds/{g}`, its roles and the bot's membership: the guild is reachable and the
+/// bot's permissions there cover `needed`. Returns the bot's standing when the guild could be
+/// read.
+async fn check_guild(
+    rest: &Rest,
+    report: &mut Report,
+    guild: u64,
+    bot: &BotUser,
+    needed: Permissions,
+) -> Option<Member> {
+    let guild_id = GuildId::new(guild);
+    let not_in = |e: &DiscordError| {
+        format!(
+            "the bot is not in server {guild} ({e}): invite it with {}, or fix discord.guild_id",
+            invite_url(bot, needed)
+        )
+    };
+    let read = Request::new(Route::Guild { guild_id }, LightMethod::Get);
+    let info = match rest.json::<GuildWire>("read the server", read).await {
+        Ok(info) => info,
+        Err(
+            e @ DiscordError::Api {
+                status: 403 | 404, ..
+            },
+        ) => {
+            report.add("guild", Verdict::Problem, not_in(&e));
+            return None;
+        }
+        Err(e) => {
+            report.add(
+                "guild",
+                Verdict::Problem,
+                format!("cannot read server {guild}: {e}"),
+            );
+            return None;
+        }
+    };
+    let member = Request::new(
+        Route::GuildMember {
+            guild_id,
+            user_id: bot.id,
+        },
+        LightMethod::Get,
+    );
+    let member = match rest
+        .json::<MemberWire>("read the bot's membership", member)
+        .await
+    {
+        Ok(m) => m,
+        Err(
+            e @ DiscordError::Api {
+                status: 403 | 404, ..
+            },
+        ) => {
+            report.add("guild", Verdict::Problem, not_in(&e));
+            return None;
+        }
+        Err(e) => {
+            report.add(
+                "guild",
+                Verdict::Problem,
+                format!("cannot read the bot's membership: {e}"),
+            );
+            return None;
+        }
+    };
+    report.add(
+        "guild",
+        Verdict::Ok,
+        format!("the bot is in server {:?} ({guild})", info.name),
+    );
+    let roles = Request::new(Route::GuildRoles { guild_id }, LightMethod::Get);
+    let roles = match rest
+        .json::<Vec<RoleWire>>("read the server's roles", roles)
+        .await
+    {
+        Ok(roles) => roles,
+        Err(e) => {
+            report.add(
+                "permissions",
+                Verdict::Problem,
+                format!("cannot read the server's roles to work out the bot's permissions: {e}"),
+            );
+            return None;
+        }
+    };
+    let roles: Vec<(u64, Permissions)> = roles
+        .iter()
+        .filter_map(|r| Some((r.id.parse().ok()?, parse_permissions(&r.permissions))))
+        .collect();
+    let member_roles: Vec<u64> = member.roles.iter().filter_map(|r| r.parse().ok()).collect();
+    let base = base_permissions(
+        guild,
+        info.owner_id.get(),
+        bot.id.get(),
+        &roles,
+        &member_roles,
+    );
+    let missing = needed - base;
+    if missing.is_empty() {
+        let how = if info.owner_id == bot.id {
+            " (it owns the server)"
+        } else if base.administrator() {
+            " (it is an administrator)"
+        } else {
+            ""
+        };
+        report.add(
+            "permissions",
+            Verdict::Ok,
+            format!(
+                "the bot has what backfill needs in the server{how}: {}",
+                needed.get_permission_names().join(", ")
+            ),
+        );
+    } else {
+        report.add(
+            "permissions",
+            Verdict::Problem,
+            format!(
+                "the bot lacks {} in server {:?}: give its role these permissions (Server \
+                 Settings → Roles), or invite it again with {}",
+                missing.get_permission_names().join(", "),
+                info.name,
+                invite_url(bot, needed)
+            ),
+        );
+    }
+    Some(Member {
+        roles: member_roles,
+        base,
+    })
+}
+
+/// A named channel: in the guild, a text channel, and the bot's permissions in it.
+async fn check_channel(
+    rest: &Rest,
+    report: &mut Report,
+    guild: u64,
+    bot: &BotUser,
+    member: &Member,
+    link: &str,
+    chat: &ChatId,
+) {
+    let problem = |report: &mut Report, text: String| {
+        report.add_for_link(link, "channel", Verdict::Problem, text);
+    };
+    let id = match channels::channel_id(chat) {
+        Ok(id) => id,
+        Err(e) => return problem(report, e.to_string()),
+    };
+    let channel = match channels::check(rest, guild, id).await {
+        Ok(c) => c,
+        Err(DiscordError::Api { status: 404, .. }) => {
+            return problem(
+                report,
+                format!(
+                    "discord:{id}: no such channel (Discord: Unknown Channel); check the link's \
+                     `discord` channel ID (Discord: right-click the channel → Copy Channel ID)"
+                ),
+            );
+        }
+        Err(e @ DiscordError::Api { status: 403, .. }) => {
+            return problem(
+                report,
+                format!("discord:{id}: the bot cannot see this channel ({e})"),
+            );
+        }
+        Err(e) => return problem(report, format!("discord:{id}: {e}")),
+    };
+    let here = channel_permissions(
+        member.base,
+        guild,
+        bot.id.get(),
+        &member.roles,
+        &channel.permission_overwrites,
+    );
+    let missing = IN_CHANNEL - here;
+    if missing.is_empty() {
+        report.add_for_link(
+            link,
+            "channel",
+            Verdict::Ok,
+            format!("discord:{id} is reachable (#{})", channel.name),
+        );
+    } else {
+        problem(
+            report,
+            format!(
+                "discord:{id} (#{}): the bot lacks {} in this channel: allow them for its role \
+                 in the channel's permissions (Edit Channel → Permissions)",
+                channel.name,
+                missing.get_permission_names().join(", ")
+            ),
+        );
+    }
+}
+
+/// Permission bits as Discord sends them (a decimal string); unknown bits are kept.
+fn parse_permissions(s: &str) -> Permissions {
+    Permissions::from_bits_retain(s.parse().unwrap_or(0))
+}
+
+/// A member's guild-wide permissions, as Discord computes them: the owner has all; otherwise
+/// `@everyone`'s (the role whose ID is the guild's) and every role of the member's, OR-ed;
+/// Administrator grants all.
+pub fn base_permissions(
+    guild: u64,
+    owner: u64,
+    user: u64,
+    roles: &[(u64, Permissions)],
+    member_roles: &[u64],
+) -> Permissions {
+    if owner == user {
+        return Permissions::all();
+    }
+    let mut perms = Permissions::empty();
+    for (id, role) in roles {
+        if *id == guild || member_roles.contains(id) {
+            perms |= *role;
+        }
+    }
+    if perms.administrator() {
+        return Permissions::all();
+    }
+    perms
+}
+
+/// A member's permissions in a channel, as Discord computes them from the guild-wide ones:
+/// Administrator keeps all; then the channel's `@everyone` overwrite, then its overwrites for
+/// the member's roles (all their denies, then all their allows), then the member's own.
+pub fn channel_permissions(
+    base: Permissions,
+    guild: u64,
+    user: u64,
+    member_roles: &[u64],
+    overwrites: &[PermissionOverwrite],
+) -> Permissions {
+    if base.administrator() {
+        return Permissions::all();
+    }
+    let mut perms = base;
+    let apply = |perms: &mut Permissions, allow: Permissions, deny: Permissions| {
+        *perms &= !deny;
+        *perms |= allow;
+    };
+    for o in overwrites {
+        if matches!(o.kind, PermissionOverwriteType::Role(r) if r.get() == guild) {
+            apply(&mut perms, o.allow, o.deny);
+        }
+    }
+    let (mut allow, mut deny) = (Permissions::empty(), Permissions::empty());
+    for o in overwrites {
+        if let PermissionOverwriteType::Role(r) = o.kind {
+            if r.get() != guild && member_roles.contains(&r.get()) {
+                allow |= o.allow;
+                deny |= o.deny;
+            }
+        }
+    }
+    apply(&mut perms, allow, deny);
+    for o in overwrites {
+        if matches!(o.kind, PermissionOverwriteType::Member(u) if u.get() == user) {
+            apply(&mut perms, o.allow, o.deny);
+        }
+    }
+    perms
+}
+
+#[cfg(test)]
+mod tests {
+    use serenity::model::id::RoleId;
+
+    use super::*;
+
+    const GUILD: u64 = 100;
+    const BOT: u64 = 7;
+
+    fn overwrite(
+        kind: PermissionOverwriteType,
+        allow: Permissions,
+        deny: Permissions,
+    ) -> PermissionOverwrite {
+        PermissionOverwrite { allow, deny, kind }
+    }
+
+    #[test]
+    fn base_permissions_follow_discord() {
+        let everyone = (
+            GUILD,
+            Permissions::VIEW_CHANNEL | Permissions::SEND_MESSAGES,
+        );
+        let hooks = (5, Permissions::MANAGE_WEBHOOKS);
+        let admin = (6, Permissions::ADMINISTRATOR);
+        let roles = [everyone, hooks, admin];
+        // @everyone applies to every member; roles add to it; other roles do not count.
+        let p = base_permissions(GUILD, 1, BOT, &roles, &[5]);
+        assert_eq!(
+            p,
+            Permissions::VIEW_CHANNEL | Permissions::SEND_MESSAGES | Permissions::MANAGE_WEBHOOKS
+        );
+        assert!(!p.manage_channels());
+        // Administrator grants all; the owner has all whatever the roles.
+        assert_eq!(
+            base_permissions(GUILD, 1, BOT, &roles, &[6]),
+            Permissions::all()
+        );
+        assert_eq!(
+            base_permissions(GUILD, BOT, BOT, &[], &[]),
+            Permissions::all()
+        );
+        // No roles at all: nothing.
+        assert_eq!(
+            base_permissions(GUILD, 1, BOT, &[], &[5]),
+            Permissions::empty()
+        );
+    }
+
+    #[test]
+    fn channel_overwrites_apply_everyone_then_roles_then_member() {
+        let base = IN_CHANNEL;
+        let everyone_deny = overwrite(
+            PermissionOverwriteType::Role(RoleId::new(GUILD)),
+            Permissions::empty(),
+            Permissions::VIEW_CHANNEL | Permissions::SEND_MESSAGES,
+        );
+        let p = channel_permissions(base, GUILD, BOT, &[5], std::slice::from_ref(&everyone_deny));
+        assert_eq!(
+            IN_CHANNEL - p,
+            Permissions::VIEW_CHANNEL | Permissions::SEND_MESSAGES
+        );
+        // A role's allow wins over @everyone's deny; another role's deny does not win over it
+        // (all role denies first, then all role allows).
+        let role_allow = overwrite(
+            PermissionOverwriteType::Role(RoleId::new(5)),
+            Permissions::VIEW_CHANNEL,
+            Permissions::empty(),
+        );
+        let other_deny = overwrite(
+            PermissionOverwriteType::Role(RoleId::new(6)),
+            Permissions::empty(),
+            Permissions::VIEW_CHANNEL,
+        );
+        let all = [everyone_deny.clone(), role_allow, other_deny];
+        let p = channel_permissions(base, GUILD, BOT, &[5, 6], &all);
+        assert!(p.view_channel());
+        assert!(!p.send_messages());
+        // The member's own overwrite comes last.
+        let member = overwrite(
+            PermissionOverwriteType::Member(UserId::new(BOT)),
+            Permissions::SEND_MESSAGES,
+            Permissions::empty(),
+        );
+        let p = channel_permissions(base, GUILD, BOT, &[], &[everyone_deny.clone(), member]);
+        assert!(p.send_messages() && !p.view_channel());
+        // Administrators are not bound by overwrites.
+        let p = channel_permissions(Permissions::all(), GUILD, BOT, &[], &[everyone_deny]);
+        assert_eq!(p, Permissions::all());
+    }
+}

@@ -148,7 +148,10 @@ async fn check_token(rest: &Rest, report: &mut Report) -> Option<BotUser> {
             report.add(
                 "token",
                 Verdict::Problem,
-                format!("cannot reach Discord: {e}; check the network (or discord.api_base)"),
+                format!(
+                    "cannot reach Discord: {}; check the network (or discord.api_base)",
+                    with_causes(&e)
+                ),
             );
             None
         }
@@ -161,6 +164,22 @@ async fn check_token(rest: &Rest, report: &mut Report) -> Option<BotUser> {
             None
         }
     }
+}
+
+/// An error and its causes, each once: a transport error keeps "connection refused" in a
+/// source.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let line = cause.to_string();
+        if !text.contains(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// The URL that invites the bot into a guild with `needed`.

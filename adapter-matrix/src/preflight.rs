@@ -91,10 +91,13 @@ fn client(config: &MatrixConfig, report: &mut Report) -> Option<MatrixClient> {
     }
 }
 
-/// An error and its causes, each once (reqwest keeps "connection refused" in a source).
+/// An error and its causes, each once (reqwest keeps "connection refused" in a source). A
+/// transport error is shown by its own words, which the callers already introduce.
 fn with_causes(e: &MatrixError) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
+    let (mut text, mut source) = match e {
+        MatrixError::Connection(inner) => (inner.to_string(), inner.source()),
+        _ => (e.to_string(), e.source()),
+    };
     while let Some(cause) = source {
         let line = cause.to_string();
         if !text.contains(&line) {

@@ -1,8 +1,14 @@
 //! `preflight` (what `kbbridge check` asks the homeserver) against the real Synapse of
 //! `tests/support/synapse`: a ready appservice, a wrong or unknown as_token, a wrong
-//! server_name, an unreachable homeserver.
+//! server_name, an unreachable homeserver, and the appservice ping proving the hs_token
+//! (against a second Synapse whose registration has a url).
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::{
+    net::{Ipv4Addr, SocketAddr, TcpListener},
+    path::PathBuf,
+    process::Command,
+    sync::OnceLock,
+};
 
 use adapter_matrix::{
     config::MatrixConfig,
@@ -147,4 +153,91 @@ async fn an_unreachable_homeserver_is_named_with_the_cause_once() {
         "{text}"
     );
     assert_eq!(report.findings.len(), 1, "{report:#?}");
+}
+
+/// A second test Synapse (its own state directory) whose registration has a `url`, on a port
+/// fixed for this checkout, so the homeserver can ping kbbridge back: (its settings, where
+/// kbbridge must listen). Only this test binary uses it.
+fn pingable() -> &'static (adapter_matrix::testing::Synapse, SocketAddr) {
+    static PINGABLE: OnceLock<(adapter_matrix::testing::Synapse, SocketAddr)> = OnceLock::new();
+    PINGABLE.get_or_init(|| {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        let sum: u32 = root.bytes().map(u32::from).sum();
+        let listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 29_400 + (sum % 500) as u16));
+        let dir = PathBuf::from(root).join("target/synapse/ping");
+        let out = Command::new("bash")
+            .arg(adapter_matrix::testing::script())
+            .arg("ensure")
+            .env("SYNAPSE_DIR", &dir)
+            .env("SYNAPSE_AS_URL", format!("http://{listen}"))
+            .env("SYNAPSE_OWNER_PID", std::process::id().to_string())
+            .output()
+            .expect("run the synapse script");
+        assert!(
+            out.status.success(),
+            "cannot start the pingable Synapse: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let env = std::fs::read_to_string(dir.join("env")).expect("its env file");
+        let get = |k: &str| {
+            env.lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}=")))
+                .unwrap_or_else(|| panic!("{k} missing from {}", dir.join("env").display()))
+                .to_owned()
+        };
+        let s = adapter_matrix::testing::Synapse {
+            url: get("SYNAPSE_URL").parse().expect("url"),
+            server_name: get("SYNAPSE_SERVER_NAME"),
+            as_token: get("SYNAPSE_AS_TOKEN"),
+            bot_localpart: get("SYNAPSE_SENDER_LOCALPART"),
+            venv: PathBuf::from(get("SYNAPSE_VENV")),
+            dir,
+        };
+        (s, listen)
+    })
+}
+
+/// The appservice ping: the homeserver calls kbbridge's listener with the hs_token, which
+/// proves the registration's url and the token; a wrong one is a problem; a listener the
+/// registration does not point at is a note.
+#[tokio::test]
+async fn the_ping_proves_the_hs_token() {
+    let (s, listen) = pingable();
+    let mut c = s.config(&unique_prefix());
+    c.listen = *listen;
+    c.hs_token = Secret::new(get_hs_token(s));
+    let report = preflight(&c).await;
+    assert_eq!(report.problems().count(), 0, "{report:#?}");
+    let (text, verdict) = finding(&report, "hs_token");
+    assert_eq!(verdict, Verdict::Ok, "{text}");
+    assert!(text.contains("with the right hs_token"), "{text}");
+
+    c.hs_token = Secret::new("not-the-hs-token");
+    let report = preflight(&c).await;
+    let (text, verdict) = finding(&report, "hs_token");
+    assert_eq!(verdict, Verdict::Problem, "{text}");
+    assert!(
+        text.contains("a different hs_token than matrix.hs_token"),
+        "{text}"
+    );
+    assert!(!format!("{report:?}").contains("not-the-hs-token"));
+
+    c.listen = free_port();
+    let report = preflight(&c).await;
+    let (text, verdict) = finding(&report, "hs_token");
+    assert_eq!(verdict, Verdict::Note, "{text}");
+    assert!(
+        text.contains("could not reach kbbridge at the registration's url"),
+        "{text}"
+    );
+    assert_eq!(report.problems().count(), 0, "{report:#?}");
+}
+
+/// The hs_token the script wrote into the pingable Synapse's registration.
+fn get_hs_token(s: &adapter_matrix::testing::Synapse) -> String {
+    let env = std::fs::read_to_string(s.dir.join("env")).expect("env file");
+    env.lines()
+        .find_map(|l| l.strip_prefix("SYNAPSE_HS_TOKEN="))
+        .expect("SYNAPSE_HS_TOKEN")
+        .to_owned()
 }

@@ -4,16 +4,17 @@
 //! In order: the homeserver answers (`GET /_matrix/client/versions`); it accepts the
 //! `as_token` (`GET /account/whoami` as the appservice's bot: `M_UNKNOWN_TOKEN` means the
 //! appservice is not registered or the token is wrong); the bot it names is on `server_name`
-//! and is `bot_localpart`; and the appservice ping
+//! and is `bot_localpart`; the registration covers the ghosts (`ghost_prefix`); and the
+//! appservice ping
 //! (`POST /_matrix/client/v1/appservice/{id}/ping`), answered by a listener on
-//! `matrix.listen`, proves the registration's `url` and the `hs_token`. Backfill needs only the
-//! first three; what the ping could not verify is a note, a wrong `hs_token` a problem.
+//! `matrix.listen`, proves the registration's `url` and the `hs_token`. Backfill needs all but
+//! the last; what the ping could not verify is a note, a wrong `hs_token` a problem.
 
 use std::{error::Error as _, time::Duration};
 
 use bridge_core::preflight::{Report, Verdict};
 use ruma::{
-    OwnedTransactionId,
+    OwnedTransactionId, OwnedUserId, ServerName, UserId,
     api::client::{account::whoami, appservice::request_ping, discovery::get_supported_versions},
 };
 
@@ -21,6 +22,7 @@ use crate::{
     client::MatrixClient,
     config::MatrixConfig,
     error::MatrixError,
+    localpart,
     ping::{PingListener, Received},
     registration::APPSERVICE_ID,
 };
@@ -46,9 +48,10 @@ pub async fn preflight(config: &MatrixConfig) -> Report {
     if !check_homeserver(&client, &mut report).await {
         return report;
     }
-    if !check_as_token(config, &client, &mut report).await {
+    let Some(bot) = check_as_token(config, &client, &mut report).await else {
         return report;
-    }
+    };
+    check_namespace(config, &client, bot.server_name(), &mut report).await;
     check_ping(config, &client, &mut report).await;
     report
 }
@@ -163,8 +166,12 @@ async fn check_homeserver(client: &MatrixClient, report: &mut Report) -> bool {
 }
 
 /// `whoami` as the bot: the as_token is accepted, and the bot is `@bot_localpart:server_name`.
-/// True when the as_token was accepted.
-async fn check_as_token(config: &MatrixConfig, client: &MatrixClient, report: &mut Report) -> bool {
+/// The bot the homeserver named, when it accepted the as_token.
+async fn check_as_token(
+    config: &MatrixConfig,
+    client: &MatrixClient,
+    report: &mut Report,
+) -> Option<OwnedUserId> {
     let me = match client.send(whoami::v3::Request::new(), None).await {
         Ok(me) => me.user_id,
         Err(e) if e.is("M_UNKNOWN_TOKEN") || e.is("M_MISSING_TOKEN") || e.status() == Some(401) => {
@@ -173,7 +180,7 @@ async fn check_as_token(config: &MatrixConfig, client: &MatrixClient, report: &m
                 Verdict::Problem,
                 format!("{NOT_REGISTERED} ({})", with_causes(&e)),
             );
-            return false;
+            return None;
         }
         Err(e) => {
             report.add(
@@ -181,7 +188,7 @@ async fn check_as_token(config: &MatrixConfig, client: &MatrixClient, report: &m
                 Verdict::Problem,
                 format!("cannot check the as_token: {}", with_causes(&e)),
             );
-            return false;
+            return None;
         }
     };
     report.add(
@@ -220,7 +227,54 @@ async fn check_as_token(config: &MatrixConfig, client: &MatrixClient, report: &m
             ),
         );
     }
-    true
+    Some(me)
+}
+
+/// Whether the registration lets the appservice act as ghosts `@<ghost_prefix>…`: `whoami`
+/// as one that does not exist. A homeserver refuses a user outside the appservice's
+/// namespace ("cannot masquerade", Synapse) and one inside it that is not registered yet;
+/// only the first is a problem. The ghost is asked on the homeserver's own `server` (a wrong
+/// `server_name` is reported by itself).
+async fn check_namespace(
+    config: &MatrixConfig,
+    client: &MatrixClient,
+    server: &ServerName,
+    report: &mut Report,
+) {
+    let localpart = localpart::ghost(&config.ghost_prefix, "kbbridge-check");
+    let Ok(probe) = UserId::parse(format!("@{localpart}:{server}")) else {
+        return;
+    };
+    let prefix = &config.ghost_prefix;
+    match client.send(whoami::v3::Request::new(), Some(&probe)).await {
+        Ok(_) => report.add(
+            "namespace",
+            Verdict::Ok,
+            format!("the appservice may act as the ghosts @{prefix}…"),
+        ),
+        Err(MatrixError::Api { ref message, .. }) if message.contains("masquerade") => {
+            report.add(
+                "namespace",
+                Verdict::Problem,
+                format!(
+                    "the registration does not give this appservice the users @{prefix}…                      (matrix.ghost_prefix): make a registration with `kbbridge                      matrix-registration` and give it to the homeserver, or set                      matrix.ghost_prefix to the prefix of the registration's user namespace"
+                ),
+            );
+        }
+        Err(e) if e.is("M_FORBIDDEN") => report.add(
+            "namespace",
+            Verdict::Ok,
+            format!("the appservice may create the ghosts @{prefix}…"),
+        ),
+        Err(e) => report.add(
+            "namespace",
+            Verdict::Note,
+            format!(
+                "cannot tell whether the registration covers the ghosts @{prefix}…: {}",
+                with_causes(&e)
+            ),
+        ),
+    }
 }
 
 /// The appservice ping, answered by a listener on `matrix.listen`.

@@ -56,6 +56,7 @@ async fn a_registered_appservice_passes() {
         "{text}"
     );
     assert_eq!(finding(&report, "server_name").1, Verdict::Ok);
+    assert_eq!(finding(&report, "namespace").1, Verdict::Ok);
     // The test homeserver's registration has no url: the ping cannot reach kbbridge, which is
     // said, and is not a problem for backfill.
     let (text, verdict) = finding(&report, "hs_token");
@@ -132,6 +133,21 @@ async fn a_wrong_bot_localpart_is_named() {
     let (text, verdict) = finding(&report, "bot_localpart");
     assert_eq!(verdict, Verdict::Problem);
     assert!(text.contains("someone_else"), "{text}");
+}
+
+/// Ghosts outside the registration's user namespace (`@kb_.*` on the test homeserver).
+#[tokio::test]
+async fn a_ghost_prefix_outside_the_namespace_is_named() {
+    let mut c = config();
+    c.ghost_prefix = "zz_".to_owned();
+    let report = preflight(&c).await;
+    let (text, verdict) = finding(&report, "namespace");
+    assert_eq!(verdict, Verdict::Problem, "{report:#?}");
+    assert!(
+        text.contains("does not give this appservice the users @zz_"),
+        "{text}"
+    );
+    assert_eq!(report.problems().count(), 1, "{report:#?}");
 }
 
 #[tokio::test]

@@ -110,9 +110,7 @@ impl MappingStore {
                 (
                     Backend::Postgres,
                     url.to_owned(),
-                    AnyPoolOptions::new()
-                        .max_connections(POSTGRES_MAX_CONNECTIONS)
-                        .acquire_timeout(CONNECT_TIMEOUT),
+                    AnyPoolOptions::new().max_connections(POSTGRES_MAX_CONNECTIONS),
                     None,
                 )
             }

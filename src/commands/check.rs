@@ -56,6 +56,23 @@ impl Tally {
     }
 }
 
+/// `e` and its causes on one line, each cause once: a link whose text an earlier one already
+/// holds is skipped (several error types repeat their source in their own message).
+fn causes(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for link in e.chain() {
+        let line = link.to_string();
+        if text.contains(&line) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&line);
+    }
+    text
+}
+
 /// Runs every check and prints what it found.
 ///
 /// # Errors
@@ -79,7 +96,7 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
                 // Writing to Keybase is not available: the sink says so.
                 if let Some(store) = &store {
                     if let Err(e) = wiring::sink_for(config, platform, store) {
-                        tally.problem("keybase", format!("{e:#}"));
+                        tally.problem("keybase", causes(&e));
                     }
                 }
             }
@@ -111,7 +128,7 @@ async fn check_export(config: &Config, links: &[&Link], tally: &mut Tally) {
     println!("export:");
     let export = match wiring::open_export(config) {
         Ok(export) => export,
-        Err(e) => return tally.problem("export", format!("{e:#}")),
+        Err(e) => return tally.problem("export", causes(&e)),
     };
     for link in backfills {
         match export.count(&link.source.chat).await {
@@ -233,7 +250,7 @@ async fn check_matrix(
         };
         let sink = match wiring::sink_for(config, Platform::Matrix, store) {
             Ok(sink) => sink,
-            Err(e) => return tally.problem("matrix", format!("{e:#}")),
+            Err(e) => return tally.problem("matrix", causes(&e)),
         };
         match tokio::time::timeout(REACH_TIMEOUT, sink.check(room)).await {
             Ok(Ok(())) => println!("  {link}: matrix:{room} is reachable"),

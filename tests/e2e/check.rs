@@ -301,3 +301,48 @@ fn check_fails_fast_on_a_postgres_that_refuses_connections() {
     );
     assert!(stdout.contains("1 problem(s)"), "{stdout}");
 }
+
+/// A linked chat missing from the export, and an export that cannot be read: each named, and
+/// the other checks still run.
+#[test]
+fn check_fails_on_a_chat_missing_from_the_export_and_on_an_unreadable_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = mapping(dir.path(), "matrix", None);
+    let toml = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, toml.replace("\"acme#random\"", "\"acme#nope\"")).unwrap();
+    let s = synapse();
+    let (ok, stdout, _, _) = check(
+        matrix_command(dir.path(), s.url.as_str(), &s.as_token),
+        &config,
+    );
+    assert!(!ok, "{stdout}");
+    let line = problem(&stdout, "l1");
+    assert!(
+        line.contains("no chat `acme#nope` in the Keybase export"),
+        "{line}"
+    );
+    assert!(stdout.contains("l0: keybase:acme#general has "), "{stdout}");
+    assert!(stdout.contains("1 problem(s)"), "{stdout}");
+
+    let missing = dir.path().join("nowhere.jsonl");
+    let toml = std::fs::read_to_string(&config).unwrap();
+    let exported = format!("{:?}", export().display().to_string());
+    let toml = toml.replace(&exported, &format!("{:?}", missing.display().to_string()));
+    std::fs::write(&config, toml).unwrap();
+    let (ok, stdout, _, _) = check(
+        matrix_command(dir.path(), s.url.as_str(), &s.as_token),
+        &config,
+    );
+    assert!(!ok, "{stdout}");
+    let line = problem(&stdout, "export");
+    assert!(line.contains("nowhere.jsonl"), "{line}");
+    assert_eq!(
+        line.matches("(os error 2)").count(),
+        1,
+        "each cause once: {line}"
+    );
+    assert!(
+        stdout.contains("as_token: the homeserver accepts"),
+        "{stdout}"
+    );
+}

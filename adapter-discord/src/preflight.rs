@@ -39,8 +39,9 @@ pub(crate) const IN_CHANNEL: Permissions = Permissions::VIEW_CHANNEL
     .union(Permissions::MANAGE_WEBHOOKS);
 
 /// Asks Discord whether a backfill with `config` would start: the token, the guild, the
-/// bot's permissions there (with Manage Channels when `creates_channels`, i.e. some link's
-/// target is "auto"), and each of `named`'s channels, given as (link name, channel ID).
+/// bot's permissions there (with Manage Channels when `auto_links`, the number of links whose
+/// target is "auto", is not 0; and room for their channels), and each of `named`'s channels,
+/// given as (link name, channel ID).
 /// `testing` reaches a stand-in instead of Discord (test equipment).
 ///
 /// Never fails: whatever goes wrong is a finding of the report.
@@ -48,7 +49,7 @@ pub async fn preflight(
     config: &DiscordConfig,
     testing: Option<&TestTarget>,
     named: &[(String, ChatId)],
-    creates_channels: bool,
+    auto_links: usize,
 ) -> Report {
     let mut report = Report::default();
     let limiter = Arc::new(Limiter::new(LimiterOptions::default()));
@@ -59,12 +60,15 @@ pub async fn preflight(
             return report;
         }
     };
-    let needed = needed(config, creates_channels);
+    let needed = needed(config, auto_links > 0);
     let Some(bot) = check_token(&rest, &mut report).await else {
         return report;
     };
     let guild = config.guild_id.get();
     let base = check_guild(&rest, &mut report, guild, &bot, needed).await;
+    if base.is_some() && auto_links > 0 {
+        check_room_for_channels(&rest, &mut report, guild, auto_links).await;
+    }
     for (link, chat) in named {
         match &base {
             Some(member) => {
@@ -323,6 +327,32 @@ async fn check_guild(
         roles: member_roles,
         base,
     })
+}
+
+/// The most channels (categories included) a guild may have.
+const MAX_GUILD_CHANNELS: usize = 500;
+
+/// Whether the guild has room for the channels of `auto_links` links. Without the store it
+/// cannot tell which were made by an earlier run, so a shortage is a note, not a problem.
+async fn check_room_for_channels(rest: &Rest, report: &mut Report, guild: u64, auto_links: usize) {
+    let guild_id = GuildId::new(guild);
+    let req = Request::new(Route::GuildChannels { guild_id }, LightMethod::Get);
+    match rest.json::<Vec<serde_json::Value>>("list channels", req).await {
+        Ok(list) if list.len() + auto_links <= MAX_GUILD_CHANNELS => {}
+        Ok(list) => report.add(
+            "channels",
+            Verdict::Note,
+            format!(
+                "the server has {} of the {MAX_GUILD_CHANNELS} channels Discord allows; the                  {auto_links} \"auto\" link(s) may need up to {auto_links} more and their                  categories (fewer if an earlier run made them): make room, or map some links                  to existing channels",
+                list.len()
+            ),
+        ),
+        Err(e) => report.add(
+            "channels",
+            Verdict::Note,
+            format!("cannot count the server's channels: {e}"),
+        ),
+    }
 }
 
 /// A named channel: in the guild, a text channel, and the bot's permissions in it.

@@ -23,7 +23,7 @@ async fn check(
         .iter()
         .map(|(l, c)| ((*l).to_owned(), ChatId::from(c.to_string())))
         .collect();
-    preflight(config, Some(&r.target()), &named, true).await
+    preflight(config, Some(&r.target()), &named, 2).await
 }
 
 fn verdict(report: &Report, check: &str) -> Verdict {
@@ -125,7 +125,7 @@ async fn missing_permissions_are_each_named() {
         guild,
         (Permissions::from_bits_retain(BOT_DEFAULT) - Permissions::MANAGE_CHANNELS).bits(),
     );
-    let named_only = preflight(&r.config(), Some(&r.target()), &[], false).await;
+    let named_only = preflight(&r.config(), Some(&r.target()), &[], 0).await;
     assert_eq!(
         verdict(&named_only, "permissions"),
         Verdict::Ok,
@@ -215,5 +215,27 @@ async fn named_channels_must_exist_in_the_guild_and_be_usable() {
         .add_role("admins", Permissions::ADMINISTRATOR.bits());
     r.standin.set_bot_roles(&[admin]);
     let report = check(&r, &r.config(), &[("hidden", private)]).await;
+    assert_eq!(report.problems().count(), 0, "{report:#?}");
+}
+
+/// A guild near Discord's 500 channels: the "auto" links may not fit, which is said.
+#[tokio::test]
+async fn a_full_guild_is_noted() {
+    let r = rig(Limits::discord(), 1 << 20).await;
+    for i in 0..499 {
+        r.channel(&format!("c{i}"));
+    }
+    let report = preflight(&r.config(), Some(&r.target()), &[], 1).await;
+    assert!(
+        report.get("channels").is_none(),
+        "one more fits: {report:#?}"
+    );
+    let report = preflight(&r.config(), Some(&r.target()), &[], 3).await;
+    let (text, verdict) = (text(&report, "channels"), verdict(&report, "channels"));
+    assert_eq!(verdict, Verdict::Note);
+    assert!(
+        text.contains("the server has 499 of the 500 channels"),
+        "{text}"
+    );
     assert_eq!(report.problems().count(), 0, "{report:#?}");
 }

@@ -207,8 +207,7 @@ async fn check_discord(config: &Config, links: &[&Link], tally: &mut Tally) {
     };
     let (named, auto) = targets(links, Platform::Discord);
     let report =
-        adapter_discord::preflight::preflight(section, testing.as_ref(), &named, !auto.is_empty())
-            .await;
+        adapter_discord::preflight::preflight(section, testing.as_ref(), &named, auto.len()).await;
     tally.report(&report);
     print_auto(&auto, Platform::Discord);
 }

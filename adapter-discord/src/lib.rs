@@ -10,6 +10,8 @@
 //!   [`split`]: splitting at 2,000 characters; [`names`]: usernames and channel names.
 //! - `channels.rs`: adopting or creating channels and categories; `webhooks.rs`: one webhook per
 //!   channel.
+//! - [`preflight`]: what `kbbridge check` asks Discord (token, guild, permissions, channels);
+//!   [`permissions`]: the bot's permissions, computed as Discord does.
 //! - [`error`]: [`DiscordError`] and its one classification into [`bridge_core::AdapterError`].
 //! - [`standin`] (feature `standin`): a stand-in for Discord's REST API, test equipment.
 
@@ -23,6 +25,8 @@ pub mod error;
 pub mod limiter;
 pub mod markdown;
 pub mod names;
+pub mod permissions;
+pub mod preflight;
 mod reconcile;
 pub mod sink;
 pub mod split;

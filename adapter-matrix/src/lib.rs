@@ -24,6 +24,8 @@
 //! - [`media`]: uploads, image sizes.
 //! - `reconcile.rs`: finding an interrupted send among the room's latest events.
 //! - [`registration`]: the registration YAML for the homeserver.
+//! - [`preflight`]: what `kbbridge check` asks the homeserver (reachable, as_token,
+//!   server_name, the appservice ping); [`ping`]: the listener that answers the ping.
 //! - [`viewer`]: inviting a person into a room and its spaces (`kbbridge demo`).
 //! - `testing` (feature `testing`): a loopback Synapse for tests, and reading it back.
 //!
@@ -41,6 +43,8 @@ pub mod localpart;
 pub mod markdown;
 pub mod media;
 pub mod parts;
+pub mod ping;
+pub mod preflight;
 mod reconcile;
 pub mod registration;
 mod rooms;

@@ -12,6 +12,7 @@
 //! - [`pacer`]: the per-sink message rate limiter (governor on tokio's clock).
 //! - [`retry`]: the retry policy by error class (backon).
 //! - [`lease`]: holding a store lease while work runs (one writer per link).
+//! - [`preflight`]: what `kbbridge check` found about a platform (findings, verdicts).
 //! - [`links`]: which chats mirror each other and what to do with them.
 //! - [`secret`]: a string that never reaches a log.
 //! - `testing` (feature `testing`): in-memory fakes of a history source and a sink.
@@ -32,6 +33,7 @@ pub mod lease;
 pub mod links;
 pub mod model;
 pub mod pacer;
+pub mod preflight;
 pub mod retry;
 pub mod secret;
 pub mod store;

@@ -167,3 +167,32 @@ fn json_logs_are_one_object_per_line() {
         assert!(v.get("level").is_some(), "{l}");
     }
 }
+
+/// Several `kbbridge` processes started together on a fresh SQLite database, many times: every
+/// one opens (and the one that loses the race to create the schema finds it made).
+#[test]
+fn processes_racing_to_open_a_fresh_database_all_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = sample_config();
+    for round in 0..8 {
+        let db = format!(
+            "sqlite://{}",
+            dir.path().join(format!("r{round}.db")).display()
+        );
+        let children: Vec<_> = (0..4)
+            .map(|_| {
+                kbbridge_cmd()
+                    .args(["-q", "-c", cfg.to_str().unwrap(), "status"])
+                    .env("KBBRIDGE__DATABASE__URL", &db)
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("run kbbridge")
+            })
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().expect("wait");
+            assert!(out.status.success(), "round {round}: {}", text(&out.stderr));
+        }
+    }
+}

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `kbbridge` binary: one test binary, one module per area.
 
+mod check;
 mod cli;
 mod discord;
 mod keybase;

@@ -9,11 +9,13 @@
 //! - `tls.rs`: the certificate and the two listeners.
 //! - `gate.rs`: faults, the 1015 block, the token, the global limit and per-route buckets.
 //! - `limits.rs`: the figures and the fixed windows; `faults.rs`: fault injection.
-//! - `routes/`: the handlers (channels, webhooks, messages, and the message payload they
-//!   share); `wire.rs`: the JSON they answer; `state.rs`: the world.
+//! - `routes/`: the handlers (guild, channels, webhooks, messages, and the message payload
+//!   they share); `wire.rs`: the JSON they answer; `state.rs`: the world; `guild.rs`: its
+//!   owner, roles and the bot's membership.
 
 mod faults;
 mod gate;
+mod guild;
 mod limits;
 mod routes;
 mod state;
@@ -33,6 +35,7 @@ use tokio::{sync::Notify, task::JoinHandle};
 use self::{faults::Faults, limits::Window, state::World};
 pub use self::{
     faults::{Chaos, Fault, FaultTarget},
+    guild::{BOT_DEFAULT, EVERYONE_DEFAULT, RoleInfo},
     limits::{BucketLimit, Limits},
     state::{CATEGORY, ChannelInfo, RecordedFile, RecordedMessage, TEXT, WebhookInfo},
 };
@@ -261,6 +264,72 @@ impl StandIn {
             },
         );
         id
+    }
+
+    /// A guild that exists but the bot is not in (reading it answers 403, code 50001).
+    pub fn other_guild_id(&self) -> u64 {
+        self.shared.world().setup.other_guild
+    }
+
+    /// The guild's roles, `@everyone` (whose ID is the guild's) first.
+    pub fn roles(&self) -> Vec<RoleInfo> {
+        let w = self.shared.world();
+        let mut roles: Vec<RoleInfo> = w.setup.roles.values().cloned().collect();
+        roles.sort_by_key(|r| r.position);
+        roles
+    }
+
+    /// The bot's own role (made with [`BOT_DEFAULT`]).
+    pub fn bot_role_id(&self) -> u64 {
+        let w = self.shared.world();
+        w.setup.bot_roles.first().copied().unwrap_or(w.guild_id)
+    }
+
+    /// Sets a role's permission bits (`guild_id()` is `@everyone`); false if no such role.
+    pub fn set_role_permissions(&self, role: u64, permissions: u64) -> bool {
+        let mut w = self.shared.world();
+        w.setup
+            .roles
+            .get_mut(&role)
+            .map(|r| r.permissions = permissions)
+            .is_some()
+    }
+
+    /// Adds a role with `permissions`, not given to anyone yet; returns its ID.
+    pub fn add_role(&self, name: &str, permissions: u64) -> u64 {
+        let mut w = self.shared.world();
+        let id = w.snowflake();
+        let position = u32::try_from(w.setup.roles.len()).unwrap_or(u32::MAX);
+        w.setup.roles.insert(
+            id,
+            RoleInfo {
+                id,
+                name: name.to_owned(),
+                permissions,
+                position,
+                managed: false,
+            },
+        );
+        id
+    }
+
+    /// Sets the roles the bot has (besides `@everyone`, which every member has).
+    pub fn set_bot_roles(&self, roles: &[u64]) {
+        self.shared.world().setup.bot_roles = roles.to_vec();
+    }
+
+    /// Makes `user` the guild's owner (`bot_id()` makes the bot the owner).
+    pub fn set_owner(&self, user: u64) {
+        self.shared.world().setup.owner_id = user;
+    }
+
+    /// Makes `channel` private (`@everyone` denied View Channel) or not; false if unknown.
+    pub fn set_private(&self, channel: u64, private: bool) -> bool {
+        let mut w = self.shared.world();
+        w.channels
+            .get_mut(&channel)
+            .map(|c| c.private = private)
+            .is_some()
     }
 
     /// Every channel and category.

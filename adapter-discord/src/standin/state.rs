@@ -1,9 +1,11 @@
-//! The stand-in's world: one guild, its channels and webhooks, and every accepted message.
+//! The stand-in's world: one guild, its channels, webhooks and roles, and every accepted message.
 
 use std::{
     collections::{BTreeMap, HashMap},
     time::{SystemTime, UNIX_EPOCH},
 };
+
+use super::guild::GuildSetup;
 
 /// Discord's epoch (2015-01-01) in Unix milliseconds; snowflakes count from it.
 const DISCORD_EPOCH_MS: u64 = 1_420_070_400_000;
@@ -110,6 +112,8 @@ pub(crate) struct World {
     pub(crate) by_id: HashMap<u64, usize>,
     /// (channel, nonce) → message ID, for `enforce_nonce`.
     pub(crate) nonces: HashMap<(u64, String), u64>,
+    /// Owner, roles, the bot's roles, and a guild the bot is not in.
+    pub(crate) setup: GuildSetup,
 }
 
 impl World {
@@ -126,9 +130,12 @@ impl World {
             messages: Vec::new(),
             by_id: HashMap::new(),
             nonces: HashMap::new(),
+            setup: GuildSetup::new(0, 0, 0, 0),
         };
         w.bot.id = w.snowflake();
         w.guild_id = w.snowflake();
+        let (owner, bot_role, other) = (w.snowflake(), w.snowflake(), w.snowflake());
+        w.setup = GuildSetup::new(w.guild_id, owner, bot_role, other);
         w
     }
 

@@ -33,7 +33,7 @@ mod targets;
 mod totals;
 
 pub use leases::{Lease, LeaseInfo};
-pub use open::redact_url;
+pub use open::{CONNECT_TIMEOUT, redact_url};
 pub use totals::CopyTotals;
 
 use std::sync::Arc;
@@ -44,29 +44,30 @@ use sqlx::{Row, any::AnyRow};
 use crate::ids::{ChatRef, Cursor, MsgId, MsgRef, Platform};
 
 /// A failure of the mapping store.
+///
+/// Each message carries its cause's text once and no variant chains to a source: sqlx's own
+/// errors repeat their cause in their message, so a chained cause would be printed twice.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The database could not be opened or migrated.
-    #[error("cannot open the database {url}: {source}")]
+    /// The database could not be opened (reached, created, connected to).
+    #[error("cannot open the database {url}: {cause}")]
     Open {
         /// The URL, with any password removed.
         url: String,
         /// What went wrong.
-        #[source]
-        source: sqlx::Error,
+        cause: sqlx::Error,
     },
     /// Migrations failed.
-    #[error("cannot migrate the database {url}: {source}")]
+    #[error("cannot migrate the database {url}: {cause}")]
     Migrate {
         /// The URL, with any password removed.
         url: String,
         /// What went wrong.
-        #[source]
-        source: sqlx::migrate::MigrateError,
+        cause: sqlx::migrate::MigrateError,
     },
     /// A query failed.
     #[error("database query failed: {0}")]
-    Query(#[from] sqlx::Error),
+    Query(sqlx::Error),
     /// The database holds a value this version cannot read.
     #[error("unexpected value in the database: {0}")]
     Corrupt(String),
@@ -77,6 +78,12 @@ pub enum StoreError {
         /// The lease's name.
         name: String,
     },
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Query(e)
+    }
 }
 
 /// The state of one part of one copy.

@@ -1,13 +1,13 @@
 //! Opening a store: URLs, connection pools, SQLite PRAGMAs and migrations.
 
-use std::{borrow::Cow, sync::Arc};
+use std::{borrow::Cow, path::Path, sync::Arc, time::Duration};
 
 use futures::future::BoxFuture;
 use sqlx::{
-    Executor,
+    AnyConnection, Connection, Executor,
     any::AnyPoolOptions,
     error::BoxDynError,
-    migrate::{Migration, MigrationSource, MigrationType, Migrator},
+    migrate::{MigrateError, Migration, MigrationSource, MigrationType, Migrator},
 };
 use tracing::debug;
 
@@ -66,12 +66,17 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
 impl MappingStore {
     /// Opens (and migrates) the store at `url`.
     ///
-    /// - `sqlite://path`, `sqlite:path`: a SQLite file, created if missing; relative paths are
-    ///   taken from the working directory. It runs in WAL mode with `synchronous = NORMAL` and a
-    ///   5 s busy timeout.
+    /// - `sqlite://path`, `sqlite:path`: a SQLite file, created if missing (mode 0600 on Unix,
+    ///   which SQLite gives its `-wal` and `-shm` files too); relative paths are taken from the
+    ///   working directory. It runs in WAL mode with `synchronous = NORMAL` and a 5 s busy
+    ///   timeout. Several processes may open a fresh file at once: the one that loses the race
+    ///   to migrate it tries again and finds the schema made.
     /// - `sqlite::memory:`: a private in-memory database, gone when the store is closed (tests).
     /// - `postgres://…` (or `postgresql://…`): a PostgreSQL database; options such as
-    ///   `?options=-c%20search_path%3Dkbbridge` pass through to the server.
+    ///   `?options=-c%20search_path%3Dkbbridge` pass through to the server. A server that does
+    ///   not answer within [`CONNECT_TIMEOUT`] is an error naming the cause (refused, unknown
+    ///   host, authentication…), not a pool timeout. Concurrent migrations are serialised by
+    ///   sqlx's advisory lock.
     ///
     /// # Errors
     /// [`StoreError::Open`] if the URL is not one of the above or the database cannot be
@@ -82,14 +87,17 @@ impl MappingStore {
         // Idempotent: sqlx guards the installation with its own `Once`.
         sqlx::any::install_default_drivers();
         let shown = redact_url(url);
-        let open_err = |source| StoreError::Open {
+        let open_err = |cause| StoreError::Open {
             url: shown.clone(),
-            source,
+            cause,
         };
 
         let (backend, connect_url, options, readers) = match scheme(url) {
             Some("sqlite") => {
                 let (connect_url, in_memory) = sqlite_url(url);
+                if let Some(path) = sqlite_file_to_create(url) {
+                    create_private_file(path).map_err(|e| open_err(sqlx::Error::Io(e)))?;
+                }
                 let readers = (!in_memory)
                     .then(|| Arc::new(Readers::new(connect_url.clone(), sqlite_readers())));
                 (
@@ -99,29 +107,30 @@ impl MappingStore {
                     readers,
                 )
             }
-            Some("postgres" | "postgresql") => (
-                Backend::Postgres,
-                url.to_owned(),
-                AnyPoolOptions::new().max_connections(POSTGRES_MAX_CONNECTIONS),
-                None,
-            ),
+            Some("postgres" | "postgresql") => {
+                // One connection first, under a short timeout: the pool would retry a refused
+                // connection until its acquire timeout (30 s) and then report only "pool timed
+                // out", hiding the cause.
+                let conn = connect_once(url).await.map_err(open_err)?;
+                if let Err(error) = conn.close().await {
+                    debug!(error = %error, "closing the first connection failed");
+                }
+                (
+                    Backend::Postgres,
+                    url.to_owned(),
+                    AnyPoolOptions::new().max_connections(POSTGRES_MAX_CONNECTIONS),
+                    None,
+                )
+            }
             _ => {
                 let msg = "unsupported database URL: expected sqlite: or postgres://";
                 return Err(open_err(sqlx::Error::Configuration(msg.into())));
             }
         };
         let pool = options.connect(&connect_url).await.map_err(open_err)?;
-
-        let migrator =
-            Migrator::new(Embedded(backend))
-                .await
-                .map_err(|source| StoreError::Migrate {
-                    url: shown.clone(),
-                    source,
-                })?;
-        if let Err(source) = migrator.run(&pool).await {
+        if let Err(cause) = migrate(&pool, backend).await {
             pool.close().await;
-            return Err(StoreError::Migrate { url: shown, source });
+            return Err(StoreError::Migrate { url: shown, cause });
         }
         debug!(url = %shown, backend = ?backend, "mapping store open");
         Ok(Self {
@@ -129,6 +138,84 @@ impl MappingStore {
             readers,
             backend,
         })
+    }
+}
+
+/// How long connecting to a database server may take before it is reported as unreachable.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How many times a SQLite migration that lost a race with another process is tried again.
+const SQLITE_MIGRATE_ATTEMPTS: u32 = 10;
+
+/// One connection to `url`, or the reason there is none, within [`CONNECT_TIMEOUT`].
+async fn connect_once(url: &str) -> Result<AnyConnection, sqlx::Error> {
+    match tokio::time::timeout(CONNECT_TIMEOUT, AnyConnection::connect(url)).await {
+        Ok(result) => result,
+        Err(_) => Err(sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!(
+                "the server did not answer within {} s",
+                CONNECT_TIMEOUT.as_secs()
+            ),
+        ))),
+    }
+}
+
+/// Brings the schema up to date.
+///
+/// On PostgreSQL sqlx holds an advisory lock while it migrates, so concurrent openers wait
+/// for each other. On SQLite it takes no lock: two processes opening a fresh file at once
+/// both try to create the tables, and the loser fails ("table … already exists", or
+/// `SQLITE_BUSY` when its read snapshot went stale). Every migration runs in a transaction,
+/// so the loser left nothing behind; it tries again, finds the migration recorded, and is done.
+async fn migrate(pool: &sqlx::AnyPool, backend: Backend) -> Result<(), MigrateError> {
+    let migrator = Migrator::new(Embedded(backend)).await?;
+    let mut attempt = 1;
+    loop {
+        match migrator.run(pool).await {
+            Ok(()) => return Ok(()),
+            Err(e @ (MigrateError::Execute(_) | MigrateError::ExecuteMigration(..)))
+                if backend == Backend::Sqlite && attempt < SQLITE_MIGRATE_ATTEMPTS =>
+            {
+                debug!(attempt, error = %e, "sqlite migration lost a race; trying again");
+                tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The file a SQLite URL opens, when opening it may create it (no `mode=`, or `mode=rwc`).
+fn sqlite_file_to_create(url: &str) -> Option<&Path> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let mode = query.split('&').find_map(|kv| kv.strip_prefix("mode="));
+    let creates = matches!(mode, None | Some("rwc"));
+    let special = path.is_empty() || path == ":memory:" || path.starts_with("file:");
+    (creates && !special).then(|| Path::new(path))
+}
+
+/// Creates `path` empty and readable by its owner only, unless it exists. SQLite takes an
+/// empty file as an empty database, and gives its `-wal` and `-shm` files the database file's
+/// permissions: the messages and IDs they hold stay private.
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(std::io::Error::new(
+            e.kind(),
+            format!("cannot create {}: {e}", path.display()),
+        )),
     }
 }
 
@@ -308,6 +395,32 @@ mod tests {
             redact_url("host=db password=s3cret"),
             "<unparsable database URL>"
         );
+    }
+
+    #[test]
+    fn sqlite_files_are_created_only_when_the_url_allows_it() {
+        assert_eq!(
+            sqlite_file_to_create("sqlite://a/b.db"),
+            Some(Path::new("a/b.db"))
+        );
+        assert_eq!(
+            sqlite_file_to_create("sqlite:///srv/kb.db?mode=rwc"),
+            Some(Path::new("/srv/kb.db"))
+        );
+        assert_eq!(
+            sqlite_file_to_create("sqlite:b.db?cache=shared"),
+            Some(Path::new("b.db"))
+        );
+        for url in [
+            "sqlite:b.db?mode=ro",
+            "sqlite:b.db?mode=rw",
+            "sqlite::memory:",
+            "sqlite://?mode=memory",
+            "sqlite:file:x.db",
+            "postgres://db/kb",
+        ] {
+            assert_eq!(sqlite_file_to_create(url), None, "{url}");
+        }
     }
 
     #[test]

@@ -132,3 +132,143 @@ async fn open_errors_hide_the_password() {
         "{err:?}"
     );
 }
+
+store_test! {
+    /// Eight stores opened at once on a fresh database all open, and the schema is made once.
+    async fn concurrent_opens_of_a_fresh_database_all_succeed(db) {
+        let opens = (0..8).map(|_| MappingStore::open(&db.url));
+        let stores: Vec<MappingStore> = futures::future::join_all(opens)
+            .await
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|e| panic!("a concurrent open failed: {e}")))
+            .collect();
+        for (i, store) in stores.iter().enumerate() {
+            store
+                .mark_sent(&kb().msg(i.to_string()), &dc(), 0, &MsgId::from(format!("d{i}")))
+                .await
+                .expect("mark_sent");
+        }
+        assert_eq!(stores[0].copy_counts(&kb(), &dc()).await.unwrap(), (8, 0));
+        let count = "SELECT COUNT(*) FROM _sqlx_migrations";
+        let migrations: i64 = match &db.file {
+            Some(file) => {
+                let options = SqliteConnectOptions::new().filename(file);
+                let mut conn = SqliteConnection::connect_with(&options).await.expect("connect");
+                sqlx::query_scalar(count).fetch_one(&mut conn).await.expect("count")
+            }
+            None => {
+                let mut conn = connect_pg(&db.url).await.expect("connect");
+                sqlx::query_scalar(count).fetch_one(&mut conn).await.expect("count")
+            }
+        };
+        assert_eq!(migrations, 1);
+        for store in stores {
+            store.close().await;
+        }
+    }
+}
+
+/// Two processes opening a fresh SQLite file at the same moment used to collide on its
+/// migration. Many rounds of eight openers (each with its own connections, as processes have)
+/// on a fresh file: every open succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_fresh_file_survives_racing_openers_many_times() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    for round in 0..25 {
+        let url = format!(
+            "sqlite://{}",
+            dir.path().join(format!("r{round}.db")).display()
+        );
+        let opens = (0..8).map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { MappingStore::open(&url).await })
+        });
+        for (i, joined) in futures::future::join_all(opens)
+            .await
+            .into_iter()
+            .enumerate()
+        {
+            match joined.expect("task") {
+                Ok(store) => store.close().await,
+                Err(e) => panic!("round {round}, opener {i}: {e}"),
+            }
+        }
+    }
+}
+
+/// The database file is created 0600 before SQLite opens it, and SQLite gives the WAL and
+/// shared-memory files the same mode (they hold message IDs and pending sends too).
+#[cfg(unix)]
+#[tokio::test]
+async fn sqlite_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let file = dir.path().join("kbbridge.db");
+    let store = MappingStore::open(&format!("sqlite://{}", file.display()))
+        .await
+        .expect("open");
+    store
+        .mark_sent(&kb().msg("1"), &dc(), 0, &MsgId::new("d1"))
+        .await
+        .expect("mark_sent");
+    let mut seen = 0;
+    for suffix in ["", "-wal", "-shm"] {
+        let path = PathBuf::from(format!("{}{suffix}", file.display()));
+        let mode = std::fs::metadata(&path)
+            .unwrap_or_else(|e| panic!("{} while the store is open: {e}", path.display()))
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "{} has mode {mode:o}", path.display());
+        seen += 1;
+    }
+    assert_eq!(seen, 3);
+    store.close().await;
+}
+
+/// A PostgreSQL server that refuses connections is reported at once with the real cause,
+/// printed once, instead of "pool timed out" after 30 s.
+#[tokio::test]
+async fn refused_postgres_reports_the_cause_within_the_timeout() {
+    let started = std::time::Instant::now();
+    let err = MappingStore::open("postgres://postgres@127.0.0.1:1/test")
+        .await
+        .expect_err("nothing listens on port 1");
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
+    let text = err.to_string();
+    assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
+    assert!(
+        text.contains("postgres://postgres@127.0.0.1:1/test"),
+        "{text}"
+    );
+    assert_eq!(text.matches("refused").count(), 1, "{text}");
+    assert!(!text.contains("timed out"), "{text}");
+    assert!(
+        std::error::Error::source(&err).is_none(),
+        "the cause is in the message once"
+    );
+}
+
+/// A server that accepts the TCP connection and never answers is given up on after
+/// `CONNECT_TIMEOUT`, with that said.
+#[tokio::test]
+async fn silent_postgres_times_out_with_a_clear_cause() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let started = std::time::Instant::now();
+    let err = MappingStore::open(&format!("postgres://postgres@127.0.0.1:{port}/test"))
+        .await
+        .expect_err("a server that never answers");
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= bridge_core::store::CONNECT_TIMEOUT
+            && elapsed < bridge_core::store::CONNECT_TIMEOUT + Duration::from_secs(2),
+        "took {elapsed:?}"
+    );
+    assert!(
+        err.to_string().contains("did not answer within 5 s"),
+        "{err}"
+    );
+    drop(listener);
+}

@@ -1,6 +1,7 @@
 //! The REST handlers under `/api/v10`, and the plain attachment downloads: the router, the two
 //! bot-level routes (`gateway`, `users/@me`) and the error answers the handlers share.
 //!
+//! - `guilds.rs`: the guild, its roles and members (for permission checks).
 //! - `channels.rs`: the guild's channels, listed, created, read and edited.
 //! - `webhooks.rs`: channel webhooks, their execution and their messages' edits and deletions.
 //! - `messages.rs`: the bot's channel messages, reactions and the attachment downloads.
@@ -12,6 +13,7 @@
 #![allow(clippy::result_large_err)]
 
 mod channels;
+mod guilds;
 mod messages;
 mod payload;
 mod webhooks;
@@ -37,6 +39,9 @@ pub(crate) fn router(s: Arc<Shared>) -> Router {
     let api = Router::new()
         .route("/api/v10/gateway", get(gateway))
         .route("/api/v10/users/@me", get(me))
+        .route("/api/v10/guilds/{g}", get(guilds::get_guild))
+        .route("/api/v10/guilds/{g}/roles", get(guilds::get_roles))
+        .route("/api/v10/guilds/{g}/members/{u}", get(guilds::get_member))
         .route(
             "/api/v10/guilds/{g}/channels",
             get(channels::list_channels).post(channels::create_channel),

@@ -17,16 +17,19 @@
 //! - `copies.rs`: `message_copy`, the heart of the store (reply/edit translation, echo checks,
 //!   exactly-once sends).
 //! - `reports.rs`: pending and rejected parts, and counts, from `message_copy`.
+//! - `degraded.rs`: copies delivered without some attachments (notes in a sent row's detail).
 //! - `progress.rs`: `backfill_progress`.
 //! - `targets.rs`: `target` and `ghost`.
 
 mod copies;
+mod degraded;
 mod open;
 mod progress;
 mod readers;
 mod reports;
 mod targets;
 
+pub use degraded::DegradedCopy;
 pub use open::redact_url;
 
 use std::sync::Arc;
@@ -85,7 +88,8 @@ pub struct CopyRow {
     pub state: CopyState,
     /// The target message ID, once sent.
     pub msg: Option<MsgId>,
-    /// Why it was rejected, if it was.
+    /// Why it was rejected, if it was; on a sent part 0, the notes of a degraded copy (see
+    /// [`MappingStore::mark_degraded`]).
     pub detail: Option<String>,
 }
 

@@ -186,5 +186,6 @@ fn progress(from: ChatRef, to: ChatRef, cursor: Option<&str>, copied: u64) -> Pr
 }
 
 mod copies;
+mod degraded;
 mod open;
 mod records;

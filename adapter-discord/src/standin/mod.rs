@@ -13,6 +13,7 @@
 //!   share); `wire.rs`: the JSON they answer; `state.rs`: the world.
 
 mod faults;
+mod filenames;
 mod gate;
 mod limits;
 mod routes;

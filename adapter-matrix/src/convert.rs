@@ -87,7 +87,7 @@ pub fn add_note(content: &mut Value, text: &str) {
     };
     let body = c.get("body").and_then(Value::as_str).unwrap_or_default();
     let joined = if body.is_empty() {
-        line.clone()
+        line
     } else {
         format!("{body}\n\n{line}")
     };

@@ -3,13 +3,15 @@
 use std::process::ExitCode;
 
 use bridge_config::Config;
+use bridge_core::{MappingStore, store::Progress};
 
 use crate::wiring;
 
-/// How many rejected messages to list per job.
+/// How many rejected (or degraded) messages to list per job.
 const REJECTS_SHOWN: usize = 20;
 
-/// Prints every job's progress row, then its rejected messages.
+/// Prints every job's progress row, then its rejected messages, then the copies made without
+/// some attachments.
 ///
 /// # Errors
 /// When the database cannot be opened or read.
@@ -58,6 +60,36 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
             println!("  … and {} more", rejected.len() - REJECTS_SHOWN);
         }
     }
+    print_degraded(&store, &rows).await?;
     store.close().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Lists, per job, the copies delivered without some attachments, with their notes.
+async fn print_degraded(store: &MappingStore, rows: &[Progress]) -> anyhow::Result<()> {
+    for p in rows {
+        let degraded = store.degraded(&p.from, &p.to).await?;
+        if degraded.is_empty() {
+            continue;
+        }
+        println!(
+            "\ncopied without some attachments into {} ({}):",
+            p.to,
+            degraded.len()
+        );
+        for d in degraded.iter().take(REJECTS_SHOWN) {
+            for note in d.notes.lines() {
+                // Names come from the export: keep terminal control sequences out.
+                let note: String = note
+                    .chars()
+                    .map(|c| if c.is_control() { '?' } else { c })
+                    .collect();
+                println!("  {}: {note}", d.origin.msg);
+            }
+        }
+        if degraded.len() > REJECTS_SHOWN {
+            println!("  … and {} more", degraded.len() - REJECTS_SHOWN);
+        }
+    }
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `kbbridge` binary: one test binary, one module per area.
 
 mod cli;
+mod degraded;
 mod discord;
 mod keybase;
 mod matrix;

@@ -107,7 +107,7 @@ fn run(cmd: &mut Command) -> (String, String) {
 }
 
 /// The JSON log lines of `stderr` whose message is `message`.
-fn logged<'a>(stderr: &'a str, message: &str) -> Vec<Value> {
+fn logged(stderr: &str, message: &str) -> Vec<Value> {
     stderr
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())

@@ -305,6 +305,7 @@ mod tests {
                 name: "bob".into(),
                 avatar: None,
             }],
+            times: Vec::new(),
         }];
         let parts = plan(&m, style(), Mode::Backfill);
         assert_eq!(parts.len(), 3);

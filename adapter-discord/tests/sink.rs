@@ -40,6 +40,7 @@ async fn a_backfill_arrives_complete_silent_and_in_order() {
         emoji: "👍".into(),
         exact: true,
         users: vec![user("bob"), user("carol_x")],
+        times: Vec::new(),
     }];
     let file = |name: &str, n: usize| Attachment {
         name: name.into(),

@@ -12,6 +12,7 @@ use bridge_core::{
     AdapterError, Attachment, ChatId, ChatInfo, MappingStore, Message, MessageKind, MsgId,
     Outgoing, Platform, Sink, model::human_size,
 };
+use chrono::{DateTime, Utc};
 use ruma::{
     MilliSecondsSinceUnixEpoch, OwnedUserId, RoomId, UInt, UserId,
     api::client::{
@@ -174,7 +175,7 @@ impl MatrixSink {
                 };
                 (MessageLikeEventType::RoomMessage, content, author)
             }
-            Part::Reaction { emoji, user } => {
+            Part::Reaction { emoji, user, .. } => {
                 let target = out.earlier.first().ok_or_else(|| {
                     MatrixError::Request(format!("the reaction of {} has no message", msg.origin))
                 })?;
@@ -189,8 +190,20 @@ impl MatrixSink {
                 (MessageLikeEventType::Reaction, content, Some(ghost))
             }
         };
-        self.put(room, event_type, content, msg, out.part, author.as_deref())
-            .await
+        // A reaction keeps its own time; never before its message (a skewed clock).
+        let at = match part {
+            Part::Reaction { at: Some(t), .. } => (*t).max(msg.sent_at),
+            _ => msg.sent_at,
+        };
+        self.put(
+            room,
+            event_type,
+            content,
+            (msg, out.part),
+            at,
+            author.as_deref(),
+        )
+        .await
     }
 
     /// Why `a` is left out of its copy, when that is known without reading it: the source
@@ -257,8 +270,8 @@ impl MatrixSink {
         room: &RoomId,
         event_type: MessageLikeEventType,
         content: Value,
-        msg: &Message,
-        part: u32,
+        (msg, part): (&Message, u32),
+        at: DateTime<Utc>,
         author: Option<&UserId>,
     ) -> Result<MsgId, MatrixError> {
         let txn = parts::txn_id(msg, part);
@@ -268,7 +281,7 @@ impl MatrixSink {
             event_type,
             raw(content)?,
         );
-        req.timestamp = Some(timestamp(msg));
+        req.timestamp = Some(timestamp(at));
         let event = self.client.send(req, author).await?.event_id;
         debug!(msg = %msg.origin, part, room = %room, event = %event, "sent");
         Ok(MsgId::new(event.as_str()))
@@ -303,9 +316,9 @@ fn too_large(limit: u64) -> String {
     )
 }
 
-/// The message's original time, for `?ts=`.
-fn timestamp(msg: &Message) -> MilliSecondsSinceUnixEpoch {
-    let ms = msg.sent_at.timestamp_millis().max(0);
+/// An original time, for `?ts=`.
+fn timestamp(at: DateTime<Utc>) -> MilliSecondsSinceUnixEpoch {
+    let ms = at.timestamp_millis().max(0);
     MilliSecondsSinceUnixEpoch(UInt::try_from(ms).unwrap_or(UInt::MAX))
 }
 

@@ -142,7 +142,7 @@ pub enum Syntax {
 }
 
 /// A reaction a message carried, with everyone who made it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Reaction {
     /// The emoji: Unicode where known, otherwise the origin's key as found (see `exact`).
     pub emoji: String,
@@ -150,6 +150,16 @@ pub struct Reaction {
     pub exact: bool,
     /// Who reacted, in the order the origin lists them.
     pub users: Vec<Sender>,
+    /// When each of `users` reacted, in the same order, where the origin says (Keybase's
+    /// `ctime`); shorter than `users`, or `None`, where it does not.
+    pub times: Vec<Option<DateTime<Utc>>>,
+}
+
+impl Reaction {
+    /// When `users[i]` reacted, if the origin says.
+    pub fn time_of(&self, i: usize) -> Option<DateTime<Utc>> {
+        self.times.get(i).copied().flatten()
+    }
 }
 
 /// A file attached to a message.

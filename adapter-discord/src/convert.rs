@@ -203,27 +203,10 @@ fn strip_time_prefix(line: &str) -> &str {
     line
 }
 
-/// The note that replaces a file that cannot be uploaded.
-pub fn file_note(name: &str, size: Option<u64>, why: &str) -> String {
-    let size = size
-        .map(|s| format!(", {}", human_size(s)))
-        .unwrap_or_default();
-    truncate(
-        &format!("📎 *{}{size}: {why}*", markdown::escape(name)),
-        NOTE_MAX - 1,
-    )
-}
-
-fn human_size(bytes: u64) -> String {
-    const MIB: f64 = 1024.0 * 1024.0;
-    let b = bytes as f64;
-    if b >= MIB {
-        format!("{:.1} MiB", b / MIB)
-    } else if bytes >= 1024 {
-        format!("{:.1} KiB", b / 1024.0)
-    } else {
-        format!("{bytes} bytes")
-    }
+/// The note that replaces a file that cannot be uploaded: `text` is what
+/// [`bridge_core::Attachment::not_copied`] says (`report.pdf (31.2 MiB) was not copied: …`).
+pub fn file_note(text: &str) -> String {
+    truncate(&format!("📎 *{}*", markdown::escape(text)), NOTE_MAX - 1)
 }
 
 /// What is known only at send time.
@@ -322,6 +305,7 @@ mod tests {
                 name: "bob".into(),
                 avatar: None,
             }],
+            times: Vec::new(),
         }];
         let parts = plan(&m, style(), Mode::Backfill);
         assert_eq!(parts.len(), 3);
@@ -353,7 +337,11 @@ mod tests {
 
     #[test]
     fn notes_name_the_file_and_its_size() {
-        let n = file_note("big.bin", Some(30 * 1024 * 1024), "too large for Discord");
-        assert_eq!(n, "📎 *big.bin, 30.0 MiB: too large for Discord*");
+        let a = bridge_core::Attachment::unavailable("big_file.bin", Some(30 * 1024 * 1024), "x");
+        let n = file_note(&a.not_copied("larger than Discord's 10.0 MiB limit"));
+        assert_eq!(
+            n,
+            "📎 *big\\_file.bin (30.0 MiB) was not copied: larger than Discord's 10.0 MiB limit*"
+        );
     }
 }

@@ -1,8 +1,11 @@
 //! After a crash: was a pending part delivered? The channel's recent messages are read and the
-//! part's copy is looked for by webhook, author name and content (and file name), skipping
-//! messages the store already maps to another origin. The day separator is left out of the
-//! comparison (whether one was due depended on what came before), and so is a note that
-//! replaced a file.
+//! part's copy is looked for by what Discord keeps as sent: webhook, author name, content, and
+//! the number and sizes of attachments; never by file name, which Discord rewrites
+//! (`photo 1.jpg` comes back as `photo_1.jpg`, `ñandú.png` as `nandu.png`). Messages the store
+//! already maps to another origin are skipped. The day separator is left out of the comparison
+//! (whether one was due depended on what came before). A note replacing a file is part of the
+//! expected content when it was known before sending; one written only at send time (the file
+//! could not be read, Discord refused its size) is accepted in its place.
 
 use bridge_core::{ChatId, MsgId, MsgRef, Outgoing, Platform};
 use serenity::model::{channel::Message as DiscordMessage, id::WebhookId};
@@ -30,33 +33,38 @@ impl DiscordSink {
             return Ok(None);
         };
         let hook = self.hook(channel).await?;
-        let now = self.send_time(channel, &hook, out, part).await?;
+        let mut now = self.send_time(channel, &hook, out, part).await?;
+        now.note = self.planned_note(out.msg, part);
+        let planned_note = now.note.is_some();
         let expected = convert::content(out.msg, part, self.style, out.mode, &now);
         let expected = without_separator(&expected).to_owned();
         let author = webhook_username(&out.msg.sender.name);
+        // The file expected with the part (none when a note replaces it), by size if known.
         let file = part
             .file
+            .filter(|_| !planned_note)
             .and_then(|i| out.msg.content.attachments.get(i))
-            .map(|a| a.name.clone());
+            .map(|a| a.size);
         let matches = |m: &DiscordMessage| {
             if m.webhook_id.map(WebhookId::get) != Some(hook.id) || m.author.name != author {
                 return false;
             }
             let got = without_separator(&m.content);
-            let with_note = |g: &str| {
-                file.is_some()
-                    && (g.starts_with("📎 ")
-                        || g.strip_prefix(expected.as_str())
-                            .is_some_and(|r| r.starts_with("\n📎 ")))
-            };
-            let text_ok = got == expected || with_note(got);
-            let file_ok = match &file {
-                Some(name) => {
-                    m.attachments.first().is_some_and(|a| &a.filename == name) || with_note(got)
+            match file {
+                None => m.attachments.is_empty() && got == expected,
+                Some(size) => {
+                    let uploaded = m.attachments.len() == 1
+                        && size.is_none_or(|s| u64::from(m.attachments[0].size) == s)
+                        && got == expected;
+                    // A note written at send time instead of the file.
+                    let noted = m.attachments.is_empty()
+                        && (got.starts_with("📎 ")
+                            || got
+                                .strip_prefix(expected.as_str())
+                                .is_some_and(|r| r.starts_with("\n📎 ")));
+                    uploaded || noted
                 }
-                None => m.attachments.is_empty(),
-            };
-            text_ok && file_ok
+            }
         };
         // After the previous part's copy if there is one, else the newest pages.
         let after = out

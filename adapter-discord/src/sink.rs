@@ -12,7 +12,8 @@ use std::{
 
 use async_trait::async_trait;
 use bridge_core::{
-    AdapterError, ChatId, ChatInfo, MappingStore, Message, Mode, MsgId, Outgoing, Platform, Sink,
+    AdapterError, Attachment, ChatId, ChatInfo, MappingStore, Message, Mode, MsgId, Outgoing,
+    Platform, Sink, model::human_size,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::json;
@@ -324,7 +325,24 @@ impl DiscordSink {
         self.rest.json("execute webhook", req).await
     }
 
-    /// Sends `part` of `out`; an upload Discord finds too large is replaced by a note.
+    /// Why `a` is left out of its copy, when that is known without reading it: the source
+    /// could not supply it, or its size is over the upload limit.
+    fn left_out(&self, a: &Attachment) -> Option<String> {
+        if let Some(why) = a.unavailable_reason() {
+            return Some(why.to_owned());
+        }
+        let limit = self.max_file.load(Ordering::Relaxed);
+        a.size.filter(|s| *s > limit).map(|_| too_large(limit))
+    }
+
+    /// The note that replaces part `part`'s file, when it is known before sending.
+    pub(crate) fn planned_note(&self, msg: &Message, part: &PartPlan) -> Option<String> {
+        let a = part.file.and_then(|i| msg.content.attachments.get(i))?;
+        self.left_out(a)
+            .map(|why| convert::file_note(&a.not_copied(&why)))
+    }
+
+    /// Sends `part` of `out`; a file that cannot be uploaded is replaced by a note.
     async fn send_part(
         &self,
         channel: u64,
@@ -336,24 +354,23 @@ impl DiscordSink {
         let msg = out.msg;
         let attachment = part.file.and_then(|i| msg.content.attachments.get(i));
         let mut file = None;
-        if let Some(a) = attachment {
+        now.note = self.planned_note(msg, part);
+        if let (Some(a), None) = (attachment, &now.note) {
             let limit = self.max_file.load(Ordering::Relaxed);
             match a.data.read().await {
                 Ok(b) if b.len() as u64 > limit => {
-                    now.note = Some(convert::file_note(
-                        &a.name,
-                        Some(b.len() as u64),
-                        "too large for Discord, not copied",
-                    ));
+                    let sized = Attachment {
+                        size: Some(b.len() as u64),
+                        ..a.clone()
+                    };
+                    now.note = Some(convert::file_note(&sized.not_copied(&too_large(limit))));
                 }
                 Ok(b) => file = Some(b),
                 Err(e) => {
-                    warn!(msg = %msg.origin, file = %a.data.describe(), error = %e, "attachment unreadable; sending a note");
-                    now.note = Some(convert::file_note(
-                        &a.name,
-                        a.size,
-                        "the file was missing from the export",
-                    ));
+                    warn!(msg = %msg.origin, file = %a.data.describe(), error = %e,
+                        "attachment unreadable; sending a note in its place");
+                    let why = format!("it could not be read ({e})");
+                    now.note = Some(convert::file_note(&a.not_copied(&why)));
                 }
             }
         }
@@ -371,11 +388,14 @@ impl DiscordSink {
                         self.max_file
                             .fetch_min(size.saturating_sub(1), Ordering::Relaxed);
                         warn!(msg = %msg.origin, size, "Discord refused the file as too large; sending a note");
-                        now.note = Some(convert::file_note(
-                            name,
-                            Some(size),
-                            "too large for Discord, not copied",
-                        ));
+                        let limit = self.max_file.load(Ordering::Relaxed);
+                        let sized = attachment.map(|a| Attachment {
+                            size: Some(size),
+                            ..a.clone()
+                        });
+                        let text = sized
+                            .map_or_else(|| too_large(limit), |a| a.not_copied(&too_large(limit)));
+                        now.note = Some(convert::file_note(&text));
                         let content = convert::content(msg, part, self.style, out.mode, &now);
                         self.execute(&hook, msg, out.mode, &content, None).await
                     }
@@ -421,6 +441,11 @@ impl DiscordSink {
     }
 }
 
+/// Why a file over the upload limit is left out.
+fn too_large(limit: u64) -> String {
+    format!("larger than Discord's {} limit", human_size(limit))
+}
+
 /// The first `<t:UNIX:f>` of a copy's text.
 fn time_in(content: &str) -> Option<DateTime<Utc>> {
     let mut rest = content;
@@ -445,6 +470,14 @@ impl Sink for DiscordSink {
 
     fn parts(&self, msg: &Message) -> u32 {
         u32::try_from(self.plan(msg).len()).unwrap_or(u32::MAX)
+    }
+
+    fn degraded(&self, msg: &Message) -> Vec<String> {
+        msg.content
+            .attachments
+            .iter()
+            .filter_map(|a| self.left_out(a).map(|why| a.not_copied(&why)))
+            .collect()
     }
 
     async fn send(&self, to: &ChatId, out: Outgoing<'_>) -> Result<MsgId, AdapterError> {

@@ -40,6 +40,7 @@ async fn a_backfill_arrives_complete_silent_and_in_order() {
         emoji: "👍".into(),
         exact: true,
         users: vec![user("bob"), user("carol_x")],
+        times: Vec::new(),
     }];
     let file = |name: &str, n: usize| Attachment {
         name: name.into(),
@@ -58,7 +59,7 @@ async fn a_backfill_arrives_complete_silent_and_in_order() {
         vec![(c.clone(), msgs.clone(), channel)],
     )
     .await;
-    assert_eq!((s[0].copied, s[0].rejected), (5, 0));
+    assert_eq!((s[0].copied, s[0].rejected, s[0].degraded), (5, 0, 1));
 
     let got = r.standin.messages(channel);
     assert_eq!(got.len(), 6, "message 2 takes two parts");
@@ -113,7 +114,9 @@ async fn a_backfill_arrives_complete_silent_and_in_order() {
     assert_eq!(got[4].files[0].bytes, vec![7u8; 50]);
     assert!(got[5].files.is_empty());
     assert!(
-        got[5].content.contains("📎 *b.bin, 150 bytes: too large"),
+        got[5].content.contains(
+            "📎 *b.bin (150 bytes) was not copied: larger than Discord's 149 bytes limit*"
+        ),
         "{}",
         got[5].content
     );

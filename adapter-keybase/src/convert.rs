@@ -4,7 +4,9 @@
 //! * Text: Keybase markdown ([`Syntax::Keybase`]), already edited; system notices are
 //!   [`Syntax::Plain`] (generated text, where `carol_x` must not turn italic).
 //! * `reply_to` and the message id: the Keybase id in decimal, within the same chat.
-//! * Attachments: the downloaded file as a [`FileBlob`], when found inside the folder.
+//! * Attachments: the downloaded file as a [`FileBlob`], when found inside the folder; else an
+//!   [`Attachment::unavailable`] saying why (missing, unreadable, an unsafe name), so the copy
+//!   carries a note in its place.
 
 use std::{path::PathBuf, sync::Arc};
 
@@ -13,12 +15,15 @@ use bridge_core::{
     UserId, model::FileBlob,
 };
 
-use crate::export::{
-    RejectReason,
-    attachments::{AttachmentDir, Located, mime_for},
-    line::{NoticeKind, Record},
-    node::Node,
-    reactions::{self, UserNames},
+use crate::{
+    export::{
+        RejectReason,
+        attachments::{AttachmentDir, Located, mime_for, plain_name},
+        line::{NoticeKind, Record},
+        node::Node,
+        reactions::{self, UserNames},
+    },
+    layout::safe_file_name,
 };
 
 /// What a line's attachment comes to.
@@ -28,7 +33,7 @@ pub(crate) enum AttachmentOutcome {
     None,
     /// The file is there.
     Found {
-        /// The export's file name.
+        /// The export's file name (made safe when it was not).
         name: String,
         /// Canonical path inside the attachments folder.
         path: PathBuf,
@@ -42,7 +47,18 @@ pub(crate) enum AttachmentOutcome {
         /// Where the file was looked for.
         path: Option<PathBuf>,
     },
-    /// The attachment is refused; the message replays without it.
+    /// The file is there but cannot be opened.
+    Unreadable {
+        /// The export's file name.
+        name: String,
+        /// Where it is.
+        path: PathBuf,
+        /// Size in bytes.
+        size: u64,
+        /// Why it cannot be opened.
+        error: String,
+    },
+    /// The attachment is refused; the message replays with a note in its place.
     Rejected(RejectReason, String),
 }
 
@@ -70,9 +86,19 @@ pub(crate) fn attachment_of(rec: &Record, dir: &AttachmentDir) -> AttachmentOutc
     };
     match dir.locate(&rec.channel, rec.id, filename) {
         Located::Found { path, size } => AttachmentOutcome::Found {
+            name: if plain_name(filename).is_ok() {
+                filename.clone()
+            } else {
+                safe_file_name(filename)
+            },
+            path,
+            size,
+        },
+        Located::Unreadable { path, size, error } => AttachmentOutcome::Unreadable {
             name: filename.clone(),
             path,
             size,
+            error,
         },
         Located::Missing(path) => AttachmentOutcome::Missing {
             filename: Some(filename.clone()),
@@ -102,7 +128,43 @@ pub(crate) fn to_message(rec: Record, ctx: &Context<'_>) -> Message {
             dimensions: None,
             data: Arc::new(FileBlob(path)),
         }],
-        _ => Vec::new(),
+        // Nothing is dropped silently: the sinks leave a note naming the file and why.
+        AttachmentOutcome::Missing { filename, .. } => {
+            let (name, why) = match filename {
+                Some(f) => (f, "it is missing from the export's attachments folder"),
+                None => (
+                    "attachment".to_owned(),
+                    "the export has no copy of it (exported without attachments)",
+                ),
+            };
+            vec![Attachment::unavailable(name, None, why)]
+        }
+        AttachmentOutcome::Unreadable {
+            name, size, error, ..
+        } => {
+            let why = format!("it cannot be read from the export's attachments folder ({error})");
+            vec![Attachment::unavailable(name, Some(size), why)]
+        }
+        AttachmentOutcome::Rejected(reason, _) => {
+            let name = rec
+                .attachment
+                .as_ref()
+                .and_then(|a| a.get("filename"))
+                .and_then(Node::as_str)
+                .unwrap_or("attachment")
+                .to_owned();
+            let why = match reason {
+                RejectReason::AttachmentOutsideDir => {
+                    "it links to a file outside the export folder, which is never read"
+                }
+                RejectReason::BadAttachment => "the export's record of it is malformed",
+                _ => {
+                    "its file name could lead outside the export folder, and no file of its safe name is in the export"
+                }
+            };
+            vec![Attachment::unavailable(name, None, why)]
+        }
+        AttachmentOutcome::None => Vec::new(),
     };
     let reactions = rec
         .reactions

@@ -107,7 +107,10 @@ pub struct Row {
 
 impl Row {
     fn of(root: &Path, chat: &ChatId, m: Message) -> Self {
-        let attachment = m.content.attachments.first().map(|a| {
+        // A file the export does not have (missing, refused) has no path to show.
+        let available = m.content.attachments.first();
+        let available = available.filter(|a| a.unavailable_reason().is_none());
+        let attachment = available.map(|a| {
             let path = a.data.describe();
             Path::new(&path)
                 .strip_prefix(root)

@@ -7,6 +7,8 @@
 //!   quoted note instead, so the reader knows it answered something.
 //! * Files: `m.image` (images) or `m.file`, with `filename`, `info` (`mimetype`, `size`, `w`,
 //!   `h` where known) and the text as caption (spec v1.10).
+//! * A file that could not be copied: a note naming it, its size and why, after the text (or as
+//!   the event of its own part).
 //! * Reactions: `m.annotation` of the message's first event.
 //! * Every content has [`SOURCE_KEY`] and, except reactions, an empty `m.mentions`: a backfill
 //!   must not notify anyone, whatever `@everyone` or `@dave` the text holds.
@@ -73,6 +75,40 @@ pub fn body(msg: &Message, part: u32, media: Option<&Media>, style: Style<'_>) -
 pub fn attachment(msg: &Message, part: u32, media: &Media) -> Value {
     let mut content = Map::new();
     file(&mut content, media);
+    finish(content, msg, part, None)
+}
+
+/// Adds to a text content the note that replaces a file that could not be copied (`text` as
+/// [`bridge_core::Attachment::not_copied`] says it), after the message's own text.
+pub fn add_note(content: &mut Value, text: &str) {
+    let line = format!("📎 {text}");
+    let Some(c) = content.as_object_mut() else {
+        return;
+    };
+    let body = c.get("body").and_then(Value::as_str).unwrap_or_default();
+    let joined = if body.is_empty() {
+        line
+    } else {
+        format!("{body}\n\n{line}")
+    };
+    let html = format!("📎 <em>{}</em>", markdown::escape(text));
+    if let Some(f) = c.get("formatted_body").and_then(Value::as_str) {
+        let f = format!("{f}<br><br>{html}");
+        c.insert("formatted_body".into(), json!(f));
+    }
+    c.insert("body".into(), json!(joined));
+}
+
+/// The content of part `part`, a further file of the message that could not be copied: the
+/// note that replaces it.
+pub fn attachment_note(msg: &Message, part: u32, msgtype: &str, text: &str) -> Value {
+    let mut content = Map::new();
+    content.insert("msgtype".into(), json!(msgtype));
+    content.insert("body".into(), json!(format!("📎 {text}")));
+    put_html(
+        &mut content,
+        Some(format!("📎 <em>{}</em>", markdown::escape(text))),
+    );
     finish(content, msg, part, None)
 }
 

@@ -3,7 +3,8 @@
 //! Parts, in this order (it depends only on the message, as the engine requires):
 //! 1. the body: the text, carried by the first attachment as its caption when there is one;
 //! 2. one `m.image`/`m.file` per further attachment;
-//! 3. one `m.reaction` per (emoji, reacting user), annotating part 0.
+//! 3. one `m.reaction` per (emoji, reacting user), annotating part 0, at the time the user
+//!    reacted where the source says.
 //!
 //! Every event carries [`SOURCE_KEY`] in its content (source chat, message and part), which is
 //! how a send interrupted by a crash is found again; and its transaction ID is derived from the
@@ -11,6 +12,7 @@
 //! appservice, not per user: `matrix.md` §1.4).
 
 use bridge_core::{Attachment, Message, Sender};
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::emoji;
@@ -34,6 +36,8 @@ pub enum Part<'a> {
         emoji: String,
         /// Who reacted.
         user: &'a Sender,
+        /// When they reacted, where the source says (else the message's time is used).
+        at: Option<DateTime<Utc>>,
     },
 }
 
@@ -48,9 +52,18 @@ impl PartialEq for Part<'_> {
                 _ => false,
             },
             (Part::Attachment(a), Part::Attachment(b)) => same(a, b),
-            (Part::Reaction { emoji: e, user: u }, Part::Reaction { emoji: f, user: v }) => {
-                e == f && u == v
-            }
+            (
+                Part::Reaction {
+                    emoji: e,
+                    user: u,
+                    at: a,
+                },
+                Part::Reaction {
+                    emoji: f,
+                    user: v,
+                    at: b,
+                },
+            ) => e == f && u == v && a == b,
             _ => false,
         }
     }
@@ -66,12 +79,13 @@ pub fn parts(msg: &Message) -> Vec<Part<'_>> {
     let mut seen = std::collections::HashSet::new();
     for reaction in &msg.reactions {
         let emoji = emoji::reaction_key(&reaction.emoji, reaction.exact);
-        for user in &reaction.users {
+        for (i, user) in reaction.users.iter().enumerate() {
             // Matrix refuses the same annotation twice from one user.
             if seen.insert((emoji.clone(), user.id.clone())) {
                 out.push(Part::Reaction {
                     emoji: emoji.clone(),
                     user,
+                    at: reaction.time_of(i),
                 });
             }
         }
@@ -156,19 +170,27 @@ mod tests {
                 emoji: "🎉".into(),
                 exact: true,
                 users: vec![sender("bob"), sender("carol_x")],
+                times: vec![Some(msg.sent_at + chrono::Duration::seconds(90))],
             },
             Reaction {
                 emoji: "joy".into(),
                 exact: false,
                 users: vec![sender("bob"), sender("bob")],
+                times: Vec::new(),
             },
         ];
         let p = parts(&msg);
         assert_eq!(p.len(), 5, "{p:?}");
+        let later = Some(msg.sent_at + chrono::Duration::seconds(90));
+        assert!(matches!(&p[2], Part::Reaction { at, .. } if *at == later));
+        assert!(
+            matches!(&p[3], Part::Reaction { at: None, .. }),
+            "carol_x: no time"
+        );
         assert!(matches!(p[0], Part::Body { attachment: Some(a) } if a.name == "a.png"));
         assert!(matches!(p[1], Part::Attachment(a) if a.name == "b.txt"));
         assert!(
-            matches!(&p[2], Part::Reaction { emoji, user } if emoji == "🎉" && user.name == "bob")
+            matches!(&p[2], Part::Reaction { emoji, user, .. } if emoji == "🎉" && user.name == "bob")
         );
         assert!(matches!(&p[3], Part::Reaction { user, .. } if user.name == "carol_x"));
         assert!(matches!(&p[4], Part::Reaction { emoji, .. } if emoji == "😂"));

@@ -5,24 +5,30 @@
 //! part's transaction ID, `?user_id=` the ghost and `?ts=` the original time. Notices (system
 //! and headline lines) are sent by the bridge bot itself.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use async_trait::async_trait;
 use bridge_core::{
-    AdapterError, ChatId, ChatInfo, MappingStore, Message, MessageKind, MsgId, Outgoing, Platform,
-    Sink,
+    AdapterError, Attachment, ChatId, ChatInfo, MappingStore, Message, MessageKind, MsgId,
+    Outgoing, Platform, Sink, model::human_size,
 };
+use chrono::{DateTime, Utc};
 use ruma::{
     MilliSecondsSinceUnixEpoch, OwnedUserId, RoomId, UInt, UserId,
-    api::client::{account::whoami, message::send_message_event, state::get_state_event_for_key},
+    api::client::{
+        account::whoami, authenticated_media::get_media_config, message::send_message_event,
+        state::get_state_event_for_key,
+    },
     events::{MessageLikeEventType, StateEventType},
 };
 use serde_json::Value;
 use tokio::sync::Mutex;
-use tracing::debug;
+use tracing::{debug, warn};
 
 use crate::{
     client::MatrixClient,
     config::MatrixConfig,
-    convert::{self, Style},
+    convert::{self, Media, Style},
     error::MatrixError,
     ghost::Ghosts,
     media,
@@ -39,6 +45,9 @@ pub struct MatrixSink {
     pub(crate) config: MatrixConfig,
     /// Held while rooms and spaces are being found or created.
     pub(crate) creating: Mutex<()>,
+    /// The largest file uploaded: the homeserver's `m.upload.size` once known, lowered when it
+    /// answers `M_TOO_LARGE` for a smaller one.
+    max_upload: AtomicU64,
 }
 
 impl std::fmt::Debug for MatrixSink {
@@ -81,6 +90,7 @@ impl MatrixSink {
             ghosts: Ghosts::new(&config.ghost_prefix),
             config: config.clone(),
             creating: Mutex::new(()),
+            max_upload: AtomicU64::new(u64::MAX),
         })
     }
 
@@ -131,16 +141,19 @@ impl MatrixSink {
         let part = all.get(out.part as usize).ok_or_else(|| {
             MatrixError::Request(format!("message {} has no part {}", msg.origin, out.part))
         })?;
+        let msgtype = match msg.kind {
+            MessageKind::Notice if self.config.notices => "m.notice",
+            _ => "m.text",
+        };
         let (event_type, content, author) = match part {
             Part::Body { attachment } => {
                 let author = self.author(room, msg).await?;
-                let media = match attachment {
-                    Some(a) => Some(media::upload(&self.client, a, author.as_deref()).await?),
-                    None => None,
-                };
-                let msgtype = match msg.kind {
-                    MessageKind::Notice if self.config.notices => "m.notice",
-                    _ => "m.text",
+                let (media, note) = match attachment {
+                    Some(a) => match self.upload(a, author.as_deref()).await? {
+                        Ok(media) => (Some(media), None),
+                        Err(note) => (None, Some(note)),
+                    },
+                    None => (None, None),
                 };
                 let mention = |name: &str| self.mention(name);
                 let style = Style {
@@ -148,19 +161,21 @@ impl MatrixSink {
                     reply_to: out.reply_to.map(MsgId::as_str),
                     mention: &mention,
                 };
-                let content = convert::body(msg, out.part, media.as_ref(), style);
+                let mut content = convert::body(msg, out.part, media.as_ref(), style);
+                if let Some(note) = note {
+                    convert::add_note(&mut content, &note);
+                }
                 (MessageLikeEventType::RoomMessage, content, author)
             }
             Part::Attachment(a) => {
                 let author = self.author(room, msg).await?;
-                let media = media::upload(&self.client, a, author.as_deref()).await?;
-                (
-                    MessageLikeEventType::RoomMessage,
-                    convert::attachment(msg, out.part, &media),
-                    author,
-                )
+                let content = match self.upload(a, author.as_deref()).await? {
+                    Ok(media) => convert::attachment(msg, out.part, &media),
+                    Err(note) => convert::attachment_note(msg, out.part, msgtype, &note),
+                };
+                (MessageLikeEventType::RoomMessage, content, author)
             }
-            Part::Reaction { emoji, user } => {
+            Part::Reaction { emoji, user, .. } => {
                 let target = out.earlier.first().ok_or_else(|| {
                     MatrixError::Request(format!("the reaction of {} has no message", msg.origin))
                 })?;
@@ -175,8 +190,78 @@ impl MatrixSink {
                 (MessageLikeEventType::Reaction, content, Some(ghost))
             }
         };
-        self.put(room, event_type, content, msg, out.part, author.as_deref())
+        // A reaction keeps its own time; never before its message (a skewed clock).
+        let at = match part {
+            Part::Reaction { at: Some(t), .. } => (*t).max(msg.sent_at),
+            _ => msg.sent_at,
+        };
+        self.put(
+            room,
+            event_type,
+            content,
+            (msg, out.part),
+            at,
+            author.as_deref(),
+        )
+        .await
+    }
+
+    /// Why `a` is left out of its copy, when that is known without reading it: the source
+    /// could not supply it, or it is over the homeserver's upload limit.
+    fn left_out(&self, a: &Attachment) -> Option<String> {
+        if let Some(why) = a.unavailable_reason() {
+            return Some(why.to_owned());
+        }
+        let limit = self.max_upload.load(Ordering::Relaxed);
+        a.size.filter(|s| *s > limit).map(|_| too_large(limit))
+    }
+
+    /// Uploads `a` as `author`; `Err(note)` when it cannot be copied (the note that names it
+    /// and says why, for the event to carry instead).
+    async fn upload(
+        &self,
+        a: &Attachment,
+        author: Option<&UserId>,
+    ) -> Result<Result<Media, String>, MatrixError> {
+        if let Some(why) = self.left_out(a) {
+            return Ok(Err(a.not_copied(&why)));
+        }
+        match media::upload(&self.client, a, author).await {
+            Ok(media) => Ok(Ok(media)),
+            Err(MatrixError::Attachment { what, source }) => {
+                warn!(file = %what, error = %source, "attachment unreadable; sending a note in its place");
+                Ok(Err(
+                    a.not_copied(&format!("it could not be read ({source})"))
+                ))
+            }
+            Err(e) if e.is("M_TOO_LARGE") || e.status() == Some(413) => {
+                if let Some(size) = a.size {
+                    self.max_upload
+                        .fetch_min(size.saturating_sub(1), Ordering::Relaxed);
+                }
+                warn!(file = %a.name, size = ?a.size, "the homeserver refused the file as too large; sending a note");
+                Ok(Err(a.not_copied("larger than the homeserver accepts")))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Learns the homeserver's upload limit (`m.upload.size`), so files over it become notes
+    /// without being sent. A homeserver that does not say leaves the limit to be learned from
+    /// an `M_TOO_LARGE`.
+    async fn learn_upload_limit(&self) {
+        match self
+            .client
+            .send(get_media_config::v1::Request::new(), None)
             .await
+        {
+            Ok(config) => {
+                let limit = u64::from(config.upload_size);
+                self.max_upload.fetch_min(limit, Ordering::Relaxed);
+                debug!(limit, "homeserver upload limit");
+            }
+            Err(e) => debug!(error = %e, "the homeserver does not give its upload limit"),
+        }
     }
 
     /// `PUT /rooms/{room}/send/{type}/{txn}?user_id=…&ts=…`.
@@ -185,8 +270,8 @@ impl MatrixSink {
         room: &RoomId,
         event_type: MessageLikeEventType,
         content: Value,
-        msg: &Message,
-        part: u32,
+        (msg, part): (&Message, u32),
+        at: DateTime<Utc>,
         author: Option<&UserId>,
     ) -> Result<MsgId, MatrixError> {
         let txn = parts::txn_id(msg, part);
@@ -196,7 +281,7 @@ impl MatrixSink {
             event_type,
             raw(content)?,
         );
-        req.timestamp = Some(timestamp(msg));
+        req.timestamp = Some(timestamp(at));
         let event = self.client.send(req, author).await?.event_id;
         debug!(msg = %msg.origin, part, room = %room, event = %event, "sent");
         Ok(MsgId::new(event.as_str()))
@@ -204,6 +289,7 @@ impl MatrixSink {
 
     async fn check_room(&self, to: &ChatId) -> Result<(), MatrixError> {
         self.client.send(whoami::v3::Request::new(), None).await?;
+        self.learn_upload_limit().await;
         let room = parse_room(to.as_str())?;
         let req = get_state_event_for_key::v3::Request::new(
             room.clone(),
@@ -222,9 +308,17 @@ impl MatrixSink {
     }
 }
 
-/// The message's original time, for `?ts=`.
-fn timestamp(msg: &Message) -> MilliSecondsSinceUnixEpoch {
-    let ms = msg.sent_at.timestamp_millis().max(0);
+/// Why a file over the upload limit is left out.
+fn too_large(limit: u64) -> String {
+    format!(
+        "larger than the homeserver's {} upload limit",
+        human_size(limit)
+    )
+}
+
+/// An original time, for `?ts=`.
+fn timestamp(at: DateTime<Utc>) -> MilliSecondsSinceUnixEpoch {
+    let ms = at.timestamp_millis().max(0);
     MilliSecondsSinceUnixEpoch(UInt::try_from(ms).unwrap_or(UInt::MAX))
 }
 
@@ -236,6 +330,14 @@ impl Sink for MatrixSink {
 
     fn parts(&self, msg: &Message) -> u32 {
         u32::try_from(parts::parts(msg).len()).unwrap_or(u32::MAX)
+    }
+
+    fn degraded(&self, msg: &Message) -> Vec<String> {
+        msg.content
+            .attachments
+            .iter()
+            .filter_map(|a| self.left_out(a).map(|why| a.not_copied(&why)))
+            .collect()
     }
 
     async fn send(&self, to: &ChatId, out: Outgoing<'_>) -> Result<MsgId, AdapterError> {

@@ -234,6 +234,7 @@ fn rich_history(chat: &ChatRef) -> Vec<Message> {
         emoji: "🎉".into(),
         exact: true,
         users: vec![sender("bob"), sender("carol_x")],
+        times: Vec::new(),
     }];
     let mut m2 = text_message(chat, 2, "a reply");
     m2.sender = sender("bob");

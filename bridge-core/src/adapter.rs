@@ -186,6 +186,16 @@ pub trait Sink: Send + Sync {
         1
     }
 
+    /// The attachments of `msg` this sink leaves out of its copy, each as the note the copy
+    /// carries instead (`report.pdf (31.2 MiB) was not copied: larger than Discord's 10.0 MiB
+    /// limit`; see [`crate::Attachment::not_copied`]). The engine records a copy with notes as
+    /// *degraded* and reports it. Like [`Sink::parts`] it depends only on the message and the
+    /// sink's configuration (and limits the sink has learned from the target); the engine asks
+    /// after sending the message's parts.
+    fn degraded(&self, _msg: &Message) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Sends one part of a message into `to` and returns the new message's ID.
     ///
     /// # Errors

@@ -142,7 +142,7 @@ pub enum Syntax {
 }
 
 /// A reaction a message carried, with everyone who made it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Reaction {
     /// The emoji: Unicode where known, otherwise the origin's key as found (see `exact`).
     pub emoji: String,
@@ -150,12 +150,28 @@ pub struct Reaction {
     pub exact: bool,
     /// Who reacted, in the order the origin lists them.
     pub users: Vec<Sender>,
+    /// When each of `users` reacted, in the same order, where the origin says (Keybase's
+    /// `ctime`); shorter than `users`, or `None`, where it does not.
+    pub times: Vec<Option<DateTime<Utc>>>,
+}
+
+impl Reaction {
+    /// When `users[i]` reacted, if the origin says.
+    pub fn time_of(&self, i: usize) -> Option<DateTime<Utc>> {
+        self.times.get(i).copied().flatten()
+    }
 }
 
 /// A file attached to a message.
+///
+/// A source that knows of an attachment but cannot supply its bytes (a missing file, a name
+/// that would leave the export folder) still hands it over, built with
+/// [`Attachment::unavailable`]: sinks then leave a note in the copy instead of the file, so
+/// nothing disappears without a word.
 #[derive(Clone)]
 pub struct Attachment {
-    /// The file name to show and upload under (already made safe by the source adapter).
+    /// The file name to show and upload under (already made safe by the source adapter; for an
+    /// unavailable attachment, only ever shown).
     pub name: String,
     /// MIME type, where known.
     pub mime: Option<String>,
@@ -178,6 +194,55 @@ impl fmt::Debug for Attachment {
     }
 }
 
+impl Attachment {
+    /// An attachment the source knows of but cannot supply, and why (in words that finish
+    /// "was not copied: …", e.g. "it is missing from the export folder").
+    pub fn unavailable(name: impl Into<String>, size: Option<u64>, why: impl Into<String>) -> Self {
+        let name: String = name.into();
+        Self {
+            // Shown in notes only; control characters would reach terminals and clients raw.
+            name: name
+                .chars()
+                .map(|c| if c.is_control() { '_' } else { c })
+                .collect(),
+            mime: None,
+            size,
+            dimensions: None,
+            data: Arc::new(Unavailable(why.into())),
+        }
+    }
+
+    /// Why the source could not supply this attachment's bytes, if it could not.
+    pub fn unavailable_reason(&self) -> Option<&str> {
+        self.data.unavailable()
+    }
+
+    /// The note a copy carries in place of this file: `report.pdf (31.2 MiB) was not copied:
+    /// <why>` (the size when known).
+    pub fn not_copied(&self, why: &str) -> String {
+        let size = self
+            .size
+            .map(|s| format!(" ({})", human_size(s)))
+            .unwrap_or_default();
+        format!("{}{size} was not copied: {why}", self.name)
+    }
+}
+
+/// A size for people: `512 bytes`, `3.0 KiB`, `31.2 MiB`, `1.5 GiB`.
+pub fn human_size(bytes: u64) -> String {
+    const KIB: f64 = 1024.0;
+    let b = bytes as f64;
+    if b >= KIB * KIB * KIB {
+        format!("{:.1} GiB", b / (KIB * KIB * KIB))
+    } else if b >= KIB * KIB {
+        format!("{:.1} MiB", b / (KIB * KIB))
+    } else if b >= KIB {
+        format!("{:.1} KiB", b / KIB)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
 /// A way to read an attachment's bytes, read only when a sink needs them.
 #[async_trait]
 pub trait Blob: Send + Sync {
@@ -189,6 +254,34 @@ pub trait Blob: Send + Sync {
 
     /// Where the bytes are, for logs and reports.
     fn describe(&self) -> String;
+
+    /// Why the bytes cannot be had, when the source already knows they cannot (sinks then
+    /// write a note instead of trying). `None`: try [`Blob::read`].
+    fn unavailable(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// The bytes of an attachment the source could not supply, with why (see
+/// [`Attachment::unavailable`]).
+pub struct Unavailable(pub String);
+
+#[async_trait]
+impl Blob for Unavailable {
+    async fn read(&self) -> std::io::Result<Vec<u8>> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            self.0.clone(),
+        ))
+    }
+
+    fn describe(&self) -> String {
+        format!("not available: {}", self.0)
+    }
+
+    fn unavailable(&self) -> Option<&str> {
+        Some(&self.0)
+    }
 }
 
 /// Bytes held in memory.

@@ -278,6 +278,15 @@ impl Sink for FakeSink {
         (self.parts)(msg)
     }
 
+    /// A note for each attachment the source could not supply.
+    fn degraded(&self, msg: &Message) -> Vec<String> {
+        msg.content
+            .attachments
+            .iter()
+            .filter_map(|a| a.unavailable_reason().map(|why| a.not_copied(why)))
+            .collect()
+    }
+
     async fn send(&self, to: &ChatId, out: Outgoing<'_>) -> Result<MsgId, AdapterError> {
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         let _guard = InFlight(&self.in_flight);

@@ -37,13 +37,22 @@ pub async fn run(
     for o in &outcomes {
         match &o.result {
             Ok(s) => info!(link = %o.link, to = %o.to, copied = s.copied, rejected = s.rejected,
-                parts_sent = s.parts_sent, reconciled = s.reconciled, "job complete"),
+                degraded = s.degraded, parts_sent = s.parts_sent, reconciled = s.reconciled,
+                "job complete"),
             Err(BackfillError::Cancelled) => {
                 warn!(link = %o.link, to = %o.to, "stopped; run the backfill again to resume");
             }
             Err(e) => {
                 error!(link = %o.link, to = %o.to, error = %e, next = e.advice(), "job failed");
             }
+        }
+        if o.result.as_ref().is_ok_and(|s| s.rejected > 0) {
+            warn!(link = %o.link, to = %o.to, "some messages were rejected: see `kbbridge status`");
+        }
+        if let Some(s) = o.result.as_ref().ok().filter(|s| s.degraded > 0) {
+            warn!(link = %o.link, to = %o.to, degraded = s.degraded,
+                "some messages were copied without some attachments (a note in each copy says \
+                 which and why): see `kbbridge status`");
         }
     }
     let failed = report::print(&store, &outcomes).await?;

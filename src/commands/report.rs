@@ -1,5 +1,6 @@
-//! The report a backfill ends with: one line per job with its counts from the store, then each
-//! failed link with what to do about it.
+//! The report a backfill ends with: one line per job with its counts from the store (copied,
+//! rejected, degraded: copied with a note in place of some attachments), then each failed link
+//! with what to do about it.
 
 use crate::output::{Escaped, outln};
 use bridge_core::{
@@ -28,6 +29,7 @@ pub async fn print(store: &MappingStore, outcomes: &[JobOutcome]) -> anyhow::Res
     let mut failed = Vec::new();
     for o in &sorted {
         let (copied, rejected) = store.copy_counts(&o.from, &o.to).await?;
+        let degraded = store.degraded_count(&o.from, &o.to).await?;
         let state = match &o.result {
             Ok(_) => "done",
             Err(BackfillError::Cancelled) => "stopped",
@@ -37,11 +39,12 @@ pub async fn print(store: &MappingStore, outcomes: &[JobOutcome]) -> anyhow::Res
             failed.push(*o);
         }
         outln!(
-            "{:<20} {:<40} {:>8} {:>8}  {state}",
+            "{:<20} {:<40} {:>8} {:>8} {:>8}  {state}",
             Escaped(&o.link),
             Escaped(&o.to),
             copied,
-            rejected
+            rejected,
+            degraded
         )?;
     }
     for o in &failed {

@@ -1,5 +1,5 @@
-//! `kbbridge status`: what every link has copied, what is interrupted, rejected or held by a
-//! running process, from the database alone.
+//! `kbbridge status`: what every link has copied, what is interrupted, rejected, degraded or
+//! held by a running process, from the database alone.
 //!
 //! Counts come from the copy rows (one per part, written before and after each send), not from
 //! the progress rows a run saves after each page: a run stopped at any point is shown as it
@@ -19,7 +19,7 @@ use crate::{
     wiring,
 };
 
-/// How many rejected messages to list per job.
+/// How many rejected (or degraded) messages to list per job.
 const REJECTS_SHOWN: usize = 20;
 
 /// What the store knows of one (source chat, target chat).
@@ -115,6 +115,9 @@ async fn show(store: &MappingStore, config: &Config) -> anyhow::Result<()> {
     for (from, to) in rows.keys() {
         show_rejected(store, from, to).await?;
     }
+    for (from, to) in rows.keys() {
+        show_degraded(store, from, to).await?;
+    }
     show_leases(&leases)
 }
 
@@ -134,6 +137,27 @@ async fn show_rejected(store: &MappingStore, from: &ChatRef, to: &ChatRef) -> an
     }
     if rejected.len() > REJECTS_SHOWN {
         outln!("  … and {} more", rejected.len() - REJECTS_SHOWN)?;
+    }
+    Ok(())
+}
+
+async fn show_degraded(store: &MappingStore, from: &ChatRef, to: &ChatRef) -> anyhow::Result<()> {
+    let degraded = store.degraded(from, to).await?;
+    if degraded.is_empty() {
+        return Ok(());
+    }
+    outln!(
+        "\ncopied without some attachments into {} ({}):",
+        Escaped(to),
+        degraded.len()
+    )?;
+    for d in degraded.iter().take(REJECTS_SHOWN) {
+        for note in d.notes.lines() {
+            outln!("  {}: {}", Escaped(&d.origin.msg), Escaped(note))?;
+        }
+    }
+    if degraded.len() > REJECTS_SHOWN {
+        outln!("  … and {} more", degraded.len() - REJECTS_SHOWN)?;
     }
     Ok(())
 }

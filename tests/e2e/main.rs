@@ -2,6 +2,7 @@
 
 mod check;
 mod cli;
+mod degraded;
 mod discord;
 mod keybase;
 mod matrix;

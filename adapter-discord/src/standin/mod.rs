@@ -14,6 +14,7 @@
 //!   owner, roles and the bot's membership.
 
 mod faults;
+mod filenames;
 mod gate;
 mod guild;
 mod limits;

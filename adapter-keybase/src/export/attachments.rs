@@ -12,6 +12,7 @@ use std::{
 };
 
 use super::rejects::RejectReason;
+use crate::layout::safe_file_name;
 
 /// Where an attachment is, or why it is not used.
 #[derive(Debug, PartialEq, Eq)]
@@ -25,6 +26,16 @@ pub(crate) enum Located {
     },
     /// Not there (or not a regular file); the path looked at.
     Missing(PathBuf),
+    /// A regular file inside the folder that cannot be opened (permissions): its path, size
+    /// and the error.
+    Unreadable {
+        /// Canonical path, inside the canonical attachments folder.
+        path: PathBuf,
+        /// Size in bytes.
+        size: u64,
+        /// Why it cannot be opened.
+        error: String,
+    },
     /// Refused: the names would leave the folder.
     Unsafe(RejectReason, String),
 }
@@ -54,13 +65,34 @@ impl AttachmentDir {
     }
 
     /// Finds message `id`'s attachment `filename` in channel `channel`.
+    ///
+    /// A file name that could leave the folder is never joined to a path; the file is looked
+    /// for under its safe name instead (`kbbridge export` stores it so: [`safe_file_name`]),
+    /// and the name is refused only when no such file is there.
     pub(crate) fn locate(&self, channel: &str, id: u64, filename: &str) -> Located {
-        for (what, name) in [("channel name", channel), ("file name", filename)] {
-            if let Err(why) = plain_name(name) {
-                let detail = format!("attachment {what} {name:?} {why}");
-                return Located::Unsafe(RejectReason::UnsafeAttachmentPath, detail);
-            }
+        if let Err(why) = plain_name(channel) {
+            let detail = format!("attachment channel name {channel:?} {why}");
+            return Located::Unsafe(RejectReason::UnsafeAttachmentPath, detail);
         }
+        if let Err(why) = plain_name(filename) {
+            let safe = safe_file_name(filename);
+            if plain_name(&safe).is_ok() {
+                match self.locate_plain(channel, id, &safe) {
+                    found @ (Located::Found { .. } | Located::Unsafe(..)) => return found,
+                    Located::Missing(_) | Located::Unreadable { .. } => {}
+                }
+            }
+            let detail = format!(
+                "attachment file name {filename:?} {why}, and no file {id}-{safe} is in the \
+                 attachments folder"
+            );
+            return Located::Unsafe(RejectReason::UnsafeAttachmentPath, detail);
+        }
+        self.locate_plain(channel, id, filename)
+    }
+
+    /// As [`AttachmentDir::locate`], for names already checked to be plain.
+    fn locate_plain(&self, channel: &str, id: u64, filename: &str) -> Located {
         let path = self.root.join(channel).join(format!("{id}-{filename}"));
         let Some(root) = &self.canonical else {
             return Located::Missing(path);
@@ -78,9 +110,17 @@ impl AttachmentDir {
             return Located::Unsafe(RejectReason::AttachmentOutsideDir, detail);
         }
         match fs::metadata(&real) {
-            Ok(meta) if meta.is_file() => Located::Found {
-                path: real,
-                size: meta.len(),
+            // Opened once here, so an unreadable file is known before a sink tries to send it.
+            Ok(meta) if meta.is_file() => match fs::File::open(&real) {
+                Ok(_) => Located::Found {
+                    path: real,
+                    size: meta.len(),
+                },
+                Err(e) => Located::Unreadable {
+                    path: real,
+                    size: meta.len(),
+                    error: e.kind().to_string(),
+                },
             },
             _ => Located::Missing(path),
         }

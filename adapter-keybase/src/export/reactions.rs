@@ -15,6 +15,7 @@
 use std::collections::{HashMap, HashSet};
 
 use bridge_core::{Reaction, Sender, UserId};
+use chrono::{DateTime, Utc};
 
 use super::node::Node;
 
@@ -128,17 +129,18 @@ pub(crate) fn convert(node: &Node, names: &UserNames, exact_keys: bool) -> Conve
         let Some((emoji, exact, users)) = entry(key, value, exact_keys, &mut out) else {
             continue;
         };
-        let users: Vec<Sender> = users
+        let (users, times): (Vec<Sender>, Vec<Option<DateTime<Utc>>>) = users
             .into_iter()
-            .map(|u| {
+            .map(|(u, ctime)| {
                 let name = names.resolve(u).to_owned();
-                Sender {
+                let sender = Sender {
                     id: UserId::new(name.clone()),
                     name,
                     avatar: None,
-                }
+                };
+                (sender, ctime)
             })
-            .collect();
+            .unzip();
         if users.is_empty() {
             continue;
         }
@@ -148,9 +150,11 @@ pub(crate) fn convert(node: &Node, names: &UserNames, exact_keys: bool) -> Conve
             .find(|r| r.emoji == emoji && r.exact == exact)
         {
             Some(same) => {
-                for u in users {
+                for (u, t) in users.into_iter().zip(times) {
                     if !same.users.contains(&u) {
+                        same.times.resize(same.users.len(), None);
                         same.users.push(u);
+                        same.times.push(t);
                     }
                 }
             }
@@ -158,19 +162,35 @@ pub(crate) fn convert(node: &Node, names: &UserNames, exact_keys: bool) -> Conve
                 emoji,
                 exact,
                 users,
+                times,
             }),
         }
     }
     out
 }
 
-/// One `key: value` entry → (emoji, exact, user names), counting inexact entries.
+/// A reacting user's name, and when they reacted where the export says.
+type Reacted<'a> = (&'a str, Option<DateTime<Utc>>);
+
+/// A reacting user's entry → when they reacted (`ctime`, in milliseconds), if it says.
+fn ctime(user: &Node) -> Option<DateTime<Utc>> {
+    match user.get("ctime")? {
+        Node::Uint(ms) => i64::try_from(*ms)
+            .ok()
+            .filter(|ms| *ms > 0)
+            .and_then(DateTime::from_timestamp_millis),
+        _ => None,
+    }
+}
+
+/// One `key: value` entry → (emoji, exact, user names with when they reacted), counting
+/// inexact entries.
 fn entry<'a>(
     key: &'a str,
     value: &'a Node,
     exact_keys: bool,
     out: &mut Converted,
-) -> Option<(String, bool, Vec<&'a str>)> {
+) -> Option<(String, bool, Vec<Reacted<'a>>)> {
     let all_objects =
         |entries: &[(String, Node)]| entries.iter().all(|(_, v)| matches!(v, Node::Object(_)));
     let Some(fields) = value.as_object() else {
@@ -182,7 +202,7 @@ fn entry<'a>(
     };
     let (emoji, exact, users) = match value.get("users").and_then(Node::as_object) {
         Some(users) if all_objects(users) => {
-            let users = users.iter().map(|(u, _)| u.as_str()).collect();
+            let users = users.iter().map(|(u, v)| (u.as_str(), ctime(v))).collect();
             match value.get("decorated").and_then(Node::as_str) {
                 Some(d) if !d.trim().is_empty() && !d.contains("$>kb$") => {
                     (d.to_owned(), true, users)
@@ -199,7 +219,7 @@ fn entry<'a>(
             (
                 key.to_owned(),
                 exact_keys,
-                fields.iter().map(|(u, _)| u.as_str()).collect(),
+                fields.iter().map(|(u, v)| (u.as_str(), ctime(v))).collect(),
             )
         }
         _ => {
@@ -253,6 +273,10 @@ mod tests {
             .map(|u| u.name.as_str())
             .collect();
         assert_eq!(who, ["carol_x", "bob"]);
+        let ms = |t: Option<chrono::DateTime<Utc>>| t.map(|t| t.timestamp_millis());
+        assert_eq!(ms(c.reactions[0].time_of(0)), Some(1));
+        assert_eq!(ms(c.reactions[0].time_of(1)), Some(2));
+        assert_eq!(c.reactions[1].time_of(0), None, "no ctime: none");
         assert_eq!(
             (
                 c.reactions[1].emoji.as_str(),

@@ -308,6 +308,16 @@ fn account(
     match attachment_of(rec, dir) {
         AttachmentOutcome::None => {}
         AttachmentOutcome::Found { .. } => (tally.attachment, tally.found) = (true, true),
+        AttachmentOutcome::Unreadable { name, path, .. } => {
+            (tally.attachment, tally.missing) = (true, true);
+            missing = Some(MissingAttachment {
+                chat: ChatId::new(rec.chat.clone()),
+                id: rec.id,
+                line,
+                filename: Some(name),
+                path: Some(path),
+            });
+        }
         AttachmentOutcome::Missing { filename, path } => {
             (tally.attachment, tally.missing) = (true, true);
             let chat = ChatId::new(rec.chat.clone());

@@ -61,7 +61,12 @@ fn each_bad_line_is_reported_and_the_rest_read() {
 
     let general = read_all_sync(&export, "acme#general");
     assert_eq!(ids(&general), [1, 13, 16, 17, 18]);
-    assert!(general[2].reactions.is_empty() && general[3].content.attachments.is_empty());
+    assert!(general[2].reactions.is_empty());
+    let refused = &general[3].content.attachments;
+    assert!(
+        refused.len() == 1 && refused[0].unavailable_reason().is_some(),
+        "a refused attachment replays as a note: {refused:?}"
+    );
     assert_eq!(
         general[4].content.text, "ok 18",
         "the last line has no newline"

@@ -67,7 +67,7 @@ async fn legacy_files_read_as_team_general() {
             bare_attachment.content.text.as_str(),
             bare_attachment.content.attachments.len()
         ),
-        ("", 0)
+        ("", 1)
     );
     assert_eq!(
         by_id(&general, 3).content.text,

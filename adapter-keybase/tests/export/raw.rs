@@ -38,6 +38,11 @@ fn array_of_wrappers() {
         [(":+1:", true, vec!["bob"])],
         "aggregated, not doubled"
     );
+    assert_eq!(
+        hello.reactions[0].time_of(0),
+        DateTime::from_timestamp_millis(1_600_000_700_000),
+        "the reaction keeps its own time (`ctime`)"
+    );
     assert_eq!(by_id(&all, 2).content.text, "Sunset");
     let system = by_id(&all, 4);
     assert_eq!(
@@ -70,6 +75,11 @@ fn read_replies_one_per_line_are_folded() {
     assert_eq!((hi.content.text.as_str(), hi.edited), ("hi (edited)", true));
     // bob's reaction stays; alice's was taken back (its reaction message deleted).
     assert_eq!(reactions(hi), [(":tada:", true, vec!["bob"])]);
+    assert_eq!(
+        hi.reactions[0].time_of(0),
+        DateTime::from_timestamp_millis(1_600_000_050_123),
+        "a folded reaction keeps its reaction message's time"
+    );
     assert_eq!(export.chats()[0].messages, 2);
 }
 

@@ -40,7 +40,7 @@ const GENERAL: &[Expected] = &[
     (23, "alice", N, None, false, 1, "Whiteboard from today's session"),
     (24, "bob", N, None, false, 1, ""),
     (25, "carol_x", N, None, false, 1, "Meeting notes"),
-    (27, "dave", N, None, false, 0, "old logo, for reference"),
+    (27, "dave", N, None, false, 1, "old logo, for reference"),
     (28, "bob", N, None, false, 0, "Who owns the _staging_ box? @dave?"),
     (29, "dave", N, Some(28), false, 0, "me, it is back up"),
     (30, "emile_b", N, Some(29), false, 0, "merci dave!"),
@@ -272,9 +272,12 @@ async fn attachments_resolve_inside_the_folder() {
             assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"));
         }
     }
-    assert!(
-        by_id(&general, 27).content.attachments.is_empty(),
-        "missing file: text only"
+    let missing = &by_id(&general, 27).content.attachments;
+    assert_eq!(missing.len(), 1, "a missing file still reaches the sinks");
+    assert_eq!(missing[0].name, "old-logo.svg");
+    assert_eq!(
+        missing[0].unavailable_reason(),
+        Some("it is missing from the export's attachments folder")
     );
     let dm = read_all(&export, "alice,bob", 100).await;
     let sunset = by_id(&dm, 4);

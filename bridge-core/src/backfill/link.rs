@@ -26,7 +26,7 @@ use crate::{
     ids::{ChatRef, Cursor, MsgId},
     lease::with_lease,
     model::Message,
-    store::{CopyState, Lease, LeaseInfo, Progress},
+    store::{CopyRow, CopyState, Lease, LeaseInfo, Progress},
 };
 
 /// The state of one job while it runs.
@@ -148,9 +148,11 @@ impl<'a> LinkRun<'a> {
         let saved = store.progress(&job.from, &self.to).await?;
         let mut cursor = saved.as_ref().and_then(|p| p.cursor.clone());
         let (copied, rejected) = store.copy_counts(&job.from, &self.to).await?;
+        let degraded = store.degraded_count(&job.from, &self.to).await?;
         self.bump(|s| {
             s.copied = copied;
             s.rejected = rejected;
+            s.degraded = degraded;
         });
         let total =
             job.source
@@ -197,7 +199,8 @@ impl<'a> LinkRun<'a> {
         }
         let summary = self.snapshot();
         info!(link = %job.link, to = %self.to, copied = summary.copied, rejected = summary.rejected,
-            skipped = summary.skipped, parts_sent = summary.parts_sent, "backfill complete");
+            degraded = summary.degraded, skipped = summary.skipped, parts_sent = summary.parts_sent,
+            "backfill complete");
         Ok(summary)
     }
 
@@ -270,6 +273,10 @@ impl<'a> LinkRun<'a> {
                 .any(|r| r.part == p && r.state != CopyState::Pending)
         }) || rows.iter().any(|r| r.state == CopyState::Rejected);
         if finished {
+            if !rows.iter().any(|r| r.state == CopyState::Rejected) {
+                // A crash between the last part and the notes leaves them unrecorded.
+                self.record_degraded(msg, &rows).await?;
+            }
             self.bump(|s| s.skipped += 1);
             debug!(link = %job.link, msg = %msg.origin, "already copied, skipping");
             return Ok(MessageOutcome::Skipped);
@@ -324,7 +331,42 @@ impl<'a> LinkRun<'a> {
         if !counted_before {
             self.bump(|s| s.copied += 1);
         }
-        Ok(MessageOutcome::Copied)
+        let notes = self.record_degraded(msg, &rows).await?;
+        Ok(if notes.is_empty() {
+            MessageOutcome::Copied
+        } else {
+            MessageOutcome::Degraded(notes)
+        })
+    }
+
+    /// Asks the sink which attachments of `msg` its copy left out and, unless `rows` (the
+    /// copy's rows before this run touched them) show it done already, records the notes on
+    /// the copy and counts it as degraded. Returns the notes.
+    async fn record_degraded(
+        &self,
+        msg: &Message,
+        rows: &[CopyRow],
+    ) -> Result<Vec<String>, BackfillError> {
+        let job = self.job;
+        if msg.content.attachments.is_empty() {
+            return Ok(Vec::new());
+        }
+        let notes = job.sink.degraded(msg);
+        let recorded = rows
+            .iter()
+            .any(|r| r.part == 0 && r.state == CopyState::Sent && r.detail.is_some());
+        if notes.is_empty() || recorded {
+            return Ok(notes);
+        }
+        let joined = notes.join("\n");
+        self.engine
+            .store
+            .mark_degraded(&msg.origin, &self.to, &joined)
+            .await?;
+        self.bump(|s| s.degraded += 1);
+        warn!(link = %job.link, to = %self.to, msg = %msg.origin, notes = %joined,
+            "copied without some attachments (a note says so in the copy); see `kbbridge status`");
+        Ok(notes)
     }
 
     /// After a crash: asks the target whether a pending part arrived.

@@ -13,6 +13,9 @@ pub struct Summary {
     pub copied: u64,
     /// Messages the target rejected, in all runs so far (recorded in the store with reasons).
     pub rejected: u64,
+    /// Messages copied without some of their attachments (each carries a note instead), in all
+    /// runs so far; also counted in `copied`.
+    pub degraded: u64,
     /// Messages of this run found already copied (or rejected) and not sent again.
     pub skipped: u64,
     /// Target messages sent by this run (a message may take several parts).
@@ -81,6 +84,8 @@ pub enum ProgressKind {
 pub enum MessageOutcome {
     /// All its parts are now in the target.
     Copied,
+    /// All its parts are in the target, but some attachments are notes instead of files.
+    Degraded(Vec<String>),
     /// An earlier run had handled it already.
     Skipped,
     /// The target refused it; the reason is recorded.

@@ -1,5 +1,7 @@
 //! Engine tests with in-memory fakes and a real SQLite store in a temp folder.
 
+mod degraded;
+
 use std::{
     future::Future,
     pin::Pin,

@@ -101,7 +101,11 @@ const ROWS_PER_INSERT: usize = 100;
 pub(super) type AnyQuery<'q> = Query<'q, Any, AnyArguments<'q>>;
 
 /// Binds origin and target chat, in the order of [`COPIES`]' `$1..$5`.
-fn bind_key<'q>(query: AnyQuery<'q>, origin: &'q MsgRef, to: &'q ChatRef) -> AnyQuery<'q> {
+pub(super) fn bind_key<'q>(
+    query: AnyQuery<'q>,
+    origin: &'q MsgRef,
+    to: &'q ChatRef,
+) -> AnyQuery<'q> {
     query
         .bind(origin.platform.as_str())
         .bind(origin.chat.as_str())

@@ -18,12 +18,14 @@
 //! - `copies.rs`: `message_copy`, the heart of the store (reply/edit translation, echo checks,
 //!   exactly-once sends).
 //! - `reports.rs`: pending and rejected parts, and counts, from `message_copy`.
+//! - `degraded.rs`: copies delivered without some attachments (notes in a sent row's detail).
 //! - `progress.rs`: `backfill_progress`.
 //! - `targets.rs`: `target` and `ghost`.
 //! - `totals.rs`: per chat pair, messages copied, rejected, pending and degraded.
 //! - `leases.rs`: `lease`, one writer per link (holder, epoch, expiry; fenced writes).
 
 mod copies;
+mod degraded;
 mod leases;
 mod open;
 mod progress;
@@ -32,6 +34,7 @@ mod reports;
 mod targets;
 mod totals;
 
+pub use degraded::DegradedCopy;
 pub use leases::{Lease, LeaseInfo};
 pub use open::{CONNECT_TIMEOUT, redact_url};
 pub use totals::CopyTotals;
@@ -106,7 +109,8 @@ pub struct CopyRow {
     pub state: CopyState,
     /// The target message ID, once sent.
     pub msg: Option<MsgId>,
-    /// Why it was rejected, if it was.
+    /// Why it was rejected, if it was; on a sent part 0, the notes of a degraded copy (see
+    /// [`MappingStore::mark_degraded`]).
     pub detail: Option<String>,
 }
 

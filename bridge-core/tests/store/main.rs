@@ -186,6 +186,7 @@ fn progress(from: ChatRef, to: ChatRef, cursor: Option<&str>, copied: u64) -> Pr
 }
 
 mod copies;
+mod degraded;
 mod leases;
 mod open;
 mod records;

@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::{bad_json, webhooks::check_name};
 use crate::standin::{
     Shared,
+    filenames::discord_file_name,
     state::{RecordedFile, RecordedMessage, WebhookInfo},
     wire,
 };
@@ -217,7 +218,8 @@ pub(super) fn accept(
         .into_iter()
         .map(|(name, bytes)| RecordedFile {
             id: w.snowflake(),
-            name,
+            // Discord keeps a cleaned name, not the one sent.
+            name: discord_file_name(&name),
             bytes,
         })
         .collect();

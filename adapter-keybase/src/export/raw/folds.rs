@@ -105,10 +105,18 @@ impl Folds {
         if rec.reactions.is_none() && !reactions.is_empty() {
             let mut by_emoji: Vec<(String, Vec<(String, Node)>)> = Vec::new();
             for at in reactions {
-                let RawParsed::Reaction { emoji, sender, .. } = read(file, path, at)? else {
+                let RawParsed::Reaction {
+                    emoji,
+                    sender,
+                    at: ctime,
+                    ..
+                } = read(file, path, at)?
+                else {
                     return Err(changed(path, at));
                 };
-                let user = (sender, Node::Object(Vec::new()));
+                // Shaped like the service's own reaction map: the user's `ctime`.
+                let when = ctime.map(|ms| ("ctime".to_owned(), Node::Uint(ms)));
+                let user = (sender, Node::Object(when.into_iter().collect()));
                 match by_emoji.iter_mut().find(|(e, _)| *e == emoji) {
                     Some((_, users)) if users.iter().any(|(u, _)| *u == user.0) => {}
                     Some((_, users)) => users.push(user),

@@ -146,6 +146,8 @@ pub(crate) enum RawParsed {
         target: u64,
         emoji: String,
         sender: String,
+        /// When the reaction was made (the reaction message's time), in milliseconds.
+        at: Option<u64>,
     },
     /// Understood, not replayed.
     Skip(SkipReason),
@@ -284,12 +286,16 @@ fn classify(msg: Msg) -> RawParsed {
                     "reaction without target, emoji or sender",
                 );
             };
+            let at = sent_time(msg.sent_at_ms, msg.sent_at)
+                .ok()
+                .and_then(|t| u64::try_from(t.timestamp_millis()).ok());
             return RawParsed::Reaction {
                 chat,
                 id,
                 target,
                 emoji,
                 sender,
+                at,
             };
         }
         "join" | "leave" | "metadata" | "tlfname" | "attachmentuploaded" | "unfurl" | "flip"

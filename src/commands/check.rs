@@ -87,7 +87,7 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     let links = wiring::select_links(config, &[])?;
     outln!(
         "{}: {} link(s), mapping file is valid",
-        config.path.display(),
+        Escaped(config.path.display()),
         links.len()
     )?;
     let mut tally = Tally::default();
@@ -140,10 +140,10 @@ async fn check_export(config: &Config, links: &[&Link], tally: &mut Tally) -> an
         match export.count(&link.source.chat).await {
             Ok(Some(n)) => outln!(
                 "  {}: {} has {n} message(s) to copy",
-                link.name,
-                link.source
+                Escaped(&link.name),
+                Escaped(&link.source)
             )?,
-            Ok(None) => outln!("  {}: {} found", link.name, link.source)?,
+            Ok(None) => outln!("  {}: {} found", Escaped(&link.name), Escaped(&link.source))?,
             Err(e) => tally.problem(&link.name, format!("{}: {e}", link.source))?,
         }
     }
@@ -160,7 +160,7 @@ async fn check_database(
         Ok(store) => {
             outln!(
                 "  {}: reachable ({:?})",
-                wiring::redacted_db(config),
+                Escaped(wiring::redacted_db(config)),
                 store.backend()
             )?;
             Ok(Some(store))
@@ -267,7 +267,7 @@ async fn check_matrix(
             Err(e) => return tally.problem("matrix", causes(&e)),
         };
         match tokio::time::timeout(REACH_TIMEOUT, sink.check(room)).await {
-            Ok(Ok(())) => outln!("  {link}: matrix:{room} is reachable")?,
+            Ok(Ok(())) => outln!("  {}: matrix:{} is reachable", Escaped(link), Escaped(room))?,
             Ok(Err(e)) => tally.problem(link, format!("matrix:{room}: {e}"))?,
             Err(_) => tally.problem(
                 link,

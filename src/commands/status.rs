@@ -59,7 +59,7 @@ async fn show(store: &MappingStore, config: &Config) -> anyhow::Result<()> {
         .collect();
     if rows.is_empty() {
         outln!(
-            "nothing has been copied yet into any target of {}",
+            "no backfill has run yet against {}",
             wiring::redacted_db(config)
         )?;
         show_leases(&leases)?;

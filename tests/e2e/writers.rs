@@ -333,3 +333,44 @@ async fn a_restart_while_channels_are_created_under_a_tight_bucket_completes() {
     let stats = s.standin.stats();
     assert!(stats.injected_5xx >= 1, "{stats:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_whose_channel_is_gone_fails_alone_and_the_report_says_what_to_do() {
+    let s = Setup::new(Limits::discord().scaled(0.25), &sqlite(), 5).await;
+    // The first link names a channel that does not exist; the others are "auto".
+    let cfg = s.dir.path().join("kbbridge.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let text = text.replacen(
+        "keybase = \"acme#general\"\ndiscord = \"auto\"",
+        "keybase = \"acme#general\"\ndiscord = \"123456789012345678\"",
+        1,
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let (ok, stdout, stderr) = finish(s.spawn()).await;
+    assert!(!ok, "a failed link must fail the run:\n{stdout}\n{stderr}");
+    let row = stdout
+        .lines()
+        .find(|l| l.starts_with("l0 "))
+        .unwrap_or_else(|| panic!("no report row for l0:\n{stdout}"));
+    assert!(row.contains("FAILED"), "{row}");
+    assert!(
+        stdout.contains("what to do: fix the target chat"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1 of 4 job(s) did not finish"), "{stdout}");
+    for link in ["l1 ", "l2 ", "l3 "] {
+        let row = stdout
+            .lines()
+            .find(|l| l.starts_with(link))
+            .unwrap_or_else(|| panic!("no report row for {link}:\n{stdout}"));
+        assert!(row.ends_with("done"), "{row}");
+    }
+    // The three other chats arrived whole: their channels hold messages, l0's none was made.
+    let texts = s
+        .standin
+        .channels()
+        .into_iter()
+        .filter(|c| c.kind == 0)
+        .count();
+    assert_eq!(texts, 3);
+}

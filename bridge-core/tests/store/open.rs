@@ -31,7 +31,7 @@ store_test! {
             .await
             .expect("list tables");
             let expected =
-                ["_sqlx_migrations", "backfill_progress", "ghost", "message_copy", "target"];
+                ["_sqlx_migrations", "backfill_progress", "ghost", "lease", "message_copy", "target"];
             assert_eq!(tables, expected);
         }
         store.close().await;
@@ -161,7 +161,8 @@ store_test! {
                 sqlx::query_scalar(count).fetch_one(&mut conn).await.expect("count")
             }
         };
-        assert_eq!(migrations, 1);
+        // Each of the two migrations (init, lease) applied exactly once.
+        assert_eq!(migrations, 2);
         for store in stores {
             store.close().await;
         }

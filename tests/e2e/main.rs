@@ -6,3 +6,4 @@ mod keybase;
 mod matrix;
 mod output;
 mod support;
+mod toolchain;

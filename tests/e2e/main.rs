@@ -8,4 +8,5 @@ mod keybase;
 mod matrix;
 mod output;
 mod support;
+mod toolchain;
 mod writers;

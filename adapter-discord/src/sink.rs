@@ -84,6 +84,10 @@ pub struct DiscordSink {
     /// Parts whose last send got no clear answer (connection lost, 5xx): the message may have
     /// been created, so a retry looks for it before sending again.
     ambiguous: Mutex<HashSet<(u64, String, u32)>>,
+    /// Notes written at send time for files that turned out unusable only then (unreadable,
+    /// refused by Discord without a known size), by (source message, attachment index), so
+    /// [`Sink::degraded`] reports them too.
+    late_notes: Mutex<HashMap<(String, usize), String>>,
     pub(crate) options: SinkOptions,
 }
 
@@ -135,6 +139,7 @@ impl DiscordSink {
             quotes: Mutex::new(HashMap::new()),
             max_file: AtomicU64::new(options.max_file_size),
             ambiguous: Mutex::new(HashSet::new()),
+            late_notes: Mutex::new(HashMap::new()),
             options,
         })
     }
@@ -342,6 +347,16 @@ impl DiscordSink {
             .map(|why| convert::file_note(&a.not_copied(&why)))
     }
 
+    /// Remembers `text`, the note for `part`'s file that only the send found out (for
+    /// [`Sink::degraded`]), and returns it as the copy shows it.
+    fn late_note(&self, msg: &Message, part: &PartPlan, text: String) -> String {
+        let note = convert::file_note(&text);
+        if let Some(i) = part.file {
+            lock(&self.late_notes).insert((msg.origin.to_string(), i), text);
+        }
+        note
+    }
+
     /// Sends `part` of `out`; a file that cannot be uploaded is replaced by a note.
     async fn send_part(
         &self,
@@ -363,14 +378,15 @@ impl DiscordSink {
                         size: Some(b.len() as u64),
                         ..a.clone()
                     };
-                    now.note = Some(convert::file_note(&sized.not_copied(&too_large(limit))));
+                    let text = sized.not_copied(&too_large(limit));
+                    now.note = Some(self.late_note(msg, part, text));
                 }
                 Ok(b) => file = Some(b),
                 Err(e) => {
                     warn!(msg = %msg.origin, file = %a.data.describe(), error = %e,
                         "attachment unreadable; sending a note in its place");
-                    let why = format!("it could not be read ({e})");
-                    now.note = Some(convert::file_note(&a.not_copied(&why)));
+                    let text = a.not_copied(&format!("it could not be read ({e})"));
+                    now.note = Some(self.late_note(msg, part, text));
                 }
             }
         }
@@ -395,7 +411,7 @@ impl DiscordSink {
                         });
                         let text = sized
                             .map_or_else(|| too_large(limit), |a| a.not_copied(&too_large(limit)));
-                        now.note = Some(convert::file_note(&text));
+                        now.note = Some(self.late_note(msg, part, text));
                         let content = convert::content(msg, part, self.style, out.mode, &now);
                         self.execute(&hook, msg, out.mode, &content, None).await
                     }
@@ -473,10 +489,17 @@ impl Sink for DiscordSink {
     }
 
     fn degraded(&self, msg: &Message) -> Vec<String> {
+        let late = lock(&self.late_notes);
+        let origin = msg.origin.to_string();
         msg.content
             .attachments
             .iter()
-            .filter_map(|a| self.left_out(a).map(|why| a.not_copied(&why)))
+            .enumerate()
+            .filter_map(|(i, a)| {
+                self.left_out(a)
+                    .map(|why| a.not_copied(&why))
+                    .or_else(|| late.get(&(origin.clone(), i)).cloned())
+            })
             .collect()
     }
 

@@ -107,14 +107,10 @@ pub fn inspect(export: &KeybaseExport) -> Result<InspectReport, KeybaseError> {
         c.senders.insert(m.sender.name.clone());
         c.first = Some(c.first.map_or(m.sent_at, |t| t.min(m.sent_at)));
         c.last = Some(c.last.map_or(m.sent_at, |t| t.max(m.sent_at)));
-        // An attachment the export cannot supply reaches the message as unavailable (with why);
-        // the export's own list counts it as missing below.
-        c.attachments_present += m
-            .content
-            .attachments
-            .iter()
-            .filter(|a| a.unavailable_reason().is_none())
-            .count() as u64;
+        // Files the export lacks reach the sinks as notes; they are counted as missing below.
+        let present = m.content.attachments.iter();
+        c.attachments_present +=
+            present.filter(|a| a.unavailable_reason().is_none()).count() as u64;
         c.reactions += m
             .reactions
             .iter()

@@ -5,7 +5,10 @@
 //! part's transaction ID, `?user_id=` the ghost and `?ts=` the original time. Notices (system
 //! and headline lines) are sent by the bridge bot itself.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::{
+    collections::HashMap,
+    sync::atomic::{AtomicU64, Ordering},
+};
 
 use async_trait::async_trait;
 use bridge_core::{
@@ -48,6 +51,13 @@ pub struct MatrixSink {
     /// The largest file uploaded: the homeserver's `m.upload.size` once known, lowered when it
     /// answers `M_TOO_LARGE` for a smaller one.
     max_upload: AtomicU64,
+    /// Notes for files found unusable only when sent (unreadable, refused as too large), by
+    /// (source message, attachment index), so [`Sink::degraded`] reports them too.
+    late_notes: std::sync::Mutex<HashMap<(String, usize), String>>,
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl std::fmt::Debug for MatrixSink {
@@ -91,6 +101,7 @@ impl MatrixSink {
             config: config.clone(),
             creating: Mutex::new(()),
             max_upload: AtomicU64::new(u64::MAX),
+            late_notes: std::sync::Mutex::new(HashMap::new()),
         })
     }
 
@@ -149,7 +160,7 @@ impl MatrixSink {
             Part::Body { attachment } => {
                 let author = self.author(room, msg).await?;
                 let (media, note) = match attachment {
-                    Some(a) => match self.upload(a, author.as_deref()).await? {
+                    Some(a) => match self.upload(msg, a, author.as_deref()).await? {
                         Ok(media) => (Some(media), None),
                         Err(note) => (None, Some(note)),
                     },
@@ -169,7 +180,7 @@ impl MatrixSink {
             }
             Part::Attachment(a) => {
                 let author = self.author(room, msg).await?;
-                let content = match self.upload(a, author.as_deref()).await? {
+                let content = match self.upload(msg, a, author.as_deref()).await? {
                     Ok(media) => convert::attachment(msg, out.part, &media),
                     Err(note) => convert::attachment_note(msg, out.part, msgtype, &note),
                 };
@@ -220,19 +231,18 @@ impl MatrixSink {
     /// and says why, for the event to carry instead).
     async fn upload(
         &self,
+        msg: &Message,
         a: &Attachment,
         author: Option<&UserId>,
     ) -> Result<Result<Media, String>, MatrixError> {
         if let Some(why) = self.left_out(a) {
             return Ok(Err(a.not_copied(&why)));
         }
-        match media::upload(&self.client, a, author).await {
-            Ok(media) => Ok(Ok(media)),
+        let late = match media::upload(&self.client, a, author).await {
+            Ok(media) => return Ok(Ok(media)),
             Err(MatrixError::Attachment { what, source }) => {
                 warn!(file = %what, error = %source, "attachment unreadable; sending a note in its place");
-                Ok(Err(
-                    a.not_copied(&format!("it could not be read ({source})"))
-                ))
+                a.not_copied(&format!("it could not be read ({source})"))
             }
             Err(e) if e.is("M_TOO_LARGE") || e.status() == Some(413) => {
                 if let Some(size) = a.size {
@@ -240,10 +250,20 @@ impl MatrixSink {
                         .fetch_min(size.saturating_sub(1), Ordering::Relaxed);
                 }
                 warn!(file = %a.name, size = ?a.size, "the homeserver refused the file as too large; sending a note");
-                Ok(Err(a.not_copied("larger than the homeserver accepts")))
+                a.not_copied("larger than the homeserver accepts")
             }
-            Err(e) => Err(e),
+            Err(e) => return Err(e),
+        };
+        // Only the send found this out: remember it for `Sink::degraded`.
+        let index = msg
+            .content
+            .attachments
+            .iter()
+            .position(|x| std::ptr::eq(x, a));
+        if let Some(i) = index {
+            lock(&self.late_notes).insert((msg.origin.to_string(), i), late.clone());
         }
+        Ok(Err(late))
     }
 
     /// Learns the homeserver's upload limit (`m.upload.size`), so files over it become notes
@@ -333,10 +353,17 @@ impl Sink for MatrixSink {
     }
 
     fn degraded(&self, msg: &Message) -> Vec<String> {
+        let late = lock(&self.late_notes);
+        let origin = msg.origin.to_string();
         msg.content
             .attachments
             .iter()
-            .filter_map(|a| self.left_out(a).map(|why| a.not_copied(&why)))
+            .enumerate()
+            .filter_map(|(i, a)| {
+                self.left_out(a)
+                    .map(|why| a.not_copied(&why))
+                    .or_else(|| late.get(&(origin.clone(), i)).cloned())
+            })
             .collect()
     }
 

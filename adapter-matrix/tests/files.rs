@@ -10,7 +10,7 @@ use adapter_matrix::{
 use bridge_core::{
     Attachment, ChatInfo, ChatKind, ChatRef, MappingStore, Platform, Sink,
     backfill::{Backfill, BackfillJob, BackfillOptions},
-    model::MemoryBlob,
+    model::{Blob, MemoryBlob},
     retry::RetryPolicy,
     testing::{FakeHistory, text_message},
 };
@@ -24,6 +24,23 @@ fn file(name: &str, bytes: &[u8]) -> Attachment {
         size: Some(bytes.len() as u64),
         dimensions: None,
         data: Arc::new(MemoryBlob(bytes.to_vec())),
+    }
+}
+
+/// Bytes that cannot be read when the sink asks for them.
+struct Vanished;
+
+#[async_trait::async_trait]
+impl Blob for Vanished {
+    async fn read(&self) -> std::io::Result<Vec<u8>> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            "permission denied",
+        ))
+    }
+
+    fn describe(&self) -> String {
+        "a file that vanished".to_owned()
     }
 }
 
@@ -69,7 +86,13 @@ async fn files_that_cannot_be_copied_leave_a_note_and_are_counted() {
         Attachment::unavailable("x.bin", Some(5), "gone"),
     ];
     let m5 = text_message(&from, 5, "plain");
-    let history = vec![m1, m2, m3, m4, m5];
+    // Found unreadable only when sent.
+    let mut m6 = text_message(&from, 6, "locked");
+    m6.content.attachments = vec![Attachment {
+        data: Arc::new(Vanished),
+        ..file("locked.bin", b"12345")
+    }];
+    let history = vec![m1, m2, m3, m4, m5, m6];
 
     let job = BackfillJob {
         link: "files".into(),
@@ -93,7 +116,7 @@ async fn files_that_cannot_be_copied_leave_a_note_and_are_counted() {
     let summary = engine.run_job(&job, &shutdown).await.unwrap();
     assert_eq!(
         (summary.copied, summary.degraded, summary.rejected),
-        (5, 4, 0),
+        (6, 5, 0),
         "{summary:?}"
     );
 
@@ -110,7 +133,7 @@ async fn files_that_cannot_be_copied_leave_a_note_and_are_counted() {
         });
         &e.unwrap_or_else(|| panic!("no event for {msg}/{part}"))["content"]
     };
-    assert_eq!(events.len(), 7, "{events:#?}");
+    assert_eq!(events.len(), 8, "{events:#?}");
     let c = content("1", 0);
     assert_eq!(c["msgtype"], "m.text");
     assert_eq!(
@@ -149,8 +172,13 @@ async fn files_that_cannot_be_copied_leave_a_note_and_are_counted() {
 
     let listed = store.degraded(&from, &job.to).await.unwrap();
     let listed: Vec<&str> = listed.iter().map(|d| d.origin.msg.as_str()).collect();
-    assert_eq!(listed, ["1", "2", "3", "4"]);
+    assert_eq!(
+        content("6", 0)["body"],
+        "locked\n\n📎 locked.bin (5 bytes) was not copied: it could not be read (permission \
+         denied)"
+    );
+    assert_eq!(listed, ["1", "2", "3", "4", "6"]);
 
     let again = engine.run_job(&job, &shutdown).await.unwrap();
-    assert_eq!((again.parts_sent, again.degraded), (0, 4), "{again:?}");
+    assert_eq!((again.parts_sent, again.degraded), (0, 5), "{again:?}");
 }

@@ -513,8 +513,12 @@ async fn cancelling_stops_the_run_and_keeps_what_was_sent() {
     let j = job("g", source, from, sink.clone(), "!r:x");
     let shutdown = CancellationToken::new();
     let stopper = shutdown.clone();
+    let watched = sink.clone();
+    // Stop once a few messages went, however long setup took on a busy machine.
     tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(30)).await;
+        while watched.delivered().len() < 5 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         stopper.cancel();
     });
     let err = engine.run_job(&j, &shutdown).await.unwrap_err();

@@ -337,13 +337,19 @@ const MAX_GUILD_CHANNELS: usize = 500;
 async fn check_room_for_channels(rest: &Rest, report: &mut Report, guild: u64, auto_links: usize) {
     let guild_id = GuildId::new(guild);
     let req = Request::new(Route::GuildChannels { guild_id }, LightMethod::Get);
-    match rest.json::<Vec<serde_json::Value>>("list channels", req).await {
+    match rest
+        .json::<Vec<serde_json::Value>>("list channels", req)
+        .await
+    {
         Ok(list) if list.len() + auto_links <= MAX_GUILD_CHANNELS => {}
         Ok(list) => report.add(
             "channels",
             Verdict::Note,
             format!(
-                "the server has {} of the {MAX_GUILD_CHANNELS} channels Discord allows; the                  {auto_links} \"auto\" link(s) may need up to {auto_links} more and their                  categories (fewer if an earlier run made them): make room, or map some links                  to existing channels",
+                "the server has {} of the {MAX_GUILD_CHANNELS} channels Discord allows; the \
+                {auto_links} \"auto\" link(s) may need up to {auto_links} more and their \
+                categories (fewer if an earlier run made them): make room, or map some links \
+                to existing channels",
                 list.len()
             ),
         ),

@@ -243,6 +243,7 @@ async fn check_matrix(
     let usable = report
         .get("as_token")
         .is_some_and(|f| f.verdict == Verdict::Ok);
+    let mut sink = None;
     for (link, room) in &named {
         if !usable {
             tally.print(&Finding {
@@ -262,9 +263,12 @@ async fn check_matrix(
             })?;
             continue;
         };
-        let sink = match wiring::sink_for(config, Platform::Matrix, store) {
-            Ok(sink) => sink,
-            Err(e) => return tally.problem("matrix", causes(&e)),
+        let sink = match &mut sink {
+            Some(sink) => sink,
+            None => match wiring::sink_for(config, Platform::Matrix, store) {
+                Ok(made) => sink.insert(made),
+                Err(e) => return tally.problem("matrix", causes(&e)),
+            },
         };
         match tokio::time::timeout(REACH_TIMEOUT, sink.check(room)).await {
             Ok(Ok(())) => outln!("  {}: matrix:{} is reachable", Escaped(link), Escaped(room))?,

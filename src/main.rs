@@ -2,15 +2,20 @@
 
 use std::process::ExitCode;
 
+use bridge_core::Report;
 use clap::Parser;
 use kbbridge::cli::Cli;
 
 fn main() -> ExitCode {
+    kbbridge::logging::redact_panics();
     let cli = Cli::parse();
     let display = match kbbridge::logging::init(&cli) {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("kbbridge: cannot set up logging: {e:#}");
+            eprintln!(
+                "kbbridge: cannot set up logging: {}",
+                Report::new(e.as_ref())
+            );
             return ExitCode::from(2);
         }
     };
@@ -29,8 +34,9 @@ fn main() -> ExitCode {
         match kbbridge::run(cli, display, shutdown).await {
             Ok(code) => code,
             Err(e) => {
-                // `{:#}` prints the whole cause chain on one line (ripgrep's way).
-                eprintln!("kbbridge: {e:#}");
+                // The whole cause chain on one line (ripgrep's way), each cause once, secrets
+                // masked.
+                eprintln!("kbbridge: {}", Report::new(e.as_ref()));
                 ExitCode::FAILURE
             }
         }

@@ -13,7 +13,7 @@ use tracing::info;
 /// # Errors
 /// Every problem in the file, each with its TOML key path.
 pub fn load_config(path: &Path) -> anyhow::Result<Config> {
-    bridge_config::load(path).map_err(|e| anyhow::anyhow!("{e}"))
+    Ok(bridge_config::load(path)?)
 }
 
 /// The database URL with any password removed, for messages.
@@ -139,9 +139,10 @@ pub async fn resolve_targets(mut jobs: Vec<BackfillJob>) -> anyhow::Result<Vec<B
             Err(bridge_core::AdapterError::Unsupported(_)) if requested.is_some() => {}
             Err(e) => {
                 bail!(
-                    "link {}: cannot set up its {} chat: {e}",
+                    "link {}: cannot set up its {} chat: {}",
                     job.link,
-                    job.to.platform
+                    job.to.platform,
+                    bridge_core::Report::new(&e)
                 )
             }
         }

@@ -12,7 +12,8 @@ use std::{
 
 use async_trait::async_trait;
 use bridge_core::{
-    AdapterError, ChatId, ChatInfo, MappingStore, Message, Mode, MsgId, Outgoing, Platform, Sink,
+    AdapterError, ChatId, ChatInfo, MappingStore, Message, Mode, MsgId, Outgoing, Platform, Report,
+    Sink,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::json;
@@ -415,7 +416,8 @@ impl DiscordSink {
                 .call("add reaction", Request::new(route, LightMethod::Put))
                 .await
             {
-                warn!(msg = %msg.origin, emoji = %r.emoji, error = %e, "reaction not added");
+                warn!(msg = %msg.origin, emoji = %r.emoji, error = %Report::new(&e),
+                    "reaction not added");
             }
         }
     }

@@ -30,7 +30,7 @@ pub enum AdapterError {
         retry_after: Duration,
     },
     /// A passing fault (5xx, dropped connection, timeout): back off and retry, then give up.
-    #[error("transient failure: {0}")]
+    #[error("transient failure")]
     Transient(#[source] BoxError),
     /// The target refused this item for good (too large, invalid): record it, skip it, go on.
     #[error("rejected: {reason}")]
@@ -42,7 +42,7 @@ pub enum AdapterError {
     #[error("{0} is not supported")]
     Unsupported(&'static str),
     /// Nothing more can work on this link (bad credentials, missing chat): stop it.
-    #[error("fatal: {0}")]
+    #[error("fatal")]
     Fatal(#[source] BoxError),
 }
 

@@ -12,7 +12,8 @@
 //! - [`pacer`]: the per-sink message rate limiter (governor on tokio's clock).
 //! - [`retry`]: the retry policy by error class (backon).
 //! - [`links`]: which chats mirror each other and what to do with them.
-//! - [`secret`]: a string that never reaches a log.
+//! - [`secret`]: a string that never reaches a log, and the registry that masks every secret.
+//! - [`report`]: the one place an error becomes text (each cause once, secrets masked).
 //! - `testing` (feature `testing`): in-memory fakes of a history source and a sink.
 //!
 //! # Backfill in one paragraph
@@ -30,6 +31,7 @@ pub mod ids;
 pub mod links;
 pub mod model;
 pub mod pacer;
+pub mod report;
 pub mod retry;
 pub mod secret;
 pub mod store;
@@ -41,5 +43,6 @@ pub use ids::{ChatId, ChatRef, Cursor, MsgId, MsgRef, Platform, UserId};
 pub use model::{
     Attachment, ChatInfo, ChatKind, Content, Event, Message, MessageKind, Reaction, Sender, Syntax,
 };
+pub use report::Report;
 pub use secret::Secret;
 pub use store::{MappingStore, StoreError};

@@ -54,11 +54,22 @@ pub(crate) fn resolve(
         return format!("sqlite://{dir}/{file}{params}");
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        if let Err(why) = Url::parse(url) {
-            problems.push(
+        match Url::parse(url) {
+            // Masked wherever text leaves the process, whatever quotes it.
+            Ok(parsed) => {
+                if let Some(password) = parsed.password() {
+                    bridge_core::secret::remember(password);
+                }
+                for (key, value) in parsed.query_pairs() {
+                    if key.eq_ignore_ascii_case("password") {
+                        bridge_core::secret::remember(&value);
+                    }
+                }
+            }
+            Err(why) => problems.push(
                 path.clone(),
                 format!("is not a valid PostgreSQL URL: {why}"),
-            );
+            ),
         }
         return url.to_owned();
     }

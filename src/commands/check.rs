@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use bridge_config::Config;
-use bridge_core::HistorySource;
+use bridge_core::{HistorySource, Report};
 
 use crate::wiring;
 
@@ -36,7 +36,7 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
                 Ok(None) => println!("  {}: {} found", link.name, link.source),
                 Err(e) => {
                     problems += 1;
-                    println!("  {}: {}: {e}", link.name, link.source);
+                    println!("  {}: {}: {}", link.name, link.source, Report::new(&e));
                 }
             }
         }
@@ -47,7 +47,7 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
             Ok(sink) => sink,
             Err(e) => {
                 problems += 1;
-                println!("  {platform}: {e:#}");
+                println!("  {platform}: {}", Report::new(e.as_ref()));
                 continue;
             }
         };
@@ -66,7 +66,7 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
                 Ok(Ok(())) => println!("  {}: {target} is reachable", link.name),
                 Ok(Err(e)) => {
                     problems += 1;
-                    println!("  {}: {target}: {e}", link.name);
+                    println!("  {}: {target}: {}", link.name, Report::new(&e));
                 }
                 Err(_) => {
                     problems += 1;

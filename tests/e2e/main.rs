@@ -2,6 +2,9 @@
 
 mod cli;
 mod discord;
+mod errors;
 mod keybase;
 mod matrix;
+mod proxy;
+mod secrets;
 mod support;

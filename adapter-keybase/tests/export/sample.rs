@@ -367,7 +367,7 @@ async fn cursors_and_errors() {
     assert!(matches!(bad, AdapterError::Fatal(_)), "{bad:?}");
 
     let missing = KeybaseExport::open(sample_dir().join("nope.jsonl")).unwrap_err();
-    let text = AdapterError::from(missing).to_string();
+    let text = bridge_core::Report::new(&AdapterError::from(missing)).to_string();
     assert!(
         text.starts_with("fatal: ") && text.contains("nope.jsonl"),
         "{text}"

@@ -19,6 +19,7 @@ use crate::{
     adapter::{AdapterError, Mode, Outgoing},
     ids::{Cursor, MsgId},
     model::Message,
+    report::Report,
     store::{CopyState, Progress},
 };
 
@@ -161,6 +162,7 @@ impl<'a> LinkRun<'a> {
     }
 
     fn on_retry(&self, error: &AdapterError, delay: Duration) {
+        let error = Report::new(error);
         warn!(link = %self.job.link, to = %self.job.to, error = %error, retry_after = ?delay,
             "retrying");
         self.bump(|s| s.retries += 1);

@@ -26,6 +26,7 @@ use crate::{
     adapter::{AdapterError, HistorySource, Sink},
     ids::{ChatRef, Platform},
     pacer::Pacer,
+    report::Report,
     store::{MappingStore, StoreError},
 };
 
@@ -48,10 +49,10 @@ pub struct BackfillJob {
 #[derive(Debug, thiserror::Error)]
 pub enum BackfillError {
     /// The mapping store failed; nothing more can be recorded, so nothing more is sent.
-    #[error("mapping store: {0}")]
+    #[error("mapping store")]
     Store(#[from] StoreError),
     /// The history source failed for good.
-    #[error("reading {chat}: {error}")]
+    #[error("reading {chat}")]
     Source {
         /// The source chat.
         chat: ChatRef,
@@ -60,7 +61,7 @@ pub enum BackfillError {
         error: AdapterError,
     },
     /// The target failed for good, or kept failing past the retry policy.
-    #[error("writing to {chat}: {error}")]
+    #[error("writing to {chat}")]
     Sink {
         /// The target chat.
         chat: ChatRef,
@@ -184,7 +185,7 @@ impl Backfill {
         };
         match &result {
             Ok(summary) => self.emit(job, ProgressKind::Finished(summary.clone())),
-            Err(e) => self.emit(job, ProgressKind::Failed(e.to_string())),
+            Err(e) => self.emit(job, ProgressKind::Failed(Report::new(e).to_string())),
         }
         result
     }

@@ -40,7 +40,7 @@ use crate::ids::{ChatRef, Cursor, MsgId, MsgRef, Platform};
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database could not be opened or migrated.
-    #[error("cannot open the database {url}: {source}")]
+    #[error("cannot open the database {url}")]
     Open {
         /// The URL, with any password removed.
         url: String,
@@ -49,7 +49,7 @@ pub enum StoreError {
         source: sqlx::Error,
     },
     /// Migrations failed.
-    #[error("cannot migrate the database {url}: {source}")]
+    #[error("cannot migrate the database {url}")]
     Migrate {
         /// The URL, with any password removed.
         url: String,
@@ -58,7 +58,7 @@ pub enum StoreError {
         source: sqlx::migrate::MigrateError,
     },
     /// A query failed.
-    #[error("database query failed: {0}")]
+    #[error("database query failed")]
     Query(#[from] sqlx::Error),
     /// The database holds a value this version cannot read.
     #[error("unexpected value in the database: {0}")]

@@ -13,6 +13,7 @@
 mod crash;
 mod demo;
 mod replay;
+mod secrets;
 mod verify;
 
 use std::{

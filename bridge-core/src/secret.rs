@@ -26,13 +26,17 @@ pub fn remember(value: &str) {
     if value.chars().count() < MIN_REDACTED_LEN {
         return;
     }
+    // Also as JSON and `{:?}` write it (`--log-format json`, a debug-printed struct).
+    let escaped = value.replace('\\', "\\\\").replace('"', "\\\"");
     let mut known = KNOWN
         .write()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if !known.iter().any(|k| k == value) {
-        known.push(value.to_owned());
-        known.sort_by_key(|k| std::cmp::Reverse(k.len()));
+    for v in [value.to_owned(), escaped] {
+        if !known.contains(&v) {
+            known.push(v);
+        }
     }
+    known.sort_by_key(|k| std::cmp::Reverse(k.len()));
 }
 
 /// `text` with every registered secret replaced by [`MASK`].
@@ -114,6 +118,11 @@ mod tests {
             "short values are not registered"
         );
         assert!(matches!(redact("nothing secret"), Cow::Borrowed(_)));
+        remember(r#"pa"ss\word"#);
+        assert_eq!(
+            redact(r#"{"url":"pa\"ss\\word"} pa"ss\word"#),
+            r#"{"url":"***"} ***"#
+        );
         drop(made);
     }
 }

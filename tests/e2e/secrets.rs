@@ -115,20 +115,24 @@ async fn discord_run(name: &str, flags: &[&str], rust_log: Option<&str>) {
     let ca = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(ca.path(), standin.ca_pem()).unwrap();
 
-    let mut cmd = kbbridge();
-    cmd.arg("--config")
-        .arg(dir.path().join("kbbridge.toml"))
-        .args(flags)
-        .arg("backfill")
-        .env("KBBRIDGE__DISCORD__TOKEN", &token)
-        .env(
-            "KBBRIDGE_TESTING_DISCORD_RESOLVE",
-            standin.tls_addr().to_string(),
-        )
-        .env("KBBRIDGE_TESTING_DISCORD_CA", ca.path());
-    if let Some(filter) = rust_log {
-        cmd.env("RUST_LOG", filter);
-    }
+    let command = |args: &[&str]| {
+        let mut cmd = kbbridge();
+        cmd.arg("--config")
+            .arg(dir.path().join("kbbridge.toml"))
+            .args(flags)
+            .args(args)
+            .env("KBBRIDGE__DISCORD__TOKEN", &token)
+            .env(
+                "KBBRIDGE_TESTING_DISCORD_RESOLVE",
+                standin.tls_addr().to_string(),
+            )
+            .env("KBBRIDGE_TESTING_DISCORD_CA", ca.path());
+        if let Some(filter) = rust_log {
+            cmd.env("RUST_LOG", filter);
+        }
+        cmd
+    };
+    let mut cmd = command(&["backfill"]);
     let out: Output = tokio::task::spawn_blocking(move || cmd.output())
         .await
         .unwrap()
@@ -163,9 +167,15 @@ async fn discord_run(name: &str, flags: &[&str], rust_log: Option<&str>) {
     }
 
     let mut places = vec![
-        (format!("{name}: stdout"), out.stdout),
-        (format!("{name}: stderr"), out.stderr),
+        (format!("{name}: backfill stdout"), out.stdout),
+        (format!("{name}: backfill stderr"), out.stderr),
     ];
+    // What an operator runs next, on the same state (their outputs are searched too).
+    for next in ["status", "check", "plan"] {
+        let out = tokio::task::block_in_place(|| command(&[next]).output()).unwrap();
+        places.push((format!("{name}: {next} stdout"), out.stdout));
+        places.push((format!("{name}: {next} stderr"), out.stderr));
+    }
     places.extend(
         files(dir.path())
             .into_iter()

@@ -102,7 +102,7 @@ async fn pipe(
                     Ok(n) => n,
                 };
                 let i = chunks.fetch_add(1, Ordering::Relaxed) + 1;
-                let fault = every > 0 && i % every == 0;
+                let fault = every > 0 && i.is_multiple_of(every);
                 let before = fault && (i / every) % 2 == 1;
                 if !before {
                     if server.write_all(&up[..n]).await.is_err() {

@@ -5,10 +5,7 @@
 //! part's transaction ID, `?user_id=` the ghost and `?ts=` the original time. Notices (system
 //! and headline lines) are sent by the bridge bot itself.
 
-use std::{
-    collections::HashMap,
-    sync::atomic::{AtomicU64, Ordering},
-};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use bridge_core::{
@@ -53,11 +50,7 @@ pub struct MatrixSink {
     max_upload: AtomicU64,
     /// Notes for files found unusable only when sent (unreadable, refused as too large), by
     /// (source message, attachment index), so [`Sink::degraded`] reports them too.
-    late_notes: std::sync::Mutex<HashMap<(String, usize), String>>,
-}
-
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    late_notes: bridge_core::notes::LateNotes,
 }
 
 impl std::fmt::Debug for MatrixSink {
@@ -101,7 +94,7 @@ impl MatrixSink {
             config: config.clone(),
             creating: Mutex::new(()),
             max_upload: AtomicU64::new(u64::MAX),
-            late_notes: std::sync::Mutex::new(HashMap::new()),
+            late_notes: bridge_core::notes::LateNotes::default(),
         })
     }
 
@@ -261,7 +254,7 @@ impl MatrixSink {
             .iter()
             .position(|x| std::ptr::eq(x, a));
         if let Some(i) = index {
-            lock(&self.late_notes).insert((msg.origin.to_string(), i), late.clone());
+            self.late_notes.record(msg, i, late.clone());
         }
         Ok(Err(late))
     }
@@ -353,18 +346,7 @@ impl Sink for MatrixSink {
     }
 
     fn degraded(&self, msg: &Message) -> Vec<String> {
-        let late = lock(&self.late_notes);
-        let origin = msg.origin.to_string();
-        msg.content
-            .attachments
-            .iter()
-            .enumerate()
-            .filter_map(|(i, a)| {
-                self.left_out(a)
-                    .map(|why| a.not_copied(&why))
-                    .or_else(|| late.get(&(origin.clone(), i)).cloned())
-            })
-            .collect()
+        self.late_notes.degraded(msg, |a| self.left_out(a))
     }
 
     async fn send(&self, to: &ChatId, out: Outgoing<'_>) -> Result<MsgId, AdapterError> {

@@ -9,6 +9,7 @@
 //! - [`adapter`]: the `HistorySource`, `LiveSource` and `Sink` traits and `AdapterError`.
 //! - [`store`]: the persistent ID-mapping store (SQLite by default, PostgreSQL by URL).
 //! - [`backfill`]: the backfill engine: paced, retried, resumable, exactly-once per part.
+//! - [`notes`]: the notes a sink leaves in place of files it could not copy.
 //! - [`pacer`]: the per-sink message rate limiter (governor on tokio's clock).
 //! - [`retry`]: the retry policy by error class (backon).
 //! - [`lease`]: holding a store lease while work runs (one writer per link).
@@ -33,6 +34,7 @@ pub mod ids;
 pub mod lease;
 pub mod links;
 pub mod model;
+pub mod notes;
 pub mod pacer;
 pub mod preflight;
 pub mod report;

@@ -8,6 +8,8 @@
 //! - [`model`]: the one message model (`Event`, `Message`, `Content`, `Attachment`).
 //! - [`adapter`]: the `HistorySource`, `LiveSource` and `Sink` traits and `AdapterError`.
 //! - [`store`]: the persistent ID-mapping store (SQLite by default, PostgreSQL by URL).
+//! - [`delivery`]: one message into one target chat, part by part, exactly once (the step
+//!   the backfill and the live relay share).
 //! - [`backfill`]: the backfill engine: paced, retried, resumable, exactly-once per part.
 //! - [`notes`]: the notes a sink leaves in place of files it could not copy.
 //! - [`pacer`]: the per-sink message rate limiter (governor on tokio's clock).
@@ -30,6 +32,7 @@
 
 pub mod adapter;
 pub mod backfill;
+pub mod delivery;
 pub mod ids;
 pub mod lease;
 pub mod links;

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 use bridge_core::{
     AdapterError, Attachment, ChatId, ChatInfo, MappingStore, Message, MessageKind, MsgId,
-    Outgoing, Platform, Sink, model::human_size,
+    Outgoing, Platform, ReactionStyle, Sink, model::human_size,
 };
 use chrono::{DateTime, Utc};
 use ruma::{
@@ -339,6 +339,11 @@ fn timestamp(at: DateTime<Utc>) -> MilliSecondsSinceUnixEpoch {
 impl Sink for MatrixSink {
     fn platform(&self) -> Platform {
         Platform::Matrix
+    }
+
+    /// Each reacting user's ghost sends its own annotation.
+    fn reaction_style(&self) -> ReactionStyle {
+        ReactionStyle::PerUser
     }
 
     fn parts(&self, msg: &Message) -> u32 {

@@ -47,7 +47,10 @@ pub mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
-pub use adapter::{AdapterError, BoxError, HistorySource, LiveSource, Mode, Outgoing, Page, Sink};
+pub use adapter::{
+    AdapterError, BoxError, HistorySource, Incoming, LiveSource, Mode, Outgoing, Page,
+    ReactionStyle, Sink,
+};
 pub use ids::{ChatId, ChatRef, Cursor, MsgId, MsgRef, Platform, UserId};
 pub use model::{
     Attachment, ChatInfo, ChatKind, Content, Event, Message, MessageKind, Reaction, Sender, Syntax,

@@ -32,7 +32,14 @@ pub struct KeybaseConfig {
     /// Whether system and headline lines (joins, topic changes, reaction notes) are copied as
     /// notices. When false they are skipped.
     pub notices: bool,
+    /// How a message relayed into Keybase shows its author, since it is posted by the bridge
+    /// account: `{name}` (the author's name), `{platform}` (Discord, Matrix) and `{text}` (the
+    /// message; required). Keybase markdown.
+    pub sender_format: String,
 }
+
+/// The default of `[keybase] sender_format`.
+pub const DEFAULT_SENDER_FORMAT: &str = "**{name}** ({platform}): {text}";
 
 impl Default for KeybaseConfig {
     fn default() -> Self {
@@ -42,6 +49,7 @@ impl Default for KeybaseConfig {
             home: None,
             username: None,
             notices: true,
+            sender_format: DEFAULT_SENDER_FORMAT.to_owned(),
         }
     }
 }
@@ -79,6 +87,9 @@ impl KeybaseConfig {
                 let message = format!("{name:?} is not a Keybase username: {why}");
                 problems.push(("username".to_owned(), message));
             }
+        }
+        if let Err(why) = crate::sink::SenderFormat::parse(&self.sender_format) {
+            problems.push(("sender_format".to_owned(), why));
         }
         problems
     }

@@ -263,7 +263,7 @@ pub fn whoami(home: &Home, args: &[String]) -> ExitCode {
         };
         let users = home.users()?;
         if !json {
-            return Ok(users.me.clone());
+            return Ok(users.me);
         }
         Ok(gojson::line(&WhoAmI {
             configured: true,

@@ -26,8 +26,11 @@ pub struct KeybaseConfig {
     /// The Keybase home folder (`keybase --home`), when not the default one. A relative path
     /// resolves against the mapping file's folder.
     pub home: Option<PathBuf>,
-    /// The bridge's own Keybase account: its messages are never relayed (echo guard). Unset: the
-    /// account the `keybase` service is logged in as.
+    /// The bridge's own Keybase account, checked against the account the `keybase` client is
+    /// logged in as ([`crate::live::Identity::expect`]). Echoes are told by device (what this
+    /// client sent) and the ID map, never by this name: the account's messages from its other
+    /// devices (a person's phone) are relayed. Unset: whatever account the client is logged in
+    /// as.
     pub username: Option<String>,
     /// Whether system and headline lines (joins, topic changes, reaction notes) are copied as
     /// notices. When false they are skipped.

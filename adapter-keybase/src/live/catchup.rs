@@ -38,7 +38,7 @@ pub struct CatchUp {
 /// The client's errors ([`ClientError::Api`] when the conversation cannot be read).
 pub async fn catch_up(
     api: &mut ApiProcess,
-    reader: &mut EventReader,
+    reader: &EventReader,
     conversation_id: &str,
     after: u64,
     page_size: u32,

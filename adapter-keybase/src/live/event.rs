@@ -20,7 +20,7 @@
 
 use std::{
     collections::{HashMap, VecDeque},
-    sync::Arc,
+    sync::{Arc, Mutex, PoisonError},
 };
 
 use bridge_core::{
@@ -222,13 +222,34 @@ pub enum LineError {
 }
 
 /// Turns Keybase messages into [`LiveEvent`]s, remembering reactions and edits per
-/// conversation so later deletes can be expanded. One reader serves every conversation.
-#[derive(Debug)]
+/// conversation so later deletes can be expanded. One reader serves every conversation; its
+/// clones share what it remembers (the listener and the catch-ups use one memory).
+#[derive(Clone, Debug)]
 pub struct EventReader {
     me: Identity,
     downloader: Option<Downloader>,
+    memory: Arc<Mutex<Memory>>,
+}
+
+/// The reaction and edit ids seen, oldest first for forgetting.
+#[derive(Debug, Default)]
+struct Memory {
     known: HashMap<(String, u64), Known>,
     order: VecDeque<(String, u64)>,
+}
+
+impl Memory {
+    fn remember(&mut self, conv: &str, id: u64, what: Known) {
+        let key = (conv.to_owned(), id);
+        if self.known.insert(key.clone(), what).is_none() {
+            self.order.push_back(key);
+        }
+        while self.order.len() > REMEMBERED {
+            if let Some(old) = self.order.pop_front() {
+                self.known.remove(&old);
+            }
+        }
+    }
 }
 
 impl EventReader {
@@ -238,8 +259,7 @@ impl EventReader {
         Self {
             me,
             downloader,
-            known: HashMap::new(),
-            order: VecDeque::new(),
+            memory: Arc::default(),
         }
     }
 
@@ -253,7 +273,7 @@ impl EventReader {
     ///
     /// # Errors
     /// [`LineError`] for a line that is not a readable chat message.
-    pub fn listen_line(&mut self, line: &str) -> Result<Vec<LiveEvent>, LineError> {
+    pub fn listen_line(&self, line: &str) -> Result<Vec<LiveEvent>, LineError> {
         let parsed: ListenLine = serde_json::from_str(line).map_err(|e| LineError::Unreadable {
             detail: e.to_string(),
             excerpt: line.chars().take(200).collect(),
@@ -274,7 +294,7 @@ impl EventReader {
 
     /// The events of one `read` wrapper (`{"msg": …}`), `local` decided by sender and device.
     /// An undecryptable wrapper gives none (and is logged).
-    pub fn wrapper(&mut self, raw: &str) -> Vec<LiveEvent> {
+    pub fn wrapper(&self, raw: &str) -> Vec<LiveEvent> {
         match serde_json::from_str::<Wrapper>(raw) {
             Ok(Wrapper { msg: Some(msg), .. }) => self.summary(msg, None),
             Ok(Wrapper { error, .. }) => {
@@ -289,20 +309,15 @@ impl EventReader {
         }
     }
 
-    fn remember(&mut self, conv: &str, id: u64, what: Known) {
-        let key = (conv.to_owned(), id);
-        if self.known.insert(key.clone(), what).is_none() {
-            self.order.push_back(key);
-        }
-        while self.order.len() > REMEMBERED {
-            if let Some(old) = self.order.pop_front() {
-                self.known.remove(&old);
-            }
-        }
+    fn remember(&self, conv: &str, id: u64, what: Known) {
+        self.memory
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remember(conv, id, what);
     }
 
     /// `source_local`: api-listen's flag; `None` in a catch-up.
-    fn summary(&mut self, msg: Summary, source_local: Option<bool>) -> Vec<LiveEvent> {
+    fn summary(&self, msg: Summary, source_local: Option<bool>) -> Vec<LiveEvent> {
         let chat = ChatId::new(msg.channel.chat_name());
         let local = source_local.unwrap_or_else(|| {
             self.me
@@ -482,11 +497,12 @@ impl EventReader {
     /// The ids of a delete that stand for something of their own: the deleted messages (with
     /// `None`) and reactions taken back on their own. Edits, and the edits and reactions
     /// listed with their deleted target, go with the target.
-    fn expand_delete(&mut self, conv: &str, ids: &[u64]) -> Vec<(u64, Option<Known>)> {
+    fn expand_delete(&self, conv: &str, ids: &[u64]) -> Vec<(u64, Option<Known>)> {
         let Some(&first) = ids.iter().min() else {
             return Vec::new();
         };
-        let lookup = |id: u64| self.known.get(&(conv.to_owned(), id)).cloned();
+        let mut memory = self.memory.lock().unwrap_or_else(PoisonError::into_inner);
+        let lookup = |id: u64| memory.known.get(&(conv.to_owned(), id)).cloned();
         let mut out = Vec::new();
         for &id in ids {
             match lookup(id) {
@@ -501,8 +517,7 @@ impl EventReader {
             }
         }
         for &id in ids {
-            let key = (conv.to_owned(), id);
-            self.known.remove(&key);
+            memory.known.remove(&(conv.to_owned(), id));
         }
         out
     }

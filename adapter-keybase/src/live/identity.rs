@@ -58,6 +58,21 @@ impl Identity {
         }
     }
 
+    /// Checks that this is the account `[keybase] username` names, when it names one.
+    ///
+    /// # Errors
+    /// What differs, and what to do.
+    pub fn expect(&self, username: Option<&str>) -> Result<(), String> {
+        match username {
+            Some(expected) if expected != self.username => Err(format!(
+                "the keybase client is logged in as {} but `[keybase] username` is {expected}; \
+                 log the client in as {expected}, or fix the setting",
+                self.username
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Whether a message from `username` on `device` was made on this device.
     pub fn is_own_device(&self, username: &str, device: &str) -> bool {
         username == self.username && device == self.device

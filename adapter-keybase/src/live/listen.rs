@@ -119,16 +119,23 @@ impl ApiListen {
         Self { cli, options }
     }
 
+    /// The same supervisor listening to `channels` only (every conversation when empty).
+    pub fn with_channels(&self, channels: Vec<ChatChannel>) -> Self {
+        let mut listen = self.clone();
+        listen.options.channels = channels;
+        listen
+    }
+
     /// Runs api-listen, restarting it when it ends, until `shutdown` is cancelled or `out` is
-    /// closed. Events are read by `reader` (one reader for the account, so deletes find the
-    /// reactions it saw).
+    /// closed. Events are read by `reader` (one reader for the account, its clones included,
+    /// so deletes find the reactions seen by the listener and the catch-ups alike).
     ///
     /// # Errors
     /// [`ListenError::GaveUp`] after `max_failed_starts` processes in a row ended before
     /// listening.
     pub async fn run(
         &self,
-        reader: &mut EventReader,
+        reader: EventReader,
         out: mpsc::Sender<ListenItem>,
         shutdown: CancellationToken,
     ) -> Result<(), ListenError> {
@@ -141,7 +148,7 @@ impl ApiListen {
             let ended = self
                 .once(
                     &args,
-                    reader,
+                    &reader,
                     &out,
                     &shutdown,
                     restarts,
@@ -219,7 +226,7 @@ impl ApiListen {
     async fn once(
         &self,
         args: &[String],
-        reader: &mut EventReader,
+        reader: &EventReader,
         out: &mpsc::Sender<ListenItem>,
         shutdown: &CancellationToken,
         restarts: u32,

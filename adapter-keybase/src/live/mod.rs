@@ -8,6 +8,8 @@
 //! - `event.rs`: [`EventReader`], a `MsgSummary` → core events ([`LiveEvent`]: the event, its
 //!   position, the Keybase id of the thing itself, `local`), delete lists expanded.
 //! - `catchup.rs`: [`catch_up`], a conversation's messages strictly after a position.
+//! - `feed.rs`: [`KeybaseFeed`], both as one stream per followed conversation, caught up at
+//!   every start of api-listen, with no gap and no repeat.
 //! - `identity.rs`: [`Identity`], this client's user and device (`whoami -json`), for
 //!   `local` in a catch-up.
 //! - `download.rs`: [`Downloader`], attachments of live messages fetched when a sink reads
@@ -20,6 +22,7 @@
 mod catchup;
 mod download;
 mod event;
+mod feed;
 mod identity;
 mod listen;
 
@@ -31,6 +34,7 @@ pub use self::{
     catchup::{CatchUp, catch_up},
     download::{Downloader, KeybaseBlob},
     event::{EventReader, LineError, LiveEvent},
+    feed::{FeedError, FeedItem, Followed, KeybaseFeed},
     identity::Identity,
     listen::{ApiListen, ListenError, ListenItem, ListenOptions},
 };

@@ -38,7 +38,7 @@ async fn start(cli: &KeybaseCli, min_delay: Duration) -> Live {
         }
     );
     let downloader = Downloader::new(Arc::new(Mutex::new(cli.chat_api())));
-    let mut reader = EventReader::new(me, Some(downloader));
+    let reader = EventReader::new(me, Some(downloader));
     let options = ListenOptions {
         min_delay,
         max_delay: min_delay,
@@ -49,7 +49,7 @@ async fn start(cli: &KeybaseCli, min_delay: Duration) -> Live {
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
     let task = tokio::spawn(async move {
-        listen.run(&mut reader, tx, stop).await.unwrap();
+        listen.run(reader, tx, stop).await.unwrap();
     });
     Live {
         items,
@@ -337,8 +337,8 @@ async fn api_listen_killed_mid_traffic_is_restarted_and_the_gap_is_caught_up() {
         ListenItem::Event(e) => panic!("the dead listener streamed {e:?}"),
     }
     // The caller catches up after its last position.
-    let mut reader = EventReader::new(Identity::of(&cli).await.unwrap(), None);
-    let caught = catch_up(&mut api, &mut reader, &conv, position, 2)
+    let reader = EventReader::new(Identity::of(&cli).await.unwrap(), None);
+    let caught = catch_up(&mut api, &reader, &conv, position, 2)
         .await
         .unwrap();
     let ids: Vec<u64> = caught.events.iter().map(|e| e.keybase_id).collect();
@@ -362,7 +362,7 @@ async fn api_listen_killed_mid_traffic_is_restarted_and_the_gap_is_caught_up() {
     let after = post(&s, "after", 1);
     assert_eq!(live.event().await.keybase_id, after[0]);
     // A catch-up from the new position finds only what came since.
-    let again = catch_up(&mut api, &mut reader, &conv, reaction, 100)
+    let again = catch_up(&mut api, &reader, &conv, reaction, 100)
         .await
         .unwrap();
     assert_eq!(
@@ -399,10 +399,8 @@ async fn a_catch_up_tells_this_device_from_the_accounts_phone() {
         .unwrap()[&ChatId::new("acme#general")]
         .id
         .clone();
-    let mut reader = EventReader::new(Identity::of(&cli).await.unwrap(), None);
-    let caught = catch_up(&mut api, &mut reader, &conv, 0, 100)
-        .await
-        .unwrap();
+    let reader = EventReader::new(Identity::of(&cli).await.unwrap(), None);
+    let caught = catch_up(&mut api, &reader, &conv, 0, 100).await.unwrap();
     let seen: Vec<(u64, bool)> = caught
         .events
         .iter()

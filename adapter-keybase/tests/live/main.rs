@@ -6,6 +6,7 @@
 #[allow(dead_code)]
 mod standin;
 
+mod feed;
 mod listen;
 mod sink;
 mod standin_rules;

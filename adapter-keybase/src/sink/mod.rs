@@ -370,8 +370,11 @@ impl Sink for KeybaseSink {
             .into_iter()
             .find(|&p| {
                 let shown = self.format.render(&sender.name, p, "\u{0}");
-                let prefix = shown.split('\u{0}').next().unwrap_or("");
-                !prefix.is_empty() && body.starts_with(prefix)
+                let (before, after) = shown.split_once('\u{0}').unwrap_or((&shown, ""));
+                (!before.is_empty() || !after.is_empty())
+                    && body.len() >= before.len() + after.len()
+                    && body.starts_with(before)
+                    && body.ends_with(after)
             });
         let Some(platform) = platform else {
             return Err(AdapterError::rejected(format!(

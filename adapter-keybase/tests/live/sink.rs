@@ -243,3 +243,50 @@ async fn a_chat_the_account_cannot_use_is_fatal_and_bad_formats_are_refused() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn an_edit_keeps_the_author_line_of_any_format() {
+    let s = world::build();
+    let sink = KeybaseSink::with_cli(s.cli(), "{text} (from {name} on {platform})").unwrap();
+    let general = ChatId::new("acme#general");
+    let msg = Message {
+        origin: MsgRef {
+            platform: Platform::Discord,
+            chat: ChatId::new("123"),
+            msg: MsgId::new("456"),
+        },
+        ..matrix_message("$x", "Eve", "first take", Vec::new())
+    };
+    let sent = sink.send(&general, out(&msg, 0, None, &[])).await.unwrap();
+    assert_eq!(
+        general_msg(&s, id_of(&sent)).unwrap()["content"]["text"]["body"],
+        "first take (from Eve on Discord)"
+    );
+    sink.edit(
+        &general,
+        &sent,
+        &sender("Eve"),
+        &Content::plain("second take"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        general_msg(&s, id_of(&sent)).unwrap()["content"]["text"]["body"],
+        "second take (from Eve on Discord)"
+    );
+    // Someone else's message is not a copy of Eve's: refused, not rewritten.
+    let err = sink
+        .edit(
+            &general,
+            &MsgId::new("1"),
+            &sender("Eve"),
+            &Content::plain("x"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AdapterError::Rejected { .. }), "{err:?}");
+    assert_eq!(
+        general_msg(&s, 1).unwrap()["content"]["text"]["body"],
+        "first"
+    );
+}

@@ -62,7 +62,8 @@ pub async fn catch_up(
             serde_json::from_str(raw.get()).map_err(|e| ClientError::BadReply {
                 method: "read".to_owned(),
                 detail: e.to_string(),
-                excerpt: raw.get().chars().take(200).collect(),
+                // Not the reply itself: it holds messages' text, which logs never show.
+                excerpt: String::new(),
             })?;
         let messages = thread.messages.unwrap_or_default();
         let mut reached = false;

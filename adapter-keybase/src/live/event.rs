@@ -29,7 +29,7 @@ use bridge_core::{
 };
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use tracing::{debug, warn};
+use tracing::{debug, trace, warn};
 
 use super::{download::Downloader, identity::Identity};
 use crate::{
@@ -207,13 +207,12 @@ enum Known {
 /// An api-listen line the reader could not use.
 #[derive(Debug, thiserror::Error)]
 pub enum LineError {
-    /// Not JSON of the expected shape.
-    #[error("unreadable api-listen line ({detail}): {excerpt}")]
+    /// Not JSON of the expected shape. (The line itself is only logged at TRACE: it may hold
+    /// a message's text.)
+    #[error("unreadable api-listen line: {detail}")]
     Unreadable {
         /// What is wrong.
         detail: String,
-        /// The start of the line.
-        excerpt: String,
     },
     /// A message the service could not decrypt (`{"type":"chat","error":…}`): it cannot be
     /// relayed; a catch-up will not see it either.
@@ -274,9 +273,11 @@ impl EventReader {
     /// # Errors
     /// [`LineError`] for a line that is not a readable chat message.
     pub fn listen_line(&self, line: &str) -> Result<Vec<LiveEvent>, LineError> {
-        let parsed: ListenLine = serde_json::from_str(line).map_err(|e| LineError::Unreadable {
-            detail: e.to_string(),
-            excerpt: line.chars().take(200).collect(),
+        let parsed: ListenLine = serde_json::from_str(line).map_err(|e| {
+            trace!(line = %line, "unreadable api-listen line");
+            LineError::Unreadable {
+                detail: e.to_string(),
+            }
         })?;
         if parsed.kind != "chat" {
             debug!(kind = %parsed.kind, "api-listen line of another type");
@@ -287,7 +288,6 @@ impl EventReader {
             (None, Some(error)) => Err(LineError::Undecryptable(error)),
             (None, None) => Err(LineError::Unreadable {
                 detail: "a chat line with neither msg nor error".to_owned(),
-                excerpt: line.chars().take(200).collect(),
             }),
         }
     }
@@ -302,8 +302,8 @@ impl EventReader {
                 Vec::new()
             }
             Err(e) => {
-                let excerpt: String = raw.chars().take(200).collect();
-                warn!(error = %e, excerpt = %excerpt, "unreadable message in a keybase read; it is not relayed");
+                trace!(wrapper = %raw, "unreadable message in a keybase read");
+                warn!(error = %e, "unreadable message in a keybase read; it is not relayed");
                 Vec::new()
             }
         }

@@ -7,6 +7,7 @@
 mod standin;
 
 mod feed;
+mod lines;
 mod listen;
 mod sink;
 mod standin_rules;

@@ -258,9 +258,13 @@ mod tests {
         let config = KeybaseConfig {
             username: Some("Bot!".into()),
             binary: PathBuf::new(),
+            sender_format: "{name} says".into(),
             ..KeybaseConfig::default()
         };
-        let keys: Vec<_> = config.problems().into_iter().map(|(k, _)| k).collect();
-        assert_eq!(keys, ["binary", "username"]);
+        let problems = config.problems();
+        let keys: Vec<_> = problems.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["binary", "username", "sender_format"]);
+        assert!(problems[2].1.contains("no {text}"), "{}", problems[2].1);
+        assert!(KeybaseConfig::default().problems().is_empty());
     }
 }

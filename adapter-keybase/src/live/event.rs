@@ -450,6 +450,8 @@ impl EventReader {
                     target: refer(reaction.m),
                     sender,
                     emoji: reaction.b,
+                    // Keybase takes a reaction back by deleting this message.
+                    id: Some(MsgId::new(msg.id.to_string())),
                 };
                 vec![one(msg.id, event)]
             }
@@ -470,6 +472,7 @@ impl EventReader {
                                 target: refer(target),
                                 sender: reactor,
                                 emoji,
+                                id: Some(MsgId::new(id.to_string())),
                             },
                             _ => Event::Delete {
                                 target: refer(id),

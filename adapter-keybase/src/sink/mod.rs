@@ -106,15 +106,6 @@ impl KeybaseSink {
         Arc::clone(&self.api)
     }
 
-    /// Takes the bridge account's reaction back: deletes the reaction message `reaction`
-    /// (the id [`Sink::react`] returned). Done when it is already gone.
-    ///
-    /// # Errors
-    /// As classified by [`AdapterError`].
-    pub async fn unreact(&self, to: &ChatId, reaction: &MsgId) -> Result<(), AdapterError> {
-        self.delete(to, reaction).await
-    }
-
     /// Rewrites a copy's body, its author line naming `platform`.
     ///
     /// # Errors
@@ -440,6 +431,37 @@ impl Sink for KeybaseSink {
         };
         let reaction = self.write("reaction", &options).await?.ok_or_else(no_id)?;
         Ok(Some(MsgId::new(reaction.to_string())))
+    }
+
+    /// Takes the bridge account's reaction back: deletes the reaction message `reaction` (the
+    /// id [`Sink::react`] returned), or the account's `emoji` reaction on `target` when no id
+    /// is known. Done when it is already gone. The relay calls it only when no other source
+    /// user still shares the reaction (Keybase keeps one per account).
+    async fn unreact(
+        &self,
+        to: &ChatId,
+        target: &MsgId,
+        _sender: &Sender,
+        emoji: &str,
+        reaction: Option<&MsgId>,
+    ) -> Result<(), AdapterError> {
+        if let Some(reaction) = reaction {
+            return self.delete(to, reaction).await;
+        }
+        let key = keybase_reaction(emoji);
+        let me = self.identity().await?.username.clone();
+        let current = self.get(to, vec![msg_number(target)?]).await?;
+        let Some(message) = current.first() else {
+            return Ok(());
+        };
+        let reactions = &message["reactions"]["reactions"][&key];
+        let had = reactions["users"][&me]["reactionMsgID"]
+            .as_u64()
+            .or_else(|| reactions[&me]["reactionMsgID"].as_u64());
+        match had {
+            Some(id) => self.delete(to, &MsgId::new(id.to_string())).await,
+            None => Ok(()),
+        }
     }
 
     async fn resolve_chat(

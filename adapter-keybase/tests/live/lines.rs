@@ -129,7 +129,7 @@ fn deletes_are_expanded_by_what_the_reader_saw() {
     let undo = line(75, r#"{"type":"delete","delete":{"messageIDs":[74]}}"#);
     let events = r.listen_line(&undo).unwrap();
     assert!(
-        matches!(&events[0].event, Event::ReactionRemoved { target, emoji, sender } if target.msg.as_str() == "60" && emoji == ":tada:" && sender.name == "yourbot"),
+        matches!(&events[0].event, Event::ReactionRemoved { target, emoji, sender, id } if target.msg.as_str() == "60" && emoji == ":tada:" && sender.name == "yourbot" && id.as_ref().is_some_and(|i| i.as_str() == "74")),
         "{events:?}"
     );
     assert_eq!(events[0].keybase_id, 74);

@@ -180,10 +180,15 @@ async fn people_actions_arrive_as_core_events_and_own_sends_are_local_by_device(
             target,
             sender,
             emoji,
+            id,
         } => {
             assert_eq!(
                 (target.msg.as_str(), sender.name.as_str(), emoji.as_str()),
                 (hello.to_string().as_str(), "carol", ":+1:")
+            );
+            assert_eq!(
+                id.as_ref().map(|i| i.to_string()),
+                Some(reaction.to_string())
             );
         }
         other => panic!("{other:?}"),
@@ -200,10 +205,15 @@ async fn people_actions_arrive_as_core_events_and_own_sends_are_local_by_device(
             target,
             sender,
             emoji,
+            id,
         } => {
             assert_eq!(
                 (target.msg.as_str(), sender.name.as_str(), emoji.as_str()),
                 (hello.to_string().as_str(), "carol", ":+1:")
+            );
+            assert_eq!(
+                id.as_ref().map(|i| i.to_string()),
+                Some(reaction.to_string())
             );
         }
         other => panic!("{other:?}"),

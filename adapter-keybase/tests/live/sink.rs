@@ -142,9 +142,21 @@ async fn messages_edits_reactions_and_deletes_go_in_as_the_bridge_account() {
         "still there"
     );
     // Un-react deletes exactly that reaction message.
-    sink.unreact(&general, &r1).await.unwrap();
+    let mallory = sender("Mallory M");
+    sink.unreact(&general, &sent, &mallory, "👍", Some(&r1))
+        .await
+        .unwrap();
     assert!(users(&s).is_null(), "{}", users(&s));
-    sink.unreact(&general, &r1).await.unwrap();
+    sink.unreact(&general, &sent, &mallory, "👍", Some(&r1))
+        .await
+        .unwrap();
+    // Without the reaction's id, the account's own reaction on the message is found.
+    sink.react(&general, &sent, &mallory, "👍").await.unwrap();
+    assert!(!users(&s)["alice"].is_null());
+    sink.unreact(&general, &sent, &mallory, "👍", None)
+        .await
+        .unwrap();
+    assert!(users(&s).is_null(), "{}", users(&s));
 
     // Delete: gone; again: done.
     sink.delete(&general, &sent).await.unwrap();

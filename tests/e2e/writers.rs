@@ -299,15 +299,16 @@ async fn a_holder_killed_with_sigkill_is_taken_over_after_its_lease_expires() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_while_channels_are_created_under_a_tight_bucket_completes() {
-    // Two channel creations per 3 s: the sample needs 2 categories and 4 channels.
+    // Two channel creations per 8 s: the sample needs 2 categories and 4 channels. The lease
+    // (2 s) expires long before the window, so the restart meets the bucket used up.
     let limits = Limits {
         channel_create: BucketLimit {
             limit: 2,
-            window: Duration::from_secs(3),
+            window: Duration::from_secs(8),
         },
         ..Limits::discord().scaled(0.25)
     };
-    let s = Setup::new(limits, &sqlite(), 5).await;
+    let s = Setup::new(limits, &sqlite(), 2).await;
     // A 5xx and a dropped connection on the very first requests: setup retries them too.
     s.standin
         .inject(Fault::ServerError(502), FaultTarget::Any, 1);
@@ -330,6 +331,10 @@ async fn a_restart_while_channels_are_created_under_a_tight_bucket_completes() {
     s.check_exactly_once().await;
     let stats = s.standin.stats();
     assert!(stats.injected_5xx >= 1, "{stats:?}");
+    assert!(
+        stats.route_429 >= 1,
+        "the restart never met the used-up creation bucket: {stats:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,7 +13,7 @@
 //! * Every content has [`SOURCE_KEY`] and, except reactions, an empty `m.mentions`: a backfill
 //!   must not notify anyone, whatever `@everyone` or `@dave` the text holds.
 
-use bridge_core::{Message, Syntax};
+use bridge_core::{Content, Message, Syntax};
 use serde_json::{Map, Value, json};
 
 use crate::{
@@ -120,16 +120,53 @@ pub fn reaction(msg: &Message, part: u32, target: &str, key: &str) -> Value {
     })
 }
 
-/// The plain body and formatted body of the message's text.
-fn text(msg: &Message, style: Style<'_>) -> (String, Option<String>) {
-    let (source, html) = match msg.content.syntax {
+/// The content of an edit (`m.replace`) of the event `target`: its new text as `m.new_content`,
+/// and a `* `-prefixed fallback body for clients without edits. Files are not edited (a Matrix
+/// edit keeps the event's media), and nobody is notified.
+pub fn edit(target: &str, content: &Content, msgtype: &str, style: Style<'_>) -> Value {
+    let (text, html) = content_text(content, style.mention);
+    let mut new = Map::new();
+    new.insert("msgtype".into(), json!(msgtype));
+    new.insert("body".into(), json!(text));
+    let fallback_html = html.as_ref().map(|h| format!("* {h}"));
+    put_html(&mut new, html);
+    new.insert("m.mentions".into(), json!({}));
+    let mut outer = Map::new();
+    outer.insert("msgtype".into(), json!(msgtype));
+    outer.insert("body".into(), json!(format!("* {text}")));
+    put_html(&mut outer, fallback_html);
+    outer.insert("m.new_content".into(), Value::Object(new));
+    outer.insert(
+        "m.relates_to".into(),
+        json!({ "rel_type": "m.replace", "event_id": target }),
+    );
+    outer.insert("m.mentions".into(), json!({}));
+    Value::Object(outer)
+}
+
+/// The content of a live reaction `key` to the event `target`.
+pub fn live_reaction(target: &str, key: &str) -> Value {
+    json!({ "m.relates_to": { "rel_type": "m.annotation", "event_id": target, "key": key } })
+}
+
+/// The plain body and formatted body of a content's text, without reply notes.
+fn content_text(
+    content: &Content,
+    mention: &dyn Fn(&str) -> Option<String>,
+) -> (String, Option<String>) {
+    match content.syntax {
         Syntax::Keybase => (
-            emoji::replace_shortcodes(&msg.content.text),
-            markdown::to_html(&msg.content.text, style.mention),
+            emoji::replace_shortcodes(&content.text),
+            markdown::to_html(&content.text, mention),
         ),
         // Plain text and other dialects are shown as typed (never as HTML).
-        Syntax::Plain | Syntax::Discord | Syntax::MatrixHtml(_) => (msg.content.text.clone(), None),
-    };
+        Syntax::Plain | Syntax::Discord | Syntax::MatrixHtml(_) => (content.text.clone(), None),
+    }
+}
+
+/// The plain body and formatted body of the message's text.
+fn text(msg: &Message, style: Style<'_>) -> (String, Option<String>) {
+    let (source, html) = content_text(&msg.content, style.mention);
     if msg.reply_to.is_none() || style.reply_to.is_some() {
         return (source, html);
     }

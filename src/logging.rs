@@ -1,7 +1,10 @@
-//! Logging setup: tracing to stderr, drawn around the progress bars.
+//! Logging setup: tracing to stderr, drawn around the progress bars, every line passed through
+//! the secret registry ([`bridge_core::secret::redact`]) as it is written; and panics, printed
+//! the same way.
 
 use std::io::{IsTerminal, Write};
 
+use bridge_core::secret::redact;
 use indicatif::{MultiProgress, ProgressDrawTarget};
 use tracing_subscriber::{EnvFilter, fmt::MakeWriter};
 
@@ -98,10 +101,44 @@ impl Write for LineWriter {
 impl Drop for LineWriter {
     fn drop(&mut self) {
         if !self.buf.is_empty() {
+            // Errors are already reported through the registry; this also catches a token in a
+            // field or span of a dependency's event (serenity records requests, webhook tokens
+            // included, in its spans at `RUST_LOG=trace`).
+            let text = String::from_utf8_lossy(&self.buf);
+            let line = redact(&text);
             // Nowhere to report a failed write to stderr; dropping the line is all we can do.
             self.bars.suspend(|| {
-                let _ = std::io::stderr().lock().write_all(&self.buf);
+                let _ = std::io::stderr().lock().write_all(line.as_bytes());
             });
         }
     }
+}
+
+/// Replaces the panic message printer with one that masks every known secret (a panic's text
+/// may quote a URL or a config value), keeping the location and, with `RUST_BACKTRACE`, the
+/// backtrace.
+pub fn redact_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(no message)");
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let thread = std::thread::current();
+        let name = thread.name().unwrap_or("unnamed");
+        let backtrace = std::backtrace::Backtrace::capture();
+        let trace = match backtrace.status() {
+            std::backtrace::BacktraceStatus::Captured => format!("\n{backtrace}"),
+            _ => String::new(),
+        };
+        eprintln!(
+            "kbbridge: thread '{name}' panicked{at}: {}{trace}",
+            redact(message)
+        );
+    }));
 }

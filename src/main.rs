@@ -2,15 +2,20 @@
 
 use std::process::ExitCode;
 
+use bridge_core::Report;
 use clap::Parser;
 use kbbridge::{cli::Cli, output::escape_for_terminal};
 
 fn main() -> ExitCode {
+    kbbridge::logging::redact_panics();
     let cli = Cli::parse();
     let display = match kbbridge::logging::init(&cli) {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("kbbridge: cannot set up logging: {e:#}");
+            eprintln!(
+                "kbbridge: cannot set up logging: {}",
+                Report::new(e.as_ref())
+            );
             return ExitCode::from(2);
         }
     };
@@ -33,9 +38,10 @@ fn main() -> ExitCode {
                 None => code,
             },
             Err(e) => {
-                // `{:#}` prints the whole cause chain on one line (ripgrep's way). Names in it
-                // come from the export and the targets: control characters are escaped.
-                let text = format!("{e:#}");
+                // The whole cause chain on one line (ripgrep's way), each cause once, secrets
+                // masked. Names in it come from the export and the targets: control
+                // characters are escaped.
+                let text = Report::new(e.as_ref()).to_string();
                 let lines: Vec<_> = text.lines().map(escape_for_terminal).collect();
                 eprintln!("kbbridge: {}", lines.join("\n"));
                 ExitCode::FAILURE

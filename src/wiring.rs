@@ -17,7 +17,7 @@ use tracing::info;
 /// # Errors
 /// Every problem in the file, each with its TOML key path.
 pub fn load_config(path: &Path) -> anyhow::Result<Config> {
-    bridge_config::load(path).map_err(|e| anyhow::anyhow!("{e}"))
+    Ok(bridge_config::load(path)?)
 }
 
 /// The secrets a command that only reads the database can go without, with their variables.

@@ -13,12 +13,12 @@
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use bridge_core::Secret;
+use bridge_core::{BoxError, Secret};
 use reqwest::{Certificate, StatusCode};
 use serde::de::DeserializeOwned;
 use serenity::{
     builder::CreateAllowedMentions,
-    http::{Http, HttpBuilder, Ratelimiter, Request},
+    http::{Http, HttpBuilder, HttpError, Ratelimiter, Request},
 };
 use tracing::warn;
 use url::Url;
@@ -150,21 +150,18 @@ impl Rest {
     ) -> Result<Answer, DiscordError> {
         let key = req.route_ref().ratelimiting_bucket();
         let permit = self.limiter.acquire(key).await;
-        let conn = |e: Box<dyn std::error::Error + Send + Sync>| DiscordError::Connection {
-            call,
-            source: e,
-        };
+        let conn = |source: BoxError| DiscordError::Connection { call, source };
         let response = match &self.http.ratelimiter {
-            Some(rl) => rl.perform(req).await.map_err(|e| conn(Box::new(e)))?,
+            Some(rl) => rl.perform(req).await.map_err(|e| conn(transport(e)))?,
             None => {
                 let built = req
                     .build(&self.client, self.http.token(), self.http.proxy.as_deref())
                     .and_then(|b| b.build().map_err(Into::into))
-                    .map_err(|e| conn(Box::new(e)))?;
+                    .map_err(|e| conn(transport(e)))?;
                 self.client
                     .execute(built)
                     .await
-                    .map_err(|e| conn(Box::new(e)))?
+                    .map_err(|e| conn(Box::new(e.without_url())))?
             }
         };
         let status = response.status();
@@ -172,7 +169,7 @@ impl Rest {
         let body = response
             .bytes()
             .await
-            .map_err(|e| conn(Box::new(e)))?
+            .map_err(|e| conn(Box::new(e.without_url())))?
             .to_vec();
         let seen = Observed::read(status, &headers, &body);
         self.limiter.observe(permit, &seen);
@@ -196,6 +193,17 @@ impl Rest {
             call,
             detail: e.to_string(),
         })
+    }
+}
+
+/// A transport error as a cause, without its URL: reqwest's text carries the whole URL, and a
+/// webhook's URL carries the webhook's token (`…/webhooks/<id>/<token>?wait=true`).
+fn transport(e: serenity::Error) -> BoxError {
+    match e {
+        serenity::Error::Http(HttpError::Request(r)) => Box::new(r.without_url()),
+        // serenity's other errors (a header it cannot parse, a bad proxy URL) as their text;
+        // their values (an `ErrorResponse` keeps the URL) are not kept.
+        other => other.to_string().into(),
     }
 }
 

@@ -11,7 +11,7 @@ pub enum DiscordError {
     #[error("invalid Discord setting: {0}")]
     Setup(String),
     /// No answer: connection refused or dropped, timeout, broken body.
-    #[error("no answer from Discord to {call}: {source}")]
+    #[error("no answer from Discord to {call}")]
     Connection {
         /// What was being done.
         call: &'static str,
@@ -64,7 +64,7 @@ pub enum DiscordError {
     #[error("{0}")]
     Unusable(String),
     /// The mapping store failed.
-    #[error("mapping store: {0}")]
+    #[error("mapping store")]
     Store(#[from] StoreError),
 }
 

@@ -5,7 +5,9 @@
 //!   `X-RateLimit-Limit`, `-Remaining` and `-Reset-After` headers. Until a bucket's first answer
 //!   only one request goes out on it, so N parallel calls on a fresh bucket cannot all overflow
 //!   it. A bucket with no remaining request waits for its reset (plus a small margin for the
-//!   network), so the steady state sends no request Discord would refuse.
+//!   network), so the steady state sends no request Discord would refuse. A request that gets
+//!   no answer (a dropped connection) counts as spent; when the count runs out with no reset
+//!   time known and nothing in flight, one request goes alone to learn the bucket again.
 //! - **Global**: at most `global_limit` requests in any sliding `global_window` (plus the
 //!   margin), which keeps every fixed window under the limit. A 429 with the global flag
 //!   blocks everything for its retry-after.
@@ -271,10 +273,14 @@ impl Limiter {
                 b.reset_at = None;
             }
             if b.remaining == 0 {
-                return match b.reset_at {
-                    Some(t) => Wait::Until(t),
-                    None => Wait::Answer,
-                };
+                match b.reset_at {
+                    Some(t) => return Wait::Until(t),
+                    // Only an answer can tell when the window resets. Requests that lost their
+                    // connection spend `remaining` and never answer, so with none in flight
+                    // one request goes alone to learn it; waiting would never end.
+                    None if b.in_flight > 0 => return Wait::Answer,
+                    None => {}
+                }
             }
         }
         let second = o.global_window + o.margin;
@@ -393,6 +399,57 @@ mod tests {
         let waited = start.elapsed();
         assert!(waited >= Duration::from_millis(2000), "{waited:?}");
         assert!(waited <= Duration::from_millis(2100), "{waited:?}");
+        drop(p);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn requests_without_an_answer_never_leave_a_bucket_waiting_for_one() {
+        let l = Limiter::new(LimiterOptions::default());
+        let p = l.acquire(key(1)).await;
+        l.observe(p, &window(5, 4, 2000));
+        tokio::time::advance(Duration::from_secs(3)).await;
+        // Past the reset: five requests whose connections drop, so no answer says when the
+        // window resets again.
+        for _ in 0..5 {
+            drop(l.acquire(key(1)).await);
+        }
+        let start = Instant::now();
+        let p = tokio::time::timeout(Duration::from_secs(10), l.acquire(key(1)))
+            .await
+            .expect("the bucket is usable again");
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            start.elapsed()
+        );
+        // That request goes alone: the next waits for its answer, which teaches the bucket.
+        assert!(matches!(l.try_take(key(1)), Wait::Answer));
+        l.observe(p, &window(5, 4, 2000));
+        assert!(matches!(l.try_take(key(1)), Wait::Go));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_without_rate_limit_headers_does_not_stall_its_bucket() {
+        let l = Limiter::new(LimiterOptions::default());
+        let p = l.acquire(key(1)).await;
+        l.observe(p, &window(5, 4, 200));
+        tokio::time::advance(Duration::from_secs(1)).await;
+        let p = l.acquire(key(1)).await;
+        let r = Observed {
+            status: 429,
+            retry_after: Some(Duration::from_millis(500)),
+            ..Observed::default()
+        };
+        l.observe(p, &r);
+        let start = Instant::now();
+        let p = tokio::time::timeout(Duration::from_secs(10), l.acquire(key(1)))
+            .await
+            .expect("the bucket is usable after the retry-after");
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            start.elapsed()
+        );
         drop(p);
     }
 

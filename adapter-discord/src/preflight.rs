@@ -163,7 +163,7 @@ async fn check_token(rest: &Rest, report: &mut Report) -> Option<BotUser> {
             report.add(
                 "token",
                 Verdict::Problem,
-                format!("cannot check the bot token: {e}"),
+                format!("cannot check the bot token: {}", with_causes(&e)),
             );
             None
         }
@@ -172,18 +172,8 @@ async fn check_token(rest: &Rest, report: &mut Report) -> Option<BotUser> {
 
 /// An error and its causes, each once: a transport error keeps "connection refused" in a
 /// source.
-fn with_causes(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let line = cause.to_string();
-        if !text.contains(&line) {
-            text.push_str(": ");
-            text.push_str(&line);
-        }
-        source = cause.source();
-    }
-    text
+fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
+    bridge_core::Report::new(e).to_string()
 }
 
 /// The URL that invites the bot into a guild with `needed`.
@@ -208,7 +198,8 @@ async fn check_guild(
     let guild_id = GuildId::new(guild);
     let not_in = |e: &DiscordError| {
         format!(
-            "the bot is not in server {guild} ({e}): invite it with {}, or fix discord.guild_id",
+            "the bot is not in server {guild} ({}): invite it with {}, or fix discord.guild_id",
+            with_causes(e),
             invite_url(bot, needed)
         )
     };
@@ -227,7 +218,7 @@ async fn check_guild(
             report.add(
                 "guild",
                 Verdict::Problem,
-                format!("cannot read server {guild}: {e}"),
+                format!("cannot read server {guild}: {}", with_causes(&e)),
             );
             return None;
         }
@@ -256,7 +247,7 @@ async fn check_guild(
             report.add(
                 "guild",
                 Verdict::Problem,
-                format!("cannot read the bot's membership: {e}"),
+                format!("cannot read the bot's membership: {}", with_causes(&e)),
             );
             return None;
         }
@@ -276,7 +267,10 @@ async fn check_guild(
             report.add(
                 "permissions",
                 Verdict::Problem,
-                format!("cannot read the server's roles to work out the bot's permissions: {e}"),
+                format!(
+                    "cannot read the server's roles to work out the bot's permissions: {}",
+                    with_causes(&e)
+                ),
             );
             return None;
         }
@@ -337,20 +331,26 @@ const MAX_GUILD_CHANNELS: usize = 500;
 async fn check_room_for_channels(rest: &Rest, report: &mut Report, guild: u64, auto_links: usize) {
     let guild_id = GuildId::new(guild);
     let req = Request::new(Route::GuildChannels { guild_id }, LightMethod::Get);
-    match rest.json::<Vec<serde_json::Value>>("list channels", req).await {
+    match rest
+        .json::<Vec<serde_json::Value>>("list channels", req)
+        .await
+    {
         Ok(list) if list.len() + auto_links <= MAX_GUILD_CHANNELS => {}
         Ok(list) => report.add(
             "channels",
             Verdict::Note,
             format!(
-                "the server has {} of the {MAX_GUILD_CHANNELS} channels Discord allows; the                  {auto_links} \"auto\" link(s) may need up to {auto_links} more and their                  categories (fewer if an earlier run made them): make room, or map some links                  to existing channels",
+                "the server has {} of the {MAX_GUILD_CHANNELS} channels Discord allows; the \
+                {auto_links} \"auto\" link(s) may need up to {auto_links} more and their \
+                categories (fewer if an earlier run made them): make room, or map some links \
+                to existing channels",
                 list.len()
             ),
         ),
         Err(e) => report.add(
             "channels",
             Verdict::Note,
-            format!("cannot count the server's channels: {e}"),
+            format!("cannot count the server's channels: {}", with_causes(&e)),
         ),
     }
 }
@@ -386,10 +386,13 @@ async fn check_channel(
         Err(e @ DiscordError::Api { status: 403, .. }) => {
             return problem(
                 report,
-                format!("discord:{id}: the bot cannot see this channel ({e})"),
+                format!(
+                    "discord:{id}: the bot cannot see this channel ({})",
+                    with_causes(&e)
+                ),
             );
         }
-        Err(e) => return problem(report, format!("discord:{id}: {e}")),
+        Err(e) => return problem(report, format!("discord:{id}: {}", with_causes(&e))),
     };
     let here = channel_permissions(
         member.base,

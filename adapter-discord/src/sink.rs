@@ -13,7 +13,7 @@ use std::{
 use async_trait::async_trait;
 use bridge_core::{
     AdapterError, Attachment, ChatId, ChatInfo, MappingStore, Message, Mode, MsgId, Outgoing,
-    Platform, Sink, model::human_size,
+    Platform, Report, Sink, model::human_size,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::json;
@@ -451,7 +451,8 @@ impl DiscordSink {
                 .call("add reaction", Request::new(route, LightMethod::Put))
                 .await
             {
-                warn!(msg = %msg.origin, emoji = %r.emoji, error = %e, "reaction not added");
+                warn!(msg = %msg.origin, emoji = %r.emoji, error = %Report::new(&e),
+                    "reaction not added");
             }
         }
     }

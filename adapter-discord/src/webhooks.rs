@@ -122,6 +122,9 @@ async fn find_or_create(
         call: "create webhook",
         detail: "webhook without a token".into(),
     })?;
+    // Anyone holding it can post into the channel: masked in every log line and error from now
+    // on (serenity's spans quote the route, token included, at `RUST_LOG=trace`).
+    bridge_core::secret::remember(&token);
     let id = hook.id.get();
     if recorded.as_deref() != Some(id.to_string().as_str()) {
         store

@@ -237,5 +237,9 @@ async fn a_full_guild_is_noted() {
         text.contains("the server has 499 of the 500 channels"),
         "{text}"
     );
+    assert!(
+        text.contains("allows; the 3 \"auto\" link(s) may need"),
+        "{text}"
+    );
     assert_eq!(report.problems().count(), 0, "{report:#?}");
 }

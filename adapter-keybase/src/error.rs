@@ -11,7 +11,7 @@ use bridge_core::AdapterError;
 #[derive(Debug, thiserror::Error)]
 pub enum KeybaseError {
     /// The export file (or the folder supposed to hold it) cannot be opened.
-    #[error("cannot open the Keybase export {}: {source}", .path.display())]
+    #[error("cannot open the Keybase export {}", .path.display())]
     Open {
         /// The file or folder that was asked for.
         path: PathBuf,
@@ -28,7 +28,7 @@ pub enum KeybaseError {
         detail: String,
     },
     /// Reading the export failed part-way.
-    #[error("cannot read the Keybase export {}: {source}", .path.display())]
+    #[error("cannot read the Keybase export {}", .path.display())]
     Read {
         /// The export file.
         path: PathBuf,
@@ -37,7 +37,7 @@ pub enum KeybaseError {
         source: io::Error,
     },
     /// The rejects file asked for by `write_rejects` cannot be written.
-    #[error("cannot write the rejects file {}: {source}", .path.display())]
+    #[error("cannot write the rejects file {}", .path.display())]
     WriteRejects {
         /// The rejects file.
         path: PathBuf,

@@ -65,13 +65,13 @@ pub enum TabularError {
     #[error(transparent)]
     Read(#[from] KeybaseError),
     /// The output could not be written.
-    #[error("cannot write the output: {0}")]
+    #[error("cannot write the output")]
     Write(#[from] io::Error),
     /// The CSV writer failed.
-    #[error("cannot write CSV: {0}")]
+    #[error("cannot write CSV")]
     Csv(#[from] csv::Error),
     /// The XLSX writer failed.
-    #[error("cannot write the XLSX file: {0}")]
+    #[error("cannot write the XLSX file")]
     Xlsx(#[from] XlsxError),
 }
 

@@ -172,15 +172,11 @@ impl MatrixClient {
             )
             .map_err(|e| MatrixError::Request(e.to_string()))?;
         let (method, path) = (request.method().clone(), request.uri().path().to_owned());
-        let request = reqwest::Request::try_from(request).map_err(MatrixError::Connection)?;
-        let response = self
-            .http
-            .execute(request)
-            .await
-            .map_err(MatrixError::Connection)?;
+        let request = reqwest::Request::try_from(request).map_err(connection)?;
+        let response = self.http.execute(request).await.map_err(connection)?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(MatrixError::Connection)?;
+        let body = response.bytes().await.map_err(connection)?;
         trace!(%method, path = %path, status = status.as_u16(), "matrix request");
         if !status.is_success() {
             return Err(api_error(status.as_u16(), &headers, &body));
@@ -195,6 +191,12 @@ impl MatrixClient {
         R::IncomingResponse::try_from_http_response(answer)
             .map_err(|e| MatrixError::Response(format!("{method} {path}: {e}")))
     }
+}
+
+/// A transport error without its URL: the URL of a request made for a ghost carries its
+/// `user_id` and any query a request has, and no URL belongs in a log line.
+fn connection(e: reqwest::Error) -> MatrixError {
+    MatrixError::Connection(e.without_url())
 }
 
 /// Reads an error answer: `{"errcode", "error", "retry_after_ms"}`, or a `Retry-After` header.

@@ -3,13 +3,13 @@
 
 use std::time::Duration;
 
-use bridge_core::{AdapterError, StoreError};
+use bridge_core::{AdapterError, Report, StoreError};
 
 /// What went wrong talking to the homeserver (or preparing to).
 #[derive(Debug, thiserror::Error)]
 pub enum MatrixError {
     /// The request did not get an answer (refused connection, timeout, reset).
-    #[error("cannot reach the homeserver: {0}")]
+    #[error("cannot reach the homeserver")]
     Connection(#[source] reqwest::Error),
     /// The homeserver answered with an error.
     #[error("the homeserver answered {status} {errcode}: {message}")]
@@ -30,7 +30,7 @@ pub enum MatrixError {
     #[error("unexpected answer from the homeserver: {0}")]
     Response(String),
     /// An attachment's bytes could not be read.
-    #[error("cannot read the attachment {what}: {source}")]
+    #[error("cannot read the attachment {what}")]
     Attachment {
         /// Where the bytes were.
         what: String,
@@ -43,7 +43,7 @@ pub enum MatrixError {
     #[error("{0}")]
     Invalid(String),
     /// The mapping store failed.
-    #[error("mapping store: {0}")]
+    #[error("mapping store")]
     Store(#[from] StoreError),
 }
 
@@ -88,7 +88,9 @@ impl From<MatrixError> for AdapterError {
                     };
                 }
                 match (status, errcode.as_str()) {
-                    (_, "M_TOO_LARGE") | (413, _) => AdapterError::rejected(e.to_string()),
+                    (_, "M_TOO_LARGE") | (413, _) => {
+                        AdapterError::rejected(Report::new(&e).to_string())
+                    }
                     (_, "M_UNKNOWN_TOKEN" | "M_MISSING_TOKEN" | "M_FORBIDDEN" | "M_EXCLUSIVE")
                     | (401 | 403, _) => AdapterError::Fatal(Box::new(e)),
                     (408, _) | (500.., _) => AdapterError::Transient(Box::new(e)),
@@ -96,7 +98,7 @@ impl From<MatrixError> for AdapterError {
                     (404, _) => AdapterError::Fatal(Box::new(e)),
                     // Anything else is about this request's content (M_BAD_JSON, M_NOT_JSON,
                     // M_INVALID_PARAM, M_DUPLICATE_ANNOTATION…): skip it, record why.
-                    _ => AdapterError::rejected(e.to_string()),
+                    _ => AdapterError::rejected(Report::new(&e).to_string()),
                 }
             }
             MatrixError::Connection(ref source) if source.is_builder() => {
@@ -106,7 +108,7 @@ impl From<MatrixError> for AdapterError {
                 AdapterError::Transient(Box::new(e))
             }
             MatrixError::Request(_) | MatrixError::Attachment { .. } => {
-                AdapterError::rejected(e.to_string())
+                AdapterError::rejected(Report::new(&e).to_string())
             }
             MatrixError::Invalid(_) | MatrixError::Store(_) => AdapterError::Fatal(Box::new(e)),
         }

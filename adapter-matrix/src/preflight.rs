@@ -257,7 +257,10 @@ async fn check_namespace(
                 "namespace",
                 Verdict::Problem,
                 format!(
-                    "the registration does not give this appservice the users @{prefix}…                      (matrix.ghost_prefix): make a registration with `kbbridge                      matrix-registration` and give it to the homeserver, or set                      matrix.ghost_prefix to the prefix of the registration's user namespace"
+                    "the registration does not give this appservice the users @{prefix}… \
+                    (matrix.ghost_prefix): make a registration with `kbbridge \
+                    matrix-registration` and give it to the homeserver, or set \
+                    matrix.ghost_prefix to the prefix of the registration's user namespace"
                 ),
             );
         }

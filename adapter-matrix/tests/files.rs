@@ -101,7 +101,7 @@ async fn files_that_cannot_be_copied_leave_a_note_and_are_counted() {
         ),
         from: from.clone(),
         sink: sink.clone(),
-        to: ChatRef::new(Platform::Matrix, room.clone()),
+        to: bridge_core::backfill::Target::Named(ChatRef::new(Platform::Matrix, room.clone())),
     };
     let options = BackfillOptions {
         retry: RetryPolicy {
@@ -170,7 +170,7 @@ async fn files_that_cannot_be_copied_leave_a_note_and_are_counted() {
     );
     assert_eq!(x["m.mentions"], serde_json::json!({}));
 
-    let listed = store.degraded(&from, &job.to).await.unwrap();
+    let listed = store.degraded(&from, &job.to.shown()).await.unwrap();
     let listed: Vec<&str> = listed.iter().map(|d| d.origin.msg.as_str()).collect();
     assert_eq!(
         content("6", 0)["body"],

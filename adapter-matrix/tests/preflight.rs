@@ -147,6 +147,10 @@ async fn a_ghost_prefix_outside_the_namespace_is_named() {
         text.contains("does not give this appservice the users @zz_"),
         "{text}"
     );
+    assert!(
+        text.contains("with `kbbridge matrix-registration` and"),
+        "{text}"
+    );
     assert_eq!(report.problems().count(), 1, "{report:#?}");
 }
 

@@ -30,8 +30,9 @@ pub enum AdapterError {
         retry_after: Duration,
     },
     /// A passing fault (5xx, dropped connection, timeout): back off and retry, then give up.
-    #[error("transient failure: {0}")]
-    Transient(#[source] BoxError),
+    /// Shown as its cause: the class says what the engine does, the cause what happened.
+    #[error(transparent)]
+    Transient(BoxError),
     /// The target refused this item for good (too large, invalid): record it, skip it, go on.
     #[error("rejected: {reason}")]
     Rejected {
@@ -41,9 +42,10 @@ pub enum AdapterError {
     /// The adapter cannot do this at all (e.g. edit on a platform without edits).
     #[error("{0} is not supported")]
     Unsupported(&'static str),
-    /// Nothing more can work on this link (bad credentials, missing chat): stop it.
-    #[error("fatal: {0}")]
-    Fatal(#[source] BoxError),
+    /// Nothing more can work on this link (bad credentials, missing chat): stop it. Shown as
+    /// its cause.
+    #[error(transparent)]
+    Fatal(BoxError),
 }
 
 impl AdapterError {

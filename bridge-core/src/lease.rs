@@ -74,13 +74,15 @@ pub fn process_holder() -> &'static str {
     })
 }
 
+/// One lock per (holder, lease name) of this process.
+type LocalLocks = HashMap<(String, String), Arc<tokio::sync::Mutex<()>>>;
+
 /// The lock that orders one holder's tasks on one lease name. The store lets a holder take
 /// back a lease it left behind (a dropped task cannot release it, and must not make the next
 /// task of the same process wait for its expiry), so inside a process this lock is what keeps
 /// two tasks from holding one lease at once.
 fn local_lock(holder: &str, name: &str) -> Arc<tokio::sync::Mutex<()>> {
-    static LOCKS: OnceLock<Mutex<HashMap<(String, String), Arc<tokio::sync::Mutex<()>>>>> =
-        OnceLock::new();
+    static LOCKS: OnceLock<Mutex<LocalLocks>> = OnceLock::new();
     let locks = LOCKS.get_or_init(Mutex::default);
     // A poisoned map only means a panic elsewhere; its entries are still valid locks.
     let mut locks = locks

@@ -14,7 +14,8 @@
 //! - [`lease`]: holding a store lease while work runs (one writer per link).
 //! - [`preflight`]: what `kbbridge check` found about a platform (findings, verdicts).
 //! - [`links`]: which chats mirror each other and what to do with them.
-//! - [`secret`]: a string that never reaches a log.
+//! - [`secret`]: a string that never reaches a log, and the registry that masks every secret.
+//! - [`report`]: the one place an error becomes text (each cause once, secrets masked).
 //! - `testing` (feature `testing`): in-memory fakes of a history source and a sink.
 //!
 //! # Backfill in one paragraph
@@ -34,6 +35,7 @@ pub mod links;
 pub mod model;
 pub mod pacer;
 pub mod preflight;
+pub mod report;
 pub mod retry;
 pub mod secret;
 pub mod store;
@@ -45,5 +47,6 @@ pub use ids::{ChatId, ChatRef, Cursor, MsgId, MsgRef, Platform, UserId};
 pub use model::{
     Attachment, ChatInfo, ChatKind, Content, Event, Message, MessageKind, Reaction, Sender, Syntax,
 };
+pub use report::Report;
 pub use secret::Secret;
 pub use store::{MappingStore, StoreError};

@@ -123,6 +123,26 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn jobs_failing_together_do_not_retry_in_step() {
+        let delays = || async {
+            let mut delays = Vec::new();
+            let _ = RetryPolicy {
+                max_attempts: 4,
+                ..RetryPolicy::default()
+            }
+            .run(
+                || async { Err::<(), _>(AdapterError::transient("connection reset")) },
+                |_, d| delays.push(d),
+            )
+            .await;
+            delays
+        };
+        let (a, b) = (delays().await, delays().await);
+        assert_eq!(a.len(), 3);
+        assert_ne!(a, b, "the jitter differs from one run to the next");
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn rejected_is_not_retried() {
         let calls = AtomicUsize::new(0);
         let err = RetryPolicy::default()

@@ -232,6 +232,7 @@ mod tests {
             retry_attempts: Some(-1),
             retry_min_delay_ms: Some(10_000),
             retry_max_delay_ms: Some(100),
+            lease_seconds: Some(1),
             rate: Some(RawRates {
                 matrix: Some(RawRate {
                     messages_per_second: Some(f64::INFINITY),
@@ -257,6 +258,7 @@ mod tests {
                 "backfill.page_size",
                 "backfill.retry_attempts",
                 "backfill.retry_max_delay_ms",
+                "backfill.lease_seconds",
                 "backfill.rate.discord.messages_per_second",
                 "backfill.rate.matrix.messages_per_second",
                 "backfill.rate.matrix.burst",

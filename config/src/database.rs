@@ -54,11 +54,21 @@ pub(crate) fn resolve(
         return format!("sqlite://{dir}/{file}{params}");
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        if let Err(why) = Url::parse(url) {
-            problems.push(
+        match Url::parse(url) {
+            // Masked wherever text leaves the process, whatever quotes it.
+            Ok(parsed) => {
+                let in_query = parsed
+                    .query_pairs()
+                    .filter(|(key, _)| key.eq_ignore_ascii_case("password"))
+                    .map(|(_, value)| value.into_owned());
+                for password in passwords(url).into_iter().chain(in_query) {
+                    bridge_core::secret::remember(&password);
+                }
+            }
+            Err(why) => problems.push(
                 path.clone(),
                 format!("is not a valid PostgreSQL URL: {why}"),
-            );
+            ),
         }
         return url.to_owned();
     }
@@ -111,6 +121,16 @@ mod tests {
             &mut problems,
         );
         (url, problems.0.len())
+    }
+
+    #[test]
+    fn a_postgresql_password_is_masked_wherever_text_leaves() {
+        let (url, problems) = resolved(Some(
+            "postgres://kb:pg%2Fs3cret-pw@db.example/kb?sslmode=require&password=other-s3cret",
+        ));
+        assert_eq!(problems, 0, "{url}");
+        let text = "failed: pg%2Fs3cret-pw, pg/s3cret-pw, other-s3cret";
+        assert_eq!(bridge_core::secret::redact(text), "failed: ***, ***, ***");
     }
 
     #[test]

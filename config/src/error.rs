@@ -27,7 +27,7 @@ impl fmt::Display for Problem {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("error in {}: cannot read it: {source}", file.display())]
+    #[error("error in {}: cannot read it", file.display())]
     Read {
         /// The mapping file.
         file: PathBuf,

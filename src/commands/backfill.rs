@@ -3,7 +3,10 @@
 use std::process::ExitCode;
 
 use bridge_config::Config;
-use bridge_core::backfill::{Backfill, BackfillError};
+use bridge_core::{
+    Report,
+    backfill::{Backfill, BackfillError},
+};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
@@ -43,7 +46,8 @@ pub async fn run(
                 warn!(link = %o.link, to = %o.to, "stopped; run the backfill again to resume");
             }
             Err(e) => {
-                error!(link = %o.link, to = %o.to, error = %e, next = e.advice(), "job failed");
+                error!(link = %o.link, to = %o.to, error = %Report::new(e), next = e.advice(),
+                    "job failed");
             }
         }
         if o.result.as_ref().is_ok_and(|s| s.rejected > 0) {

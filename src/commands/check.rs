@@ -62,21 +62,9 @@ impl Tally {
     }
 }
 
-/// `e` and its causes on one line, each cause once: a link whose text an earlier one already
-/// holds is skipped (several error types repeat their source in their own message).
+/// `e` and its causes on one line, each cause once, secrets masked.
 fn causes(e: &anyhow::Error) -> String {
-    let mut text = String::new();
-    for link in e.chain() {
-        let line = link.to_string();
-        if text.contains(&line) {
-            continue;
-        }
-        if !text.is_empty() {
-            text.push_str(": ");
-        }
-        text.push_str(&line);
-    }
-    text
+    bridge_core::Report::new(e.as_ref()).to_string()
 }
 
 /// Runs every check and prints what it found.
@@ -144,7 +132,10 @@ async fn check_export(config: &Config, links: &[&Link], tally: &mut Tally) -> an
                 Escaped(&link.source)
             )?,
             Ok(None) => outln!("  {}: {} found", Escaped(&link.name), Escaped(&link.source))?,
-            Err(e) => tally.problem(&link.name, format!("{}: {e}", link.source))?,
+            Err(e) => tally.problem(
+                &link.name,
+                format!("{}: {}", link.source, bridge_core::Report::new(&e)),
+            )?,
         }
     }
     Ok(())
@@ -169,7 +160,8 @@ async fn check_database(
             tally.problem(
                 "database",
                 format!(
-                    "{e}; check `database.url` in {} (or KBBRIDGE__DATABASE__URL)",
+                    "{}; check `database.url` in {} (or KBBRIDGE__DATABASE__URL)",
+                    bridge_core::Report::new(&e),
                     config.path.display()
                 ),
             )?;
@@ -243,6 +235,7 @@ async fn check_matrix(
     let usable = report
         .get("as_token")
         .is_some_and(|f| f.verdict == Verdict::Ok);
+    let mut sink = None;
     for (link, room) in &named {
         if !usable {
             tally.print(&Finding {
@@ -262,13 +255,19 @@ async fn check_matrix(
             })?;
             continue;
         };
-        let sink = match wiring::sink_for(config, Platform::Matrix, store) {
-            Ok(sink) => sink,
-            Err(e) => return tally.problem("matrix", causes(&e)),
+        let sink = match &mut sink {
+            Some(sink) => sink,
+            None => match wiring::sink_for(config, Platform::Matrix, store) {
+                Ok(made) => sink.insert(made),
+                Err(e) => return tally.problem("matrix", causes(&e)),
+            },
         };
         match tokio::time::timeout(REACH_TIMEOUT, sink.check(room)).await {
             Ok(Ok(())) => outln!("  {}: matrix:{} is reachable", Escaped(link), Escaped(room))?,
-            Ok(Err(e)) => tally.problem(link, format!("matrix:{room}: {e}"))?,
+            Ok(Err(e)) => tally.problem(
+                link,
+                format!("matrix:{room}: {}", bridge_core::Report::new(&e)),
+            )?,
             Err(_) => tally.problem(
                 link,
                 format!("matrix:{room}: no answer in {REACH_TIMEOUT:?}"),

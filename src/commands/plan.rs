@@ -2,6 +2,7 @@
 
 use std::{collections::BTreeMap, process::ExitCode, time::Duration};
 
+use anyhow::Context;
 use bridge_config::Config;
 use bridge_core::{HistorySource, Platform};
 
@@ -46,7 +47,7 @@ pub async fn run(config: &Config, filter: &LinkFilter) -> anyhow::Result<ExitCod
         let count = export
             .count(&link.source.chat)
             .await
-            .map_err(|e| anyhow::anyhow!("link {:?}: {e}", link.name))?
+            .with_context(|| format!("link {:?}", link.name))?
             .unwrap_or(0);
         for target in &link.targets {
             let done: u64 = totals

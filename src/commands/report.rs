@@ -53,7 +53,7 @@ pub async fn print(store: &MappingStore, outcomes: &[JobOutcome]) -> anyhow::Res
                 "\n{} → {}: {}",
                 Escaped(&o.link),
                 Escaped(&o.to),
-                Escaped(e)
+                Escaped(bridge_core::Report::new(e))
             )?;
             outln!("  what to do: {}", e.advice())?;
         }

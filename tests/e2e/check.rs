@@ -346,3 +346,31 @@ fn check_fails_on_a_chat_missing_from_the_export_and_on_an_unreadable_export() {
         "{stdout}"
     );
 }
+
+/// A named room the bot is not in is a problem of its link; the "auto" one is fine.
+#[test]
+fn check_fails_on_a_named_room_the_bot_cannot_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = mapping(dir.path(), "matrix", None);
+    let toml = std::fs::read_to_string(&config).unwrap();
+    let named = toml.replacen(
+        "keybase = \"acme#random\"\nmatrix = \"auto\"",
+        "keybase = \"acme#random\"\nmatrix = \"!nosuchroom:localhost\"",
+        1,
+    );
+    assert_ne!(named, toml);
+    std::fs::write(&config, named).unwrap();
+    let s = synapse();
+    let (ok, stdout, _, _) = check(
+        matrix_command(dir.path(), s.url.as_str(), &s.as_token),
+        &config,
+    );
+    assert!(!ok, "{stdout}");
+    let line = problem(&stdout, "l1");
+    assert!(line.contains("matrix:!nosuchroom:localhost"), "{line}");
+    assert!(
+        stdout.contains("l0: the matrix chat is made on the first backfill"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1 problem(s)"), "{stdout}");
+}

@@ -53,10 +53,23 @@ pub struct Chaos {
     pub retry_after: Duration,
 }
 
-/// Scripted and random faults.
+/// A fault on every `n`th request of a kind, the faults taken in turn.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Every {
+    pub(crate) n: u32,
+    pub(crate) target: FaultTarget,
+    pub(crate) faults: Vec<Fault>,
+    /// Requests of the kind seen so far.
+    pub(crate) seen: u64,
+    /// Faults injected so far (which one is next).
+    pub(crate) injected: usize,
+}
+
+/// Scripted, periodic and random faults.
 #[derive(Debug, Default)]
 pub(crate) struct Faults {
     pub(crate) scripted: Vec<(Fault, FaultTarget, u32)>,
+    pub(crate) every: Option<Every>,
     pub(crate) chaos: Option<(Chaos, u64)>,
 }
 
@@ -78,6 +91,14 @@ impl Faults {
             let fault = *fault;
             self.scripted.retain(|(_, _, n)| *n > 0);
             return Some(fault);
+        }
+        if let Some(e) = self.every.as_mut().filter(|e| applies(e.target)) {
+            e.seen += 1;
+            if e.n > 0 && e.seen % u64::from(e.n) == 0 && !e.faults.is_empty() {
+                let fault = e.faults[e.injected % e.faults.len()];
+                e.injected += 1;
+                return Some(fault);
+            }
         }
         let (chaos, state) = self.chaos.as_mut()?;
         if !is_execute {

@@ -371,6 +371,20 @@ impl StandIn {
             .push((fault, target, times));
     }
 
+    /// Injects a fault into every `n`th request matching `target` from now on, taking
+    /// `faults` in turn (`[Drop, DropAfterCommit]`: the 7th request dropped before handling,
+    /// the 14th after, …); an empty `faults` or `n == 0` turns it off. Scripted faults
+    /// ([`StandIn::inject`]) come first and are not counted.
+    pub fn fault_every(&self, n: u32, target: FaultTarget, faults: &[Fault]) {
+        self.shared.lock_faults().every = (n > 0 && !faults.is_empty()).then(|| faults::Every {
+            n,
+            target,
+            faults: faults.to_vec(),
+            seen: 0,
+            injected: 0,
+        });
+    }
+
     /// Turns random faults on webhook executes on (`Some`) or off.
     pub fn set_chaos(&self, chaos: Option<Chaos>) {
         self.shared.lock_faults().chaos = chaos.map(|c| (c, c.seed.max(1)));

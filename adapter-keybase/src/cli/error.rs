@@ -7,8 +7,8 @@ use std::{path::PathBuf, time::Duration};
 pub enum ClientError {
     /// The executable could not be started.
     #[error(
-        "cannot start `{}` ({source}); install Keybase, or point `[keybase] binary` / \
-         `--binary` at the `keybase` executable",
+        "cannot start `{}`; install Keybase, or point `[keybase] binary` / `--binary` at the \
+         `keybase` executable",
         .binary.display()
     )]
     Spawn {
@@ -73,7 +73,7 @@ pub enum ClientError {
         stderr: String,
     },
     /// Reading from or writing to the process failed.
-    #[error("talking to `keybase {command}` failed: {source}")]
+    #[error("talking to `keybase {command}` failed")]
     Io {
         /// The command.
         command: String,

@@ -10,10 +10,15 @@ use crate::cli::ClientError;
 pub enum ExportError {
     /// Talking to Keybase failed (the process, a timeout; service errors on single
     /// conversations are recorded in the manifest instead).
-    #[error("{0}; what was exported so far is kept, run the export again to resume")]
+    #[error(
+        "the export stopped (what was exported so far is kept; run the export again to resume)"
+    )]
     Client(#[from] ClientError),
     /// The export folder cannot be written.
-    #[error("cannot write {}: {source}; check the disk space and permissions", .path.display())]
+    #[error(
+        "cannot write {} (check the disk space and permissions)",
+        .path.display()
+    )]
     Io {
         /// The file or folder.
         path: PathBuf,

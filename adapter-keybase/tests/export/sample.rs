@@ -369,10 +369,12 @@ async fn cursors_and_errors() {
         .unwrap_err();
     assert!(matches!(bad, AdapterError::Fatal(_)), "{bad:?}");
 
-    let missing = KeybaseExport::open(sample_dir().join("nope.jsonl")).unwrap_err();
-    let text = AdapterError::from(missing).to_string();
+    let missing =
+        AdapterError::from(KeybaseExport::open(sample_dir().join("nope.jsonl")).unwrap_err());
+    assert!(matches!(missing, AdapterError::Fatal(_)), "{missing:?}");
+    let text = bridge_core::Report::new(&missing).to_string();
     assert!(
-        text.starts_with("fatal: ") && text.contains("nope.jsonl"),
-        "{text}"
+        text.contains("nope.jsonl") && text.contains("(os error 2)"),
+        "the file and the OS's reason: {text}"
     );
 }

@@ -104,7 +104,7 @@ async fn an_interrupted_export_resumes_where_it_stopped() {
     };
     let err = exporter::export(&s.cli(), &request).await.unwrap_err();
     assert!(matches!(err, ExportError::Client(_)), "{err}");
-    let text = err.to_string();
+    let text = bridge_core::Report::new(&err).to_string();
     assert!(
         text.contains("even after a restart") && text.contains("simulated crash"),
         "{text}"

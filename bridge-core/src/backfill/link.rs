@@ -26,6 +26,7 @@ use crate::{
     ids::{ChatRef, Cursor, MsgId},
     lease::with_lease,
     model::Message,
+    report::Report,
     store::{CopyRow, CopyState, Lease, LeaseInfo, Progress},
 };
 
@@ -250,6 +251,7 @@ impl<'a> LinkRun<'a> {
     }
 
     fn on_retry(&self, error: &AdapterError, delay: Duration) {
+        let error = Report::new(error);
         warn!(link = %self.job.link, to = %self.to, error = %error, retry_after = ?delay,
             "retrying");
         self.bump(|s| s.retries += 1);

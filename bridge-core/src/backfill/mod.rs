@@ -28,6 +28,7 @@ use crate::{
     ids::{ChatRef, Platform},
     lease::{LeaseGuard, LeaseOptions},
     pacer::Pacer,
+    report::Report,
     store::{LeaseInfo, MappingStore, StoreError},
 };
 
@@ -95,10 +96,10 @@ pub fn link_lease_name(from: &ChatRef, platform: Platform) -> String {
 #[derive(Debug, thiserror::Error)]
 pub enum BackfillError {
     /// The mapping store failed; nothing more can be recorded, so nothing more is sent.
-    #[error("mapping store: {0}")]
+    #[error("mapping store")]
     Store(#[from] StoreError),
     /// The history source failed for good.
-    #[error("reading {chat}: {error}")]
+    #[error("reading {chat}")]
     Source {
         /// The source chat.
         chat: ChatRef,
@@ -108,7 +109,7 @@ pub enum BackfillError {
     },
     /// The target chat could not be created, adopted or found, for good or past the retry
     /// policy. Nothing was sent for this job; the others go on.
-    #[error("setting up the {chat} chat: {error}")]
+    #[error("setting up the {chat} chat")]
     Setup {
         /// The target as the mapping file gives it (`platform:auto` for "auto").
         chat: ChatRef,
@@ -117,7 +118,7 @@ pub enum BackfillError {
         error: AdapterError,
     },
     /// The target failed for good, or kept failing past the retry policy.
-    #[error("writing to {chat}: {error}")]
+    #[error("writing to {chat}")]
     Sink {
         /// The target chat.
         chat: ChatRef,
@@ -320,7 +321,7 @@ impl Backfill {
     ) -> (ChatRef, Result<Summary, BackfillError>) {
         let kind = match &result {
             Ok(summary) => ProgressKind::Finished(summary.clone()),
-            Err(e) => ProgressKind::Failed(e.to_string()),
+            Err(e) => ProgressKind::Failed(Report::new(e).to_string()),
         };
         self.emit_to(job, &to, kind);
         (to, result)

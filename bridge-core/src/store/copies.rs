@@ -216,7 +216,8 @@ impl MappingStore {
     ) -> Result<(), StoreError> {
         bind_key(sqlx::query(MARK_REJECTED), origin, to)
             .bind(i64::from(part))
-            .bind(reason)
+            // A reason quotes the target's error, which must not bring a secret into a row.
+            .bind(crate::secret::redact(reason).as_ref())
             .bind(now_ms())
             .execute(&self.pool)
             .await?;

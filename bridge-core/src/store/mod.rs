@@ -53,29 +53,31 @@ use crate::ids::{ChatRef, Cursor, MsgId, MsgRef, Platform};
 
 /// A failure of the mapping store.
 ///
-/// Each message carries its cause's text once and no variant chains to a source: sqlx's own
-/// errors repeat their cause in their message, so a chained cause would be printed twice.
+/// Each message says what failed; the cause is in the error's chain, never also in the message
+/// (print with `bridge_core::Report`, which also skips the causes sqlx repeats).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database could not be opened (reached, created, connected to).
-    #[error("cannot open the database {url}: {cause}")]
+    #[error("cannot open the database {url}")]
     Open {
         /// The URL, with any password removed.
         url: String,
         /// What went wrong.
+        #[source]
         cause: sqlx::Error,
     },
     /// Migrations failed.
-    #[error("cannot migrate the database {url}: {cause}")]
+    #[error("cannot migrate the database {url}")]
     Migrate {
         /// The URL, with any password removed.
         url: String,
         /// What went wrong.
+        #[source]
         cause: sqlx::migrate::MigrateError,
     },
     /// A query failed.
-    #[error("database query failed: {0}")]
-    Query(sqlx::Error),
+    #[error("database query failed")]
+    Query(#[source] sqlx::Error),
     /// The database holds a value this version cannot read.
     #[error("unexpected value in the database: {0}")]
     Corrupt(String),

@@ -77,7 +77,7 @@ impl Readers {
         for slot in &self.slots {
             if let Some(conn) = slot.lock().await.take() {
                 if let Err(error) = conn.close().await {
-                    debug!(error = %error, "closing a reader connection failed");
+                    debug!(error = %crate::Report::new(&error), "closing a reader connection failed");
                 }
             }
         }

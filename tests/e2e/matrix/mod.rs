@@ -14,6 +14,7 @@ mod crash;
 mod demo;
 mod registration;
 mod replay;
+mod secrets;
 mod verify;
 
 use std::{

@@ -53,7 +53,9 @@ fn event_id(target: &MsgId) -> Result<OwnedEventId, MatrixError> {
 impl MatrixSink {
     /// Whether `user` is one kbbridge writes as: its bot or one of its ghosts.
     fn is_ours(&self, user: &ruma::UserId) -> bool {
-        user == self.client.bot() || user.localpart().starts_with(&self.config.ghost_prefix)
+        user == self.client.bot()
+            || (user.server_name() == self.client.server_name()
+                && user.localpart().starts_with(&self.config.ghost_prefix))
     }
 
     /// The sender and content of `event` in `room`, read as the bot.
@@ -102,19 +104,13 @@ impl MatrixSink {
     ) -> Result<(), MatrixError> {
         let target = event_id(target)?;
         let (author, original) = self.own_original(room, &target).await?;
-        // A notice stays a notice; anything else (text, a file's caption) becomes text.
-        let msgtype = original
-            .get("msgtype")
-            .and_then(Value::as_str)
-            .filter(|t| matches!(*t, "m.notice" | "m.emote"))
-            .unwrap_or("m.text");
         let mention = |name: &str| self.mention(name);
         let style = Style {
-            msgtype,
+            msgtype: "m.text",
             reply_to: None,
             mention: &mention,
         };
-        let body = convert::edit(target.as_str(), content, msgtype, style);
+        let body = convert::edit(target.as_str(), content, &original, style);
         let req = send_message_event::v3::Request::new_raw(
             room.to_owned(),
             fresh_txn("edit").into(),

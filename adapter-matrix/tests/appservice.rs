@@ -708,6 +708,30 @@ async fn the_listener_checks_the_token_and_takes_each_transaction_once() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
 
+    // A full transaction (100 events of about 60 KiB, as Synapse may send) is well within the
+    // limit: refusing one would hold up every later transaction.
+    let big: Vec<Value> = (0..100)
+        .map(|i| {
+            let mut m = message(&format!("$big{i}"), room, "@human:localhost");
+            m["content"]["body"] = json!("x".repeat(60_000));
+            m
+        })
+        .collect();
+    let (s, _) = status(
+        put("big", Some("right-token"), transaction(&big))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(store.inbox_counts(INGRESS).await.unwrap(), (103, 0));
+    for item in store.inbox_waiting(INGRESS, 200).await.unwrap() {
+        if item.native_id.starts_with("$big") {
+            store.inbox_done(item.id).await.unwrap();
+        }
+    }
+
     // Refused bodies record nothing, not even the transaction ID.
     let huge = format!(
         "{{\"events\": [], \"pad\": \"{}\"}}",

@@ -16,7 +16,7 @@ use std::{
 use bridge_core::{ChatId, MappingStore, StoreError, store::TxnOutcome};
 use ruma::{OwnedUserId, UserId, events::AnyTimelineEvent, serde::Raw};
 use serde::Deserialize;
-use tracing::debug;
+use tracing::{debug, warn};
 
 use super::event::{self, Converted};
 use crate::client::MatrixClient;
@@ -93,16 +93,16 @@ pub enum Dropped {
     Unreadable,
 }
 
-/// The fields every decision needs.
+/// The fields every decision needs (owned: JSON strings may hold escapes).
 #[derive(Deserialize)]
-struct Envelope<'a> {
+struct Envelope {
     #[serde(rename = "type")]
-    kind: &'a str,
-    event_id: &'a str,
+    kind: String,
+    event_id: String,
     sender: OwnedUserId,
-    room_id: &'a str,
+    room_id: String,
     /// State events have one; a message never does.
-    state_key: Option<&'a serde_json::value::RawValue>,
+    state_key: Option<serde::de::IgnoredAny>,
 }
 
 impl Filter {
@@ -111,20 +111,22 @@ impl Filter {
     /// # Errors
     /// Why it is dropped.
     pub fn judge(&self, raw: &Raw<AnyTimelineEvent>) -> Result<String, Dropped> {
-        let e: Envelope<'_> =
+        let e: Envelope =
             serde_json::from_str(raw.json().get()).map_err(|_| Dropped::Unreadable)?;
-        if !matches!(e.kind, "m.room.message" | "m.reaction" | "m.room.redaction")
-            || e.state_key.is_some()
+        if !matches!(
+            e.kind.as_str(),
+            "m.room.message" | "m.reaction" | "m.room.redaction"
+        ) || e.state_key.is_some()
         {
             return Err(Dropped::Type);
         }
         if self.ours.contains(&e.sender) {
             return Err(Dropped::Own);
         }
-        if !self.rooms.contains(e.room_id) {
+        if !self.rooms.contains(&e.room_id) {
             return Err(Dropped::UnknownRoom);
         }
-        Ok(e.event_id.to_owned())
+        Ok(e.event_id)
     }
 }
 
@@ -149,6 +151,10 @@ pub async fn take(
             Err(Dropped::Type) => other += 1,
             Err(Dropped::Unreadable) => unreadable += 1,
         }
+    }
+    if unreadable > 0 {
+        // Not a Matrix event as the spec has it: nothing to relay, but worth knowing.
+        warn!(txn = %txn_id, unreadable, "events without an event_id, sender, room_id or type were left out");
     }
     let outcome = store.take_transaction(txn_id, INGRESS, &kept).await?;
     debug!(

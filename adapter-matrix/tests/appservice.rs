@@ -795,3 +795,30 @@ async fn the_listener_checks_the_token_and_takes_each_transaction_once() {
     assert_eq!((s, b["errcode"].as_str()), (404, Some("M_UNRECOGNIZED")));
     listening.stop().await;
 }
+
+/// Without an hs_token every transaction would be refused: kbbridge does not start listening,
+/// and says what to set.
+#[tokio::test]
+async fn no_listener_without_an_hs_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("kbbridge.db").display());
+    let store = MappingStore::open(&url).await.unwrap();
+    let mut config = adapter_matrix::config::MatrixConfig {
+        homeserver: Some("http://127.0.0.1:1".parse().unwrap()),
+        server_name: Some("localhost".into()),
+        ..Default::default()
+    };
+    config.listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    let client = MatrixClient::new(
+        config.homeserver.as_ref().unwrap(),
+        "localhost",
+        Secret::new("as"),
+        "kbbridge",
+    )
+    .unwrap();
+    let refused = appservice::start(&config, &client, store, KnownRooms::default()).await;
+    let Err(e) = refused else {
+        panic!("started without an hs_token")
+    };
+    assert!(e.to_string().contains("KBBRIDGE__MATRIX__HS_TOKEN"), "{e}");
+}

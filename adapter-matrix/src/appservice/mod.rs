@@ -55,13 +55,21 @@ pub async fn ping_homeserver(client: &MatrixClient) -> Result<Duration, MatrixEr
 /// queued. A ping that fails is a warning: the homeserver still retries by itself.
 ///
 /// # Errors
-/// [`MatrixError::Invalid`] when `config.listen` cannot be bound.
+/// [`MatrixError::Invalid`] when `matrix.hs_token` is not set (every transaction would be
+/// refused) or `config.listen` cannot be bound.
 pub async fn start(
     config: &MatrixConfig,
     client: &MatrixClient,
     store: MappingStore,
     rooms: KnownRooms,
 ) -> Result<Listening, MatrixError> {
+    if config.hs_token.is_empty() {
+        return Err(MatrixError::Invalid(
+            "matrix.hs_token is not set (KBBRIDGE__MATRIX__HS_TOKEN): the homeserver's \
+             transactions could not be checked; give kbbridge the registration's hs_token"
+                .to_owned(),
+        ));
+    }
     let listener = TcpListener::bind(config.listen).await.map_err(|e| {
         MatrixError::Invalid(format!(
             "cannot listen on {} (matrix.listen) for the homeserver: {e}; is another kbbridge \

@@ -87,7 +87,7 @@ pub struct DiscordSink {
     /// Notes written at send time for files that turned out unusable only then (unreadable,
     /// refused by Discord without a known size), by (source message, attachment index), so
     /// [`Sink::degraded`] reports them too.
-    late_notes: Mutex<HashMap<(String, usize), String>>,
+    late_notes: bridge_core::notes::LateNotes,
     pub(crate) options: SinkOptions,
 }
 
@@ -139,7 +139,7 @@ impl DiscordSink {
             quotes: Mutex::new(HashMap::new()),
             max_file: AtomicU64::new(options.max_file_size),
             ambiguous: Mutex::new(HashSet::new()),
-            late_notes: Mutex::new(HashMap::new()),
+            late_notes: bridge_core::notes::LateNotes::default(),
             options,
         })
     }
@@ -352,7 +352,7 @@ impl DiscordSink {
     fn late_note(&self, msg: &Message, part: &PartPlan, text: String) -> String {
         let note = convert::file_note(&text);
         if let Some(i) = part.file {
-            lock(&self.late_notes).insert((msg.origin.to_string(), i), text);
+            self.late_notes.record(msg, i, text);
         }
         note
     }
@@ -490,18 +490,7 @@ impl Sink for DiscordSink {
     }
 
     fn degraded(&self, msg: &Message) -> Vec<String> {
-        let late = lock(&self.late_notes);
-        let origin = msg.origin.to_string();
-        msg.content
-            .attachments
-            .iter()
-            .enumerate()
-            .filter_map(|(i, a)| {
-                self.left_out(a)
-                    .map(|why| a.not_copied(&why))
-                    .or_else(|| late.get(&(origin.clone(), i)).cloned())
-            })
-            .collect()
+        self.late_notes.degraded(msg, |a| self.left_out(a))
     }
 
     async fn send(&self, to: &ChatId, out: Outgoing<'_>) -> Result<MsgId, AdapterError> {

@@ -197,6 +197,31 @@ impl MatrixSink {
         }
     }
 
+    /// Takes back `sender`'s reaction `emoji` on `target`: redacts `reaction` when given, else
+    /// the annotation found by ghost and key. Nothing found: nothing to take back.
+    pub(crate) async fn unreact_live(
+        &self,
+        room: &RoomId,
+        target: &MsgId,
+        sender: &Sender,
+        emoji: &str,
+        reaction: Option<&MsgId>,
+    ) -> Result<(), MatrixError> {
+        if let Some(reaction) = reaction {
+            return self.redact(room, reaction).await;
+        }
+        let target = event_id(target)?;
+        let ghost = self.ghosts.user_id(&self.client, sender.id.as_str())?;
+        let key = emoji::reaction_key(emoji, true);
+        match self.find_annotation(room, &target, &ghost, &key).await? {
+            Some(found) => self.redact(room, &found).await,
+            None => {
+                debug!(room = %room, target = %target, key = %key, "no such reaction to take back");
+                Ok(())
+            }
+        }
+    }
+
     /// The annotation `key` by `ghost` on `target`, if there is one.
     async fn find_annotation(
         &self,

@@ -6,15 +6,12 @@
 //! part's transaction ID, `?user_id=` the ghost and `?ts=` the original time. Notices (system
 //! and headline lines) are sent by the bridge bot itself.
 
-use std::{
-    collections::HashMap,
-    sync::atomic::{AtomicU64, Ordering},
-};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use bridge_core::{
     AdapterError, Attachment, ChatId, ChatInfo, Content, MappingStore, Message, MessageKind, MsgId,
-    Outgoing, Platform, Sender, Sink, model::human_size,
+    Outgoing, Platform, ReactionStyle, Sender, Sink, model::human_size,
 };
 use chrono::{DateTime, Utc};
 use ruma::{
@@ -54,11 +51,7 @@ pub struct MatrixSink {
     max_upload: AtomicU64,
     /// Notes for files found unusable only when sent (unreadable, refused as too large), by
     /// (source message, attachment index), so [`Sink::degraded`] reports them too.
-    late_notes: std::sync::Mutex<HashMap<(String, usize), String>>,
-}
-
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    late_notes: bridge_core::notes::LateNotes,
 }
 
 impl std::fmt::Debug for MatrixSink {
@@ -102,7 +95,7 @@ impl MatrixSink {
             config: config.clone(),
             creating: Mutex::new(()),
             max_upload: AtomicU64::new(u64::MAX),
-            late_notes: std::sync::Mutex::new(HashMap::new()),
+            late_notes: bridge_core::notes::LateNotes::default(),
         })
     }
 
@@ -262,7 +255,7 @@ impl MatrixSink {
             .iter()
             .position(|x| std::ptr::eq(x, a));
         if let Some(i) = index {
-            lock(&self.late_notes).insert((msg.origin.to_string(), i), late.clone());
+            self.late_notes.record(msg, i, late.clone());
         }
         Ok(Err(late))
     }
@@ -349,23 +342,17 @@ impl Sink for MatrixSink {
         Platform::Matrix
     }
 
+    /// Each reacting user's ghost sends its own annotation.
+    fn reaction_style(&self) -> ReactionStyle {
+        ReactionStyle::PerUser
+    }
+
     fn parts(&self, msg: &Message) -> u32 {
         u32::try_from(parts::parts(msg).len()).unwrap_or(u32::MAX)
     }
 
     fn degraded(&self, msg: &Message) -> Vec<String> {
-        let late = lock(&self.late_notes);
-        let origin = msg.origin.to_string();
-        msg.content
-            .attachments
-            .iter()
-            .enumerate()
-            .filter_map(|(i, a)| {
-                self.left_out(a)
-                    .map(|why| a.not_copied(&why))
-                    .or_else(|| late.get(&(origin.clone(), i)).cloned())
-            })
-            .collect()
+        self.late_notes.degraded(msg, |a| self.left_out(a))
     }
 
     async fn send(&self, to: &ChatId, out: Outgoing<'_>) -> Result<MsgId, AdapterError> {
@@ -413,6 +400,23 @@ impl Sink for MatrixSink {
     ) -> Result<Option<MsgId>, AdapterError> {
         let room = parse_room(to.as_str())?;
         Ok(Some(self.react_live(&room, target, sender, emoji).await?))
+    }
+
+    /// Redacts the annotation `reaction` (the ID [`Sink::react`] returned), as the ghost that
+    /// made it; without it, the annotation `emoji` of `sender`'s ghost on `target` is looked
+    /// up. A reaction already gone is done.
+    async fn unreact(
+        &self,
+        to: &ChatId,
+        target: &MsgId,
+        sender: &Sender,
+        emoji: &str,
+        reaction: Option<&MsgId>,
+    ) -> Result<(), AdapterError> {
+        let room = parse_room(to.as_str())?;
+        Ok(self
+            .unreact_live(&room, target, sender, emoji, reaction)
+            .await?)
     }
 
     async fn resolve_chat(

@@ -129,6 +129,32 @@ pub trait HistorySource: Send + Sync {
     }
 }
 
+/// One live event as a source delivers it, with what the relay needs to place it.
+#[derive(Clone, Debug)]
+pub struct Incoming {
+    /// What happened.
+    pub event: Event,
+    /// Where the source stands after this event (a Keybase message ID, a Discord snowflake):
+    /// stored per chat, so a restart catches up strictly after it.
+    pub position: Option<Cursor>,
+    /// Whether the source itself says this event is kbbridge's own doing (a Keybase message
+    /// sent from the bridge's own device, a Discord message of its webhook, a Matrix event of
+    /// one of its ghosts): never relayed back. Sources must not decide this by user name alone:
+    /// the bridge account may be a person's own account.
+    pub own: bool,
+}
+
+/// How a target keeps reactions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReactionStyle {
+    /// One reaction per reacting user (Matrix annotations sent by each user's ghost): each is
+    /// added and taken back on its own.
+    PerUser,
+    /// One reaction per emoji for the whole bridge (a Keybase or Discord bot account): several
+    /// source users reacting alike share it, so it is counted and taken back with the last.
+    Shared,
+}
+
 /// A source of live events (new messages, edits, deletes, reactions).
 #[async_trait]
 pub trait LiveSource: Send + Sync {
@@ -253,6 +279,28 @@ pub trait Sink: Send + Sync {
         _emoji: &str,
     ) -> Result<Option<MsgId>, AdapterError> {
         Err(AdapterError::Unsupported("reactions"))
+    }
+
+    /// Takes back the reaction `emoji` of `sender` on `target`; `reaction` is the ID
+    /// [`Sink::react`] returned for it, where it returned one.
+    ///
+    /// # Errors
+    /// [`AdapterError::Unsupported`] unless the sink implements it.
+    async fn unreact(
+        &self,
+        _to: &ChatId,
+        _target: &MsgId,
+        _sender: &Sender,
+        _emoji: &str,
+        _reaction: Option<&MsgId>,
+    ) -> Result<(), AdapterError> {
+        Err(AdapterError::Unsupported("taking a reaction back"))
+    }
+
+    /// Whether this target keeps a reaction per user or one shared per emoji (which the relay
+    /// then reference-counts).
+    fn reaction_style(&self) -> ReactionStyle {
+        ReactionStyle::Shared
     }
 
     /// Finds the target chat for the source chat `source`: with `requested` (a room or channel

@@ -8,7 +8,10 @@
 //! - [`model`]: the one message model (`Event`, `Message`, `Content`, `Attachment`).
 //! - [`adapter`]: the `HistorySource`, `LiveSource` and `Sink` traits and `AdapterError`.
 //! - [`store`]: the persistent ID-mapping store (SQLite by default, PostgreSQL by URL).
+//! - [`delivery`]: one message into one target chat, part by part, exactly once (the step
+//!   the backfill and the live relay share).
 //! - [`backfill`]: the backfill engine: paced, retried, resumable, exactly-once per part.
+//! - [`notes`]: the notes a sink leaves in place of files it could not copy.
 //! - [`pacer`]: the per-sink message rate limiter (governor on tokio's clock).
 //! - [`retry`]: the retry policy by error class (backon).
 //! - [`lease`]: holding a store lease while work runs (one writer per link).
@@ -29,10 +32,12 @@
 
 pub mod adapter;
 pub mod backfill;
+pub mod delivery;
 pub mod ids;
 pub mod lease;
 pub mod links;
 pub mod model;
+pub mod notes;
 pub mod pacer;
 pub mod preflight;
 pub mod report;
@@ -42,7 +47,10 @@ pub mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
-pub use adapter::{AdapterError, BoxError, HistorySource, LiveSource, Mode, Outgoing, Page, Sink};
+pub use adapter::{
+    AdapterError, BoxError, HistorySource, Incoming, LiveSource, Mode, Outgoing, Page,
+    ReactionStyle, Sink,
+};
 pub use ids::{ChatId, ChatRef, Cursor, MsgId, MsgRef, Platform, UserId};
 pub use model::{
     Attachment, ChatInfo, ChatKind, Content, Event, Message, MessageKind, Reaction, Sender, Syntax,

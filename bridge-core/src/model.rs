@@ -38,6 +38,10 @@ pub enum Event {
         sender: Sender,
         /// The emoji, as a Unicode string or a `:shortcode:` the platform did not resolve.
         emoji: String,
+        /// The reaction's own ID where the platform gives it one (a Keybase reaction message,
+        /// a Matrix annotation event), so that taking it back (often a delete or redaction of
+        /// that ID) finds exactly the copy it made.
+        id: Option<MsgId>,
     },
     /// A reaction was taken back.
     ReactionRemoved {
@@ -47,6 +51,8 @@ pub enum Event {
         sender: Sender,
         /// The emoji that was removed.
         emoji: String,
+        /// The ID of the reaction taken back, where the platform gives one.
+        id: Option<MsgId>,
     },
 }
 

@@ -13,7 +13,14 @@ use governor::{
     state::{InMemoryState, NotKeyed},
 };
 
-use crate::backfill::Rate;
+/// A sink's message rate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rate {
+    /// Messages per second, sustained.
+    pub per_second: f64,
+    /// How many may go at once after a quiet spell.
+    pub burst: u32,
+}
 
 /// governor's clock, read from tokio's (pausable) time.
 #[derive(Clone, Copy, Debug, Default)]

@@ -95,19 +95,19 @@ pub(crate) fn options(
         "retry_max_delay_ms",
         0..=i64::MAX,
     );
-    let lease = number(
-        raw.lease_seconds,
-        defaults.lease_ttl.as_secs(),
-        "lease_seconds",
-        MIN_LEASE_SECONDS..=MAX_LEASE_SECONDS,
-    );
-
     if min_delay > max_delay {
         problems.push(
             path.key("retry_max_delay_ms"),
             format!("{max_delay} is smaller than retry_min_delay_ms ({min_delay})"),
         );
     }
+    let lease = bounded(
+        raw.lease_seconds,
+        defaults.lease_ttl.as_secs(),
+        MIN_LEASE_SECONDS..=MAX_LEASE_SECONDS,
+        &path.key("lease_seconds"),
+        problems,
+    );
 
     let rates_path = path.key("rate");
     let raw_rates = raw.rate.as_ref();

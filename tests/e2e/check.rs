@@ -12,7 +12,7 @@ use adapter_discord::standin::{BOT_DEFAULT, Limits, StandIn, StandInOptions};
 use adapter_matrix::testing::{synapse, unique_prefix};
 use tempfile::TempDir;
 
-use crate::support::{kbbridge, root, text};
+use crate::support::{kbbridge, kbbridge_on, root, text};
 
 const CHATS: [&str; 2] = ["acme#general", "acme#random"];
 
@@ -97,16 +97,8 @@ async fn discord() -> Discord {
 
 impl Discord {
     fn command(&self, token: &str) -> std::process::Command {
-        let mut cmd = kbbridge();
-        cmd.env("KBBRIDGE__DISCORD__TOKEN", token)
-            .env(
-                "KBBRIDGE_TESTING_DISCORD_RESOLVE",
-                self.standin.tls_addr().to_string(),
-            )
-            .env(
-                "KBBRIDGE_TESTING_DISCORD_CA",
-                self.dir.path().join("ca.pem"),
-            );
+        let mut cmd = kbbridge_on(&self.standin, &self.dir.path().join("ca.pem"));
+        cmd.env("KBBRIDGE__DISCORD__TOKEN", token);
         cmd
     }
 

@@ -16,7 +16,7 @@ use adapter_keybase::layout::safe_file_name;
 use adapter_matrix::testing::{synapse, unique_prefix};
 use serde_json::Value;
 
-use crate::support::{kbbridge, text};
+use crate::support::{kbbridge, kbbridge_on, text};
 
 const CHAT: &str = "acme#files";
 /// What is outside the export folder, and must never reach a target.
@@ -156,16 +156,11 @@ async fn discord_copies_carry_a_note_for_each_file_not_copied() {
     fs::write(dir.path().join("kbbridge.toml"), config).unwrap();
     fs::write(dir.path().join("ca.pem"), standin.ca_pem()).unwrap();
     let command = |args: &[&str]| {
-        let mut cmd = kbbridge();
+        let mut cmd = kbbridge_on(&standin, &dir.path().join("ca.pem"));
         cmd.arg("--config")
             .arg(dir.path().join("kbbridge.toml"))
             .args(args)
-            .env("KBBRIDGE__DISCORD__TOKEN", standin.token())
-            .env(
-                "KBBRIDGE_TESTING_DISCORD_RESOLVE",
-                standin.tls_addr().to_string(),
-            )
-            .env("KBBRIDGE_TESTING_DISCORD_CA", dir.path().join("ca.pem"));
+            .env("KBBRIDGE__DISCORD__TOKEN", standin.token());
         cmd
     };
     let (_, stderr) = run(&mut command(&["--log-format", "json", "backfill"]));

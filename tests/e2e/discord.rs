@@ -18,7 +18,7 @@ use adapter_discord::{
 use adapter_keybase::KeybaseExport;
 use bridge_core::{ChatId, HistorySource, Message, Mode};
 
-use crate::support::{kbbridge, root, text};
+use crate::support::{kbbridge_on, root, text};
 
 const CHATS: [&str; 4] = [
     "acme#general",
@@ -89,19 +89,11 @@ async fn setup(limits: Limits) -> Setup {
 impl Setup {
     /// `kbbridge ARGS` on this setup's mapping file, pointed at the stand-in.
     fn command(&self, args: &[&str]) -> std::process::Command {
-        let mut cmd = kbbridge();
+        let mut cmd = kbbridge_on(&self.standin, &self.dir.path().join("ca.pem"));
         cmd.arg("--config")
             .arg(self.dir.path().join("kbbridge.toml"))
             .args(args)
-            .env("KBBRIDGE__DISCORD__TOKEN", self.standin.token())
-            .env(
-                "KBBRIDGE_TESTING_DISCORD_RESOLVE",
-                self.standin.tls_addr().to_string(),
-            )
-            .env(
-                "KBBRIDGE_TESTING_DISCORD_CA",
-                self.dir.path().join("ca.pem"),
-            );
+            .env("KBBRIDGE__DISCORD__TOKEN", self.standin.token());
         cmd
     }
 

@@ -16,7 +16,7 @@ use std::{
 
 use adapter_discord::standin::{Fault, FaultTarget, Limits, StandIn, StandInOptions};
 
-use crate::support::{kbbridge, root, text};
+use crate::support::{kbbridge_on, root, text};
 
 const CHATS: [&str; 4] = [
     "acme#general",
@@ -116,17 +116,12 @@ async fn discord_run(name: &str, flags: &[&str], rust_log: Option<&str>) {
     std::fs::write(ca.path(), standin.ca_pem()).unwrap();
 
     let command = |args: &[&str]| {
-        let mut cmd = kbbridge();
+        let mut cmd = kbbridge_on(&standin, ca.path());
         cmd.arg("--config")
             .arg(dir.path().join("kbbridge.toml"))
             .args(flags)
             .args(args)
-            .env("KBBRIDGE__DISCORD__TOKEN", &token)
-            .env(
-                "KBBRIDGE_TESTING_DISCORD_RESOLVE",
-                standin.tls_addr().to_string(),
-            )
-            .env("KBBRIDGE_TESTING_DISCORD_CA", ca.path());
+            .env("KBBRIDGE__DISCORD__TOKEN", &token);
         if let Some(filter) = rust_log {
             cmd.env("RUST_LOG", filter);
         }

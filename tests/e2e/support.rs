@@ -1,6 +1,11 @@
 //! What every end-to-end module needs: the repository root, a clean `kbbridge` command, text.
 
-use std::{path::PathBuf, process::Command};
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use adapter_discord::standin::StandIn;
 
 /// The repository root.
 pub fn root() -> PathBuf {
@@ -23,4 +28,16 @@ pub fn kbbridge() -> Command {
 /// Output bytes as text, for assertions and failure messages.
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
+}
+
+/// [`kbbridge`] pointed at the Discord stand-in `standin`, whose test certificate is in the file
+/// `ca` (see adapter-discord/STANDIN.md); the caller sets the bot token.
+pub fn kbbridge_on(standin: &StandIn, ca: &Path) -> Command {
+    let mut cmd = kbbridge();
+    cmd.env(
+        "KBBRIDGE_TESTING_DISCORD_RESOLVE",
+        standin.tls_addr().to_string(),
+    )
+    .env("KBBRIDGE_TESTING_DISCORD_CA", ca);
+    cmd
 }

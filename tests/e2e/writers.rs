@@ -20,7 +20,7 @@ use adapter_keybase::KeybaseExport;
 use bridge_core::{ChatId, HistorySource, Mode};
 use sqlx::{Connection, Executor, postgres::PgConnection};
 
-use crate::support::{kbbridge, root, text};
+use crate::support::{kbbridge, kbbridge_on, root, text};
 
 const CHATS: [&str; 4] = [
     "acme#general",
@@ -67,19 +67,11 @@ impl Setup {
     }
 
     fn spawn(&self) -> Child {
-        kbbridge()
+        kbbridge_on(&self.standin, &self.dir.path().join("ca.pem"))
             .arg("--config")
             .arg(self.dir.path().join("kbbridge.toml"))
             .args(["--log-format", "json", "backfill"])
             .env("KBBRIDGE__DISCORD__TOKEN", self.standin.token())
-            .env(
-                "KBBRIDGE_TESTING_DISCORD_RESOLVE",
-                self.standin.tls_addr().to_string(),
-            )
-            .env(
-                "KBBRIDGE_TESTING_DISCORD_CA",
-                self.dir.path().join("ca.pem"),
-            )
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

@@ -7,9 +7,8 @@
 //!   kept as [`Syntax::MatrixHtml`] beside the plain body; a reply points at its parent's event
 //!   and loses its quoted fallback. With `m.relates_to` `m.replace` it is an [`Event::Edit`] of
 //!   the replaced event, with the `m.new_content`.
-//! - `m.reaction` (`m.annotation`): [`Event::ReactionAdded`]. The core event has no slot for
-//!   the annotation's own event ID, which a later redaction names: it is
-//!   [`Incoming::event_id`].
+//! - `m.reaction` (`m.annotation`): [`Event::ReactionAdded`] with the annotation's own event
+//!   ID, which a later redaction names.
 //! - `m.room.redaction`: [`Event::Delete`] of the redacted event, which may be a message or a
 //!   reaction: the caller resolves which, by the IDs it recorded.
 //!
@@ -19,8 +18,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bridge_core::{
-    Attachment, ChatRef, Content, Event, Message, MessageKind, MsgId, Platform, Sender, Syntax,
-    UserId, model::Blob,
+    Attachment, ChatRef, Content, Event, Incoming, Message, MessageKind, MsgId, Platform, Sender,
+    Syntax, UserId, model::Blob,
 };
 use chrono::{DateTime, Utc};
 use ruma::{
@@ -42,19 +41,39 @@ use ruma::{
 use super::inbox::Ours;
 use crate::client::MatrixClient;
 
-/// A Matrix event as a core event, with what the core model has no slot for.
+/// A pushed Matrix event as the core's [`Incoming`], with its own event ID beside it (the core
+/// event has no slot for the ID of an edit or a redaction itself).
 #[derive(Clone, Debug)]
-pub struct Incoming {
-    /// The Matrix event's own ID. For a [`Event::ReactionAdded`] this is the annotation's ID,
-    /// which a later [`Event::Delete`] (a redaction) names to take the reaction back.
+pub struct Pushed {
+    /// The Matrix event's own ID (for a reaction, the annotation's: also in the event).
     pub event_id: MsgId,
-    /// The event.
-    pub event: Event,
+    /// The event. Never kbbridge's own (`own` is false: those are dropped), and without a
+    /// position: the homeserver keeps what kbbridge has not acknowledged, so there is nothing
+    /// to catch up from.
+    pub incoming: Incoming,
+}
+
+impl Pushed {
+    fn new(event_id: MsgId, event: Event) -> Self {
+        Self {
+            event_id,
+            incoming: Incoming {
+                event,
+                position: None,
+                own: false,
+            },
+        }
+    }
+
+    /// The core event.
+    pub fn event(&self) -> &Event {
+        &self.incoming.event
+    }
 }
 
 /// An inbox item, converted; or why it is not relayed (an event type the relay does not carry,
 /// a redacted event, encrypted media). The caller logs the reason and marks the item done.
-pub type Converted = Result<Incoming, Skip>;
+pub type Converted = Result<Pushed, Skip>;
 
 /// Why an event is not relayed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -106,15 +125,13 @@ fn message(m: OriginalRoomMessageEvent, client: &Arc<MatrixClient>) -> Converted
     match m.content.relates_to {
         Some(Relation::Replacement(r)) => {
             let (_, content) = content(&r.new_content.msgtype, &who, client)?;
-            return Ok(Incoming {
-                event_id,
-                event: Event::Edit {
-                    target: room.msg(r.event_id.as_str()),
-                    sender: who,
-                    content,
-                    at: time(m.origin_server_ts),
-                },
-            });
+            let edit = Event::Edit {
+                target: room.msg(r.event_id.as_str()),
+                sender: who,
+                content,
+                at: time(m.origin_server_ts),
+            };
+            return Ok(Pushed::new(event_id, edit));
         }
         Some(Relation::Reply(r)) => reply_to = Some(MsgId::new(r.in_reply_to.event_id.as_str())),
         _ => {}
@@ -123,9 +140,9 @@ fn message(m: OriginalRoomMessageEvent, client: &Arc<MatrixClient>) -> Converted
     if reply_to.is_some() {
         strip_reply_fallback(&mut content);
     }
-    Ok(Incoming {
-        event_id: event_id.clone(),
-        event: Event::Message(Message {
+    Ok(Pushed::new(
+        event_id.clone(),
+        Event::Message(Message {
             origin: room.msg(event_id),
             sender: who,
             sent_at: time(m.origin_server_ts),
@@ -135,7 +152,7 @@ fn message(m: OriginalRoomMessageEvent, client: &Arc<MatrixClient>) -> Converted
             reactions: Vec::new(),
             edited: false,
         }),
-    })
+    ))
 }
 
 /// Text with its HTML, where the event has some.
@@ -281,17 +298,17 @@ fn strip_reply_fallback(content: &mut Content) {
     }
 }
 
-fn reaction(r: OriginalReactionEvent) -> Incoming {
+fn reaction(r: OriginalReactionEvent) -> Pushed {
     let room = ChatRef::new(Platform::Matrix, r.room_id.as_str());
     let annotation = r.content.relates_to;
-    Incoming {
-        event_id: MsgId::new(r.event_id.as_str()),
-        event: Event::ReactionAdded {
-            target: room.msg(annotation.event_id.as_str()),
-            sender: sender(&r.sender),
-            emoji: annotation.key,
-        },
-    }
+    let id = MsgId::new(r.event_id.as_str());
+    let added = Event::ReactionAdded {
+        target: room.msg(annotation.event_id.as_str()),
+        sender: sender(&r.sender),
+        emoji: annotation.key,
+        id: Some(id.clone()),
+    };
+    Pushed::new(id, added)
 }
 
 fn redaction(r: OriginalRoomRedactionEvent) -> Converted {
@@ -303,13 +320,11 @@ fn redaction(r: OriginalRoomRedactionEvent) -> Converted {
         .as_ref()
         .or(r.redacts.as_ref())
         .ok_or_else(|| Skip(format!("redaction {} names no event", r.event_id)))?;
-    Ok(Incoming {
-        event_id: MsgId::new(r.event_id.as_str()),
-        event: Event::Delete {
-            target: room.msg(target.as_str()),
-            sender: Some(sender(&r.sender)),
-        },
-    })
+    let delete = Event::Delete {
+        target: room.msg(target.as_str()),
+        sender: Some(sender(&r.sender)),
+    };
+    Ok(Pushed::new(MsgId::new(r.event_id.as_str()), delete))
 }
 
 /// A file on the homeserver, downloaded (authenticated media, as the bot) when read.
@@ -380,7 +395,7 @@ mod tests {
         );
         let incoming = convert_value(&v).unwrap();
         assert_eq!(incoming.event_id.as_str(), "$ev");
-        let Event::Message(m) = incoming.event else {
+        let Event::Message(m) = incoming.incoming.event else {
             panic!("{incoming:?}")
         };
         assert_eq!(m.origin, target("$ev"));
@@ -406,7 +421,7 @@ mod tests {
                    "formatted_body": "<mx-reply><blockquote>earlier</blockquote></mx-reply>my <b>answer</b>",
                    "m.relates_to": {"m.in_reply_to": {"event_id": "$parent"}}}),
         );
-        let Event::Message(m) = convert_value(&v).unwrap().event else {
+        let Event::Message(m) = convert_value(&v).unwrap().incoming.event else {
             panic!()
         };
         assert_eq!(m.reply_to, Some(MsgId::new("$parent")));
@@ -432,7 +447,7 @@ mod tests {
             content,
             at,
             ..
-        } = incoming.event
+        } = incoming.incoming.event
         else {
             panic!()
         };
@@ -451,12 +466,16 @@ mod tests {
         let incoming = convert_value(&v).unwrap();
         assert_eq!(incoming.event_id.as_str(), "$ev");
         let Event::ReactionAdded {
-            target: t, emoji, ..
-        } = incoming.event
+            target: t,
+            emoji,
+            id,
+            ..
+        } = incoming.incoming.event
         else {
             panic!()
         };
         assert_eq!((t, emoji.as_str()), (target("$msg"), "🎉"));
+        assert_eq!(id, Some(MsgId::new("$ev")), "the annotation's own ID");
     }
 
     #[test]
@@ -471,7 +490,8 @@ mod tests {
         let mut v10 = event("m.room.redaction", "@bob:example.org", json!({}));
         v10["redacts"] = json!("$gone");
         for v in [v11, v10] {
-            let Event::Delete { target: t, sender } = convert_value(&v).unwrap().event else {
+            let Event::Delete { target: t, sender } = convert_value(&v).unwrap().incoming.event
+            else {
                 panic!()
             };
             assert_eq!(t, target("$gone"));
@@ -491,7 +511,7 @@ mod tests {
                    "url": "mxc://example.org/abc",
                    "info": {"mimetype": "image/png", "size": 1234, "w": 640, "h": 480}}),
         );
-        let Event::Message(m) = convert_value(&v).unwrap().event else {
+        let Event::Message(m) = convert_value(&v).unwrap().incoming.event else {
             panic!()
         };
         assert_eq!(m.content.text, "look");
@@ -507,7 +527,7 @@ mod tests {
             "@bob:example.org",
             json!({"msgtype": "m.file", "body": "report.pdf", "url": "mxc://example.org/def"}),
         );
-        let Event::Message(m) = convert_value(&v).unwrap().event else {
+        let Event::Message(m) = convert_value(&v).unwrap().incoming.event else {
             panic!()
         };
         assert_eq!(m.content.text, "");

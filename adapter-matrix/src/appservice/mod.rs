@@ -21,7 +21,7 @@ mod server;
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 pub use auth::{Denied, TokenCheck};
-pub use event::{Converted, Incoming, Skip, convert};
+pub use event::{Converted, Pushed, Skip, convert};
 pub use inbox::{Dropped, Filter, INGRESS, Inbox, KnownRooms, Ours, Waiting};
 pub use server::{BODY_LIMIT, Listening, Receiver, router};
 

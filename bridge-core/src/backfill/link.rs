@@ -4,30 +4,25 @@
 //! Setup (creating or adopting the target chat) goes through the same retry policy as sends,
 //! one platform's setup at a time across processes (the `setup:<platform>` lease).
 //!
-//! Per part, in this order (each step is safe to be interrupted after):
-//! 1. the store says *sent* → nothing to do; *rejected* → the message stays rejected;
-//! 2. *pending* → a run crashed during this send: ask the target whether it arrived
-//!    ([`Sink::find_sent`]); if so, record it *sent*;
-//! 3. otherwise wait for the pacer, write *pending*, send (retrying by error class), write
-//!    *sent* with the new ID, or *rejected* with the reason.
-//!
+//! Each message goes through the delivery step the live relay shares (`crate::delivery`:
+//! pending → send → sent per part, reconciled after a crash); this file counts what it did.
 //! After each page the cursor is saved (vector's "finalize only after delivery").
 
 use std::{sync::Mutex, time::Duration};
 
 use chrono::Utc;
-use tracing::{debug, info, warn};
-
 use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
 
 use super::{Backfill, BackfillError, BackfillJob, MessageOutcome, ProgressKind, Summary, Target};
 use crate::{
-    adapter::{AdapterError, Mode, Outgoing},
-    ids::{ChatRef, Cursor, MsgId},
+    adapter::{AdapterError, Mode},
+    delivery::{Delivered, Delivery, DeliveryError, Observer},
+    ids::{ChatRef, Cursor},
     lease::with_lease,
     model::Message,
     report::Report,
-    store::{CopyRow, CopyState, Lease, LeaseInfo, Progress},
+    store::{Lease, LeaseInfo, Progress},
 };
 
 /// The state of one job while it runs.
@@ -41,12 +36,6 @@ pub(super) struct LinkRun<'a> {
     // Counters are read by the retry callbacks too; a std mutex suffices since it is never
     // held across an await.
     summary: Mutex<Summary>,
-}
-
-/// What became of one part.
-enum PartOutcome {
-    Sent(MsgId),
-    Rejected(String),
 }
 
 impl<'a> LinkRun<'a> {
@@ -265,195 +254,78 @@ impl<'a> LinkRun<'a> {
         );
     }
 
-    /// Copies every part of `msg` not yet in the target.
+    /// Copies every part of `msg` not yet in the target (the shared delivery step) and
+    /// counts what it did.
     async fn copy_message(&self, msg: &Message) -> Result<MessageOutcome, BackfillError> {
-        let (job, store) = (self.job, &self.engine.store);
-        let parts = job.sink.parts(msg).max(1);
-        let rows = store.copies(&msg.origin, &self.to).await?;
-        let finished = (0..parts).all(|p| {
-            rows.iter()
-                .any(|r| r.part == p && r.state != CopyState::Pending)
-        }) || rows.iter().any(|r| r.state == CopyState::Rejected);
-        if finished {
-            if !rows.iter().any(|r| r.state == CopyState::Rejected) {
-                // A crash between the last part and the notes leaves them unrecorded.
-                self.record_degraded(msg, &rows).await?;
-            }
-            self.bump(|s| s.skipped += 1);
-            debug!(link = %job.link, msg = %msg.origin, "already copied, skipping");
-            return Ok(MessageOutcome::Skipped);
-        }
-
-        // A crash between two parts leaves only sent rows; the store already counts such a
-        // message as copied (it cannot know the part count), so it must not be counted again.
-        let counted_before = !rows.is_empty() && rows.iter().all(|r| r.state == CopyState::Sent);
-        let reply_to = match &msg.reply_to {
-            Some(parent) => {
-                store
-                    .copy_in(&msg.origin.chat_ref().msg(parent.clone()), &self.to)
-                    .await?
-            }
-            None => None,
+        let delivery = Delivery {
+            store: &self.engine.store,
+            sink: self.job.sink.as_ref(),
+            to: &self.to,
+            lease: self.lease,
+            retry: &self.engine.options.retry,
+            pacer: self.engine.pacers.get(&self.to.platform).map(AsRef::as_ref),
+            mode: Mode::Backfill,
         };
-        let mut earlier: Vec<MsgId> = Vec::with_capacity(parts as usize);
-        for part in 0..parts {
-            let row = rows.iter().find(|r| r.part == part);
-            let out = Outgoing {
-                msg,
-                part,
-                reply_to: reply_to.as_ref(),
-                earlier: &earlier,
-                mode: Mode::Backfill,
-            };
-            let outcome = match row.map(|r| (r.state, r.msg.as_ref())) {
-                Some((CopyState::Sent, Some(id))) => PartOutcome::Sent(id.clone()),
-                Some((CopyState::Pending, _)) => match self.reconcile(out).await? {
-                    Some(id) => PartOutcome::Sent(id),
-                    None => self.send_part(out).await?,
-                },
-                _ => self.send_part(out).await?,
-            };
-            match outcome {
-                PartOutcome::Sent(id) => earlier.push(id),
-                PartOutcome::Rejected(reason) => {
-                    // Later parts build on earlier ones (a reaction on the message), so the
-                    // whole message is rejected; the reason names the part.
-                    warn!(link = %job.link, to = %self.to, msg = %msg.origin, part, reason = %reason,
-                        "target rejected the message; recorded and skipped");
-                    self.bump(|s| {
-                        s.rejected += 1;
-                        if counted_before {
-                            s.copied = s.copied.saturating_sub(1);
-                        }
-                    });
-                    return Ok(MessageOutcome::Rejected(reason));
+        let delivered = delivery.copy(msg, self).await.map_err(|e| match e {
+            DeliveryError::Store(e) => BackfillError::Store(e),
+            DeliveryError::Sink(error) => BackfillError::Sink {
+                chat: self.to.clone(),
+                error,
+            },
+        })?;
+        Ok(match delivered {
+            Delivered::Skipped => {
+                self.bump(|s| s.skipped += 1);
+                MessageOutcome::Skipped
+            }
+            Delivered::Copied {
+                notes,
+                counted_before,
+            } => {
+                if !counted_before {
+                    self.bump(|s| s.copied += 1);
+                }
+                if notes.is_empty() {
+                    MessageOutcome::Copied
+                } else {
+                    MessageOutcome::Degraded(notes)
                 }
             }
-        }
-        if !counted_before {
-            self.bump(|s| s.copied += 1);
-        }
-        let notes = self.record_degraded(msg, &rows).await?;
-        Ok(if notes.is_empty() {
-            MessageOutcome::Copied
-        } else {
-            MessageOutcome::Degraded(notes)
+            Delivered::Rejected {
+                reason,
+                counted_before,
+            } => {
+                self.bump(|s| {
+                    s.rejected += 1;
+                    if counted_before {
+                        s.copied = s.copied.saturating_sub(1);
+                    }
+                });
+                MessageOutcome::Rejected(reason)
+            }
         })
     }
+}
 
-    /// Asks the sink which attachments of `msg` its copy left out and, unless `rows` (the
-    /// copy's rows before this run touched them) show it done already, records the notes on
-    /// the copy and counts it as degraded. Returns the notes.
-    async fn record_degraded(
-        &self,
-        msg: &Message,
-        rows: &[CopyRow],
-    ) -> Result<Vec<String>, BackfillError> {
-        let job = self.job;
-        if msg.content.attachments.is_empty() {
-            return Ok(Vec::new());
-        }
-        let notes = job.sink.degraded(msg);
-        let recorded = rows
-            .iter()
-            .any(|r| r.part == 0 && r.state == CopyState::Sent && r.detail.is_some());
-        if notes.is_empty() || recorded {
-            return Ok(notes);
-        }
-        let joined = notes.join("\n");
-        self.engine
-            .store
-            .mark_degraded(&msg.origin, &self.to, &joined)
-            .await?;
+/// The backfill counts what each delivery does, and shows its retries.
+impl Observer for LinkRun<'_> {
+    fn retrying(&self, error: &AdapterError, delay: Duration) {
+        self.on_retry(error, delay);
+    }
+
+    fn part_sent(&self) {
+        self.bump(|s| s.parts_sent += 1);
+    }
+
+    fn reconciled(&self) {
+        self.bump(|s| s.reconciled += 1);
+    }
+
+    fn resent_unconfirmed(&self) {
+        self.bump(|s| s.resent_unconfirmed += 1);
+    }
+
+    fn degraded(&self) {
         self.bump(|s| s.degraded += 1);
-        warn!(link = %job.link, to = %self.to, msg = %msg.origin, notes = %joined,
-            "copied without some attachments (a note says so in the copy); see `kbbridge status`");
-        Ok(notes)
-    }
-
-    /// After a crash: asks the target whether a pending part arrived.
-    async fn reconcile(&self, out: Outgoing<'_>) -> Result<Option<MsgId>, BackfillError> {
-        let (job, store) = (self.job, &self.engine.store);
-        let found = self
-            .engine
-            .options
-            .retry
-            .run(
-                || job.sink.find_sent(&self.to.chat, out),
-                |e, d| self.on_retry(e, d),
-            )
-            .await;
-        match found {
-            Ok(Some(id)) => {
-                store
-                    .mark_sent(&out.msg.origin, &self.to, out.part, &id)
-                    .await?;
-                self.bump(|s| s.reconciled += 1);
-                info!(link = %job.link, msg = %out.msg.origin, part = out.part,
-                    "a crashed send had arrived; recorded it");
-                Ok(Some(id))
-            }
-            Ok(None) => Ok(None),
-            Err(AdapterError::Unsupported(_)) => {
-                self.bump(|s| s.resent_unconfirmed += 1);
-                warn!(link = %job.link, msg = %out.msg.origin, part = out.part,
-                    "a send was interrupted and the target cannot tell whether it arrived; \
-                     sending again (possible duplicate)");
-                Ok(None)
-            }
-            Err(error) => Err(BackfillError::Sink {
-                chat: self.to.clone(),
-                error,
-            }),
-        }
-    }
-
-    /// Sends one part: pace, mark pending, send with retries, mark the outcome.
-    async fn send_part(&self, out: Outgoing<'_>) -> Result<PartOutcome, BackfillError> {
-        let (job, store) = (self.job, &self.engine.store);
-        if let Some(pacer) = self.engine.pacers.get(&self.to.platform) {
-            pacer.ready().await;
-        }
-        // Fenced: refused (and nothing sent) if another process has taken the link over.
-        store
-            .mark_pending_fenced(&out.msg.origin, &self.to, out.part, self.lease)
-            .await?;
-        let sent = self
-            .engine
-            .options
-            .retry
-            .run(
-                || job.sink.send(&self.to.chat, out),
-                |e, d| self.on_retry(e, d),
-            )
-            .await;
-        match sent {
-            Ok(id) => {
-                store
-                    .mark_sent(&out.msg.origin, &self.to, out.part, &id)
-                    .await?;
-                self.bump(|s| s.parts_sent += 1);
-                Ok(PartOutcome::Sent(id))
-            }
-            Err(AdapterError::Rejected { reason }) => {
-                store
-                    .mark_rejected(&out.msg.origin, &self.to, out.part, &reason)
-                    .await?;
-                Ok(PartOutcome::Rejected(reason))
-            }
-            Err(AdapterError::Unsupported(what)) => {
-                let reason = format!("the target does not support {what}");
-                store
-                    .mark_rejected(&out.msg.origin, &self.to, out.part, &reason)
-                    .await?;
-                Ok(PartOutcome::Rejected(reason))
-            }
-            // Retries exhausted or fatal: stop the job. The part stays pending and the next run
-            // reconciles it before anything else.
-            Err(error) => Err(BackfillError::Sink {
-                chat: self.to.clone(),
-                error,
-            }),
-        }
     }
 }

@@ -19,8 +19,11 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
+// `Rate` is the pacer's; re-exported where the backfill options name it.
+pub use crate::pacer::Rate;
+
 pub use self::{
-    options::{BackfillOptions, Rate},
+    options::BackfillOptions,
     progress::{MessageOutcome, ProgressEvent, ProgressKind, Summary},
 };
 use crate::{

@@ -2,16 +2,7 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
-use crate::{ids::Platform, retry::RetryPolicy};
-
-/// A sink's message rate.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Rate {
-    /// Messages per second, sustained.
-    pub per_second: f64,
-    /// How many may go at once after a quiet spell.
-    pub burst: u32,
-}
+use crate::{ids::Platform, pacer::Rate, retry::RetryPolicy};
 
 /// How backfills run.
 #[derive(Clone, Debug, PartialEq)]

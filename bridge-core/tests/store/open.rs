@@ -245,7 +245,8 @@ async fn refused_postgres_reports_the_cause_within_the_timeout() {
         .expect_err("nothing listens on port 1");
     let elapsed = started.elapsed();
     assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
-    let text = err.to_string();
+    // As the operator sees it: the message, then each cause once.
+    let text = bridge_core::Report::new(&err).to_string();
     assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
     assert!(
         text.contains("postgres://postgres@127.0.0.1:1/test"),
@@ -253,10 +254,6 @@ async fn refused_postgres_reports_the_cause_within_the_timeout() {
     );
     assert_eq!(text.matches("refused").count(), 1, "{text}");
     assert!(!text.contains("timed out"), "{text}");
-    assert!(
-        std::error::Error::source(&err).is_none(),
-        "the cause is in the message once"
-    );
 }
 
 /// A server that accepts the TCP connection and never answers is given up on after
@@ -275,9 +272,7 @@ async fn silent_postgres_times_out_with_a_clear_cause() {
             && elapsed < bridge_core::store::CONNECT_TIMEOUT + Duration::from_secs(2),
         "took {elapsed:?}"
     );
-    assert!(
-        err.to_string().contains("did not answer within 5 s"),
-        "{err}"
-    );
+    let text = bridge_core::Report::new(&err).to_string();
+    assert!(text.contains("did not answer within 5 s"), "{text}");
     drop(listener);
 }

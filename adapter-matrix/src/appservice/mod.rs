@@ -11,7 +11,7 @@
 //! - `server.rs`: the axum router and the [`Listening`] task.
 //! - `auth.rs`: the `hs_token` check, in constant time.
 //! - `inbox.rs`: what of a transaction is kept ([`Filter`]) and the [`Inbox`] read back.
-//! - `event.rs`: an inbox item → a core event ([`Incoming`]).
+//! - `event.rs`: an inbox item → a core `Incoming`, with its event ID ([`Pushed`]).
 
 mod auth;
 mod event;

@@ -26,13 +26,23 @@ pub struct KeybaseConfig {
     /// The Keybase home folder (`keybase --home`), when not the default one. A relative path
     /// resolves against the mapping file's folder.
     pub home: Option<PathBuf>,
-    /// The bridge's own Keybase account: its messages are never relayed (echo guard). Unset: the
-    /// account the `keybase` service is logged in as.
+    /// The bridge's own Keybase account, checked against the account the `keybase` client is
+    /// logged in as ([`crate::live::Identity::expect`]). Echoes are told by device (what this
+    /// client sent) and the ID map, never by this name: the account's messages from its other
+    /// devices (a person's phone) are relayed. Unset: whatever account the client is logged in
+    /// as.
     pub username: Option<String>,
     /// Whether system and headline lines (joins, topic changes, reaction notes) are copied as
     /// notices. When false they are skipped.
     pub notices: bool,
+    /// How a message relayed into Keybase shows its author, since it is posted by the bridge
+    /// account: `{name}` (the author's name), `{platform}` (Discord, Matrix) and `{text}` (the
+    /// message; required). Keybase markdown.
+    pub sender_format: String,
 }
+
+/// The default of `[keybase] sender_format`.
+pub const DEFAULT_SENDER_FORMAT: &str = "**{name}** ({platform}): {text}";
 
 impl Default for KeybaseConfig {
     fn default() -> Self {
@@ -42,6 +52,7 @@ impl Default for KeybaseConfig {
             home: None,
             username: None,
             notices: true,
+            sender_format: DEFAULT_SENDER_FORMAT.to_owned(),
         }
     }
 }
@@ -79,6 +90,9 @@ impl KeybaseConfig {
                 let message = format!("{name:?} is not a Keybase username: {why}");
                 problems.push(("username".to_owned(), message));
             }
+        }
+        if let Err(why) = crate::sink::SenderFormat::parse(&self.sender_format) {
+            problems.push(("sender_format".to_owned(), why));
         }
         problems
     }
@@ -244,9 +258,13 @@ mod tests {
         let config = KeybaseConfig {
             username: Some("Bot!".into()),
             binary: PathBuf::new(),
+            sender_format: "{name} says".into(),
             ..KeybaseConfig::default()
         };
-        let keys: Vec<_> = config.problems().into_iter().map(|(k, _)| k).collect();
-        assert_eq!(keys, ["binary", "username"]);
+        let problems = config.problems();
+        let keys: Vec<_> = problems.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["binary", "username", "sender_format"]);
+        assert!(problems[2].1.contains("no {text}"), "{}", problems[2].1);
+        assert!(KeybaseConfig::default().problems().is_empty());
     }
 }

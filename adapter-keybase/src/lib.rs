@@ -45,6 +45,10 @@
 //!   ([`cli::ApiProcess`]) and one-shot commands.
 //! - [`exporter`]: `kbbridge export` (chats, attachments, teams, social, identity, KBFS, git),
 //!   incremental and resumable; [`layout`]: the folder it writes.
+//! - [`live`]: the live side: the supervised `api-listen` ([`live::ApiListen`]), its lines as
+//!   core events ([`live::EventReader`]), catching up after a position ([`live::catch_up`]).
+//! - [`sink`]: [`sink::KeybaseSink`], writing relayed messages, edits, deletes, reactions and
+//!   files into Keybase as the bridge account.
 //! - [`inspect`]: per-channel figures of an export; [`tabular`]: an export as JSON, CSV or XLSX
 //!   rows.
 //! - `src/bin/keybase-standin/`: the stand-in `keybase` for tests (`STANDIN.md`).
@@ -59,6 +63,8 @@ pub mod export;
 pub mod exporter;
 pub mod inspect;
 pub mod layout;
+pub mod live;
+pub mod sink;
 mod source;
 pub mod tabular;
 

@@ -6,7 +6,7 @@
 
 use std::{future::Future, time::Duration};
 
-use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
+use backon::{ExponentialBuilder, Retryable};
 
 use crate::adapter::AdapterError;
 
@@ -54,8 +54,6 @@ impl RetryPolicy {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, AdapterError>>,
     {
-        // Build once to validate the settings; backon rebuilds per call of `retry`.
-        let _ = self.backoff().build();
         op.retry(self.backoff())
             .sleep(tokio::time::sleep)
             .when(AdapterError::is_retryable)

@@ -44,6 +44,22 @@ pub enum ClientError {
         /// The end of its standard error.
         stderr: String,
     },
+    /// The API process ended during a request that is never replayed (a write): whether
+    /// Keybase did it is unknown until the conversation is read back.
+    #[error(
+        "the `keybase {command}` process ended during `{method}` ({status}); whether Keybase \
+         did it is unknown; its last error output: {stderr}"
+    )]
+    Ended {
+        /// `chat api`.
+        command: String,
+        /// The method being called.
+        method: String,
+        /// The exit status, as text.
+        status: String,
+        /// The end of its standard error.
+        stderr: String,
+    },
     /// No reply came in time; the process was stopped.
     #[error("keybase {method} gave no reply within {timeout:?}; the process was stopped")]
     Timeout {

@@ -162,6 +162,45 @@ impl ApiProcess {
         }
     }
 
+    /// Calls `method` once, never replaying it: for requests that must not be made twice
+    /// (`send`, `edit`, `reaction`, `delete`, `attach`). When the process ends during the call,
+    /// whether the service did the request is unknown: the error says so, and the next call
+    /// starts a new process.
+    ///
+    /// # Errors
+    /// As [`ApiProcess::call`]; [`ClientError::Ended`] at the first end of the process.
+    pub async fn call_once<T: Serialize>(
+        &mut self,
+        method: &str,
+        options: &T,
+    ) -> Result<Box<RawValue>, ClientError> {
+        let request = Request {
+            method,
+            params: Params {
+                version: 1,
+                options,
+            },
+        };
+        let mut line = serde_json::to_string(&request).map_err(|e| ClientError::BadReply {
+            method: method.to_owned(),
+            detail: format!("cannot encode the request: {e}"),
+            excerpt: String::new(),
+        })?;
+        line.push('\n');
+        match self.attempt(method, &line).await? {
+            Attempt::Line(reply) => parse_reply(method, &reply),
+            Attempt::Ended => {
+                let (status, stderr) = self.reap().await;
+                Err(ClientError::Ended {
+                    command: self.command_name(),
+                    method: method.to_owned(),
+                    status,
+                    stderr,
+                })
+            }
+        }
+    }
+
     async fn attempt(&mut self, method: &str, line: &str) -> Result<Attempt, ClientError> {
         if self.running.is_none() {
             self.running = Some(self.start()?);

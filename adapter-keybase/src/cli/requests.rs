@@ -206,3 +206,83 @@ impl WrapperPeek {
         serde_json::from_str(raw).unwrap_or_default()
     }
 }
+
+/// `message: {"body"}` of the writing methods.
+#[derive(Clone, Debug, Serialize)]
+pub struct MessageBody {
+    /// The text (for `reaction`, the emoji as `:shortcode:`).
+    pub body: String,
+}
+
+/// Options of `send`, by channel.
+#[derive(Clone, Debug, Serialize)]
+pub struct SendOptions {
+    /// The conversation.
+    pub channel: ChatChannel,
+    /// The text.
+    pub message: MessageBody,
+    /// The message replied to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<u64>,
+}
+
+/// Options of `edit` and `reaction`: a message and a body.
+#[derive(Clone, Debug, Serialize)]
+pub struct TargetOptions {
+    /// The conversation.
+    pub channel: ChatChannel,
+    /// The message edited or reacted to.
+    pub message_id: u64,
+    /// The new text, or the emoji.
+    pub message: MessageBody,
+}
+
+/// Options of `delete`.
+#[derive(Clone, Debug, Serialize)]
+pub struct DeleteOptions {
+    /// The conversation.
+    pub channel: ChatChannel,
+    /// The message deleted.
+    pub message_id: u64,
+}
+
+/// Options of `attach`.
+#[derive(Clone, Debug, Serialize)]
+pub struct AttachOptions {
+    /// The conversation.
+    pub channel: ChatChannel,
+    /// The local file (its name is the name shown).
+    pub filename: String,
+    /// The caption.
+    pub title: String,
+}
+
+/// Options of `get`.
+#[derive(Clone, Debug, Serialize)]
+pub struct GetOptions {
+    /// The conversation.
+    pub channel: ChatChannel,
+    /// The messages.
+    pub message_ids: Vec<u64>,
+    /// Do not mark the conversation read.
+    pub peek: bool,
+}
+
+/// Options of `read`, by channel.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReadChannelOptions {
+    /// The conversation.
+    pub channel: ChatChannel,
+    /// Which page.
+    pub pagination: PageRequest,
+    /// Do not mark the conversation read.
+    pub peek: bool,
+}
+
+/// The reply of the writing methods: `{"message": "message sent", "id": N}`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct SendRes {
+    /// The new message's id (absent for `nonblock` sends).
+    #[serde(default)]
+    pub id: Option<u64>,
+}

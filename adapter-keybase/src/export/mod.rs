@@ -32,7 +32,7 @@ mod index;
 pub(crate) mod line;
 pub(crate) mod node;
 mod options;
-mod raw;
+pub(crate) mod raw;
 pub(crate) mod reactions;
 mod reader;
 mod rejects;

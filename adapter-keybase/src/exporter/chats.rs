@@ -26,7 +26,7 @@ use crate::{
 };
 
 /// Lists every conversation: `list`, then the channels of each team named there or in `teams`.
-pub(super) async fn conversations(
+pub(crate) async fn conversations(
     api: &mut ApiProcess,
     teams: &BTreeSet<String>,
 ) -> Result<Vec<ConvSummary>, ExportError> {

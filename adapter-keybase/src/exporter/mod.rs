@@ -9,7 +9,7 @@
 //!   `sections.rs`: teams, following/followers, identity; `folders.rs`: KBFS and git.
 //! - `store.rs`: the folder on disk, written crash-safely; `error.rs`: [`ExportError`].
 
-mod chats;
+pub(crate) mod chats;
 mod downloads;
 mod error;
 mod folders;

@@ -195,8 +195,8 @@ fn send_edit_react_delete_attach_and_download() {
     let got = r[7]["result"]["messages"].as_array().unwrap();
     assert_eq!(
         got[0]["msg"]["content"]["delete"]["messageIDs"],
-        serde_json::json!([5, 6]),
-        "the edit is deleted with it"
+        serde_json::json!([5, 6, 7]),
+        "its edit and its reaction are deleted with it (getAllDeletedEdits)"
     );
     let read = s.api(&[&format!(
         r#"{{"method":"read","params":{{"options":{{{dm}}}}}}}"#
@@ -207,7 +207,11 @@ fn send_edit_react_delete_attach_and_download() {
         .iter()
         .map(|m| m["msg"]["id"].as_u64().unwrap())
         .collect();
-    assert_eq!(ids, [10, 9, 8, 7, 4, 3, 2, 1], "5 and its edit 6 are gone");
+    assert_eq!(
+        ids,
+        [10, 9, 8, 4, 3, 2, 1],
+        "5, its edit 6 and its reaction 7 are gone"
+    );
 }
 
 #[test]

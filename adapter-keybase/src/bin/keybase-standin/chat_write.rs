@@ -1,6 +1,7 @@
 //! `keybase chat api`, the writing methods (keybase.md §1.6): `send` (with `reply_to`,
-//! `nonblock`), `edit`, `reaction`, `delete` (which also deletes the target's edits), `attach`.
-//! Each appends a stored message from the logged-in user.
+//! `nonblock`), `edit`, `reaction` (a repeated one toggles off: a delete of the earlier
+//! reaction), `delete` (which lists the target's edits and reactions too), `attach`. Each appends
+//! a stored message from the acting user and device (the logged-in user's own, or `admin as`).
 
 use serde::Serialize;
 
@@ -43,20 +44,23 @@ pub fn handle(world: &World, call: &Call) -> Result<String, Fail> {
         "reaction" => {
             let target = target(world, &conv, opts, "react to")?;
             let emoji = message_body(opts)?;
-            (
-                "message reacted to",
-                Body::Reaction { target, emoji },
-                false,
-            )
+            // A repeated reaction toggles off: the service turns it into a delete of the
+            // earlier reaction message (`go/chat/sender.go processReactionMessage`).
+            let body = match own_reaction(world, &conv, target, &emoji)? {
+                Some(earlier) => Body::Delete {
+                    targets: vec![earlier],
+                },
+                None => Body::Reaction { target, emoji },
+            };
+            ("message reacted to", body, false)
         }
         "delete" => {
             let target = target(world, &conv, opts, "delete")?;
             let all = world.messages(&conv)?;
-            let mut targets = vec![target];
-            targets.extend(all.iter().filter_map(|m| match &m.body {
-                Body::Edit { target: t, .. } if *t == target => Some(m.id),
-                _ => None,
-            }));
+            // The service lists the target's edits and reactions in the delete.
+            let targets = render::delete_list(&all, u64::MAX, &[target])
+                .into_iter()
+                .collect();
             ("message deleted", Body::Delete { targets }, false)
         }
         "attach" => return attach(world, &conv, call),
@@ -110,10 +114,22 @@ fn target(world: &World, conv: &Conv, opts: &Opts, what: &str) -> Result<u64, Fa
     Ok(id)
 }
 
+/// The acting user's standing reaction `emoji` on `target`, if any.
+fn own_reaction(world: &World, conv: &Conv, target: u64, emoji: &str) -> Result<Option<u64>, Fail> {
+    let all = world.messages(conv)?;
+    let deleted = render::deleted_ids(&all);
+    Ok(all
+        .iter()
+        .filter(|m| m.sender == world.me() && !deleted.contains(&m.id))
+        .find(|m| matches!(&m.body, Body::Reaction { target: t, emoji: e } if *t == target && e == emoji))
+        .map(|m| m.id))
+}
+
 fn append(world: &World, conv: &Conv, body: Body) -> Result<Stored, Fail> {
     let msg = Stored {
         id: 0,
         sender: world.me().to_owned(),
+        device: Some(world.device()),
         sent_at_ms: now_ms(),
         body,
     };
@@ -150,6 +166,7 @@ fn attach(world: &World, conv: &Conv, call: &Call) -> Result<String, Fail> {
     let msg = Stored {
         id,
         sender: world.me().to_owned(),
+        device: Some(world.device()),
         sent_at_ms: now_ms(),
         body: Body::Attachment {
             filename,

@@ -1,14 +1,12 @@
 //! The `content` of a `MsgSummary` (keybase.md §2.3): `type`, then only the key for the type,
 //! with the inconsistent casing of the real API and `null` for empty Go slices.
 
-use std::collections::BTreeSet;
-
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::{
     ids,
-    render::Ctx,
+    render::{self, Ctx},
     state::{Body, Stored},
 };
 
@@ -169,20 +167,15 @@ pub fn content(m: &Stored, edit: Option<&str>, ctx: &Ctx<'_>, all: &[Stored]) ->
             }),
             ..Content::default()
         },
-        Body::Delete { targets } => {
-            let mut ids: BTreeSet<u64> = targets.iter().copied().collect();
-            ids.extend(all.iter().filter_map(|x| match &x.body {
-                Body::Edit { target, .. } if targets.contains(target) => Some(x.id),
-                _ => None,
-            }));
-            Content {
-                kind: "delete",
-                delete: Some(DeleteBody {
-                    message_ids: ids.into_iter().collect(),
-                }),
-                ..Content::default()
-            }
-        }
+        Body::Delete { targets } => Content {
+            kind: "delete",
+            delete: Some(DeleteBody {
+                message_ids: render::delete_list(all, m.id, targets)
+                    .into_iter()
+                    .collect(),
+            }),
+            ..Content::default()
+        },
         Body::Reaction { target, emoji } => Content {
             kind: "reaction",
             reaction: Some(ReactionBody {

@@ -1,7 +1,9 @@
 //! `keybase chat api-listen` (keybase.md §4): streams a `{"type":"chat",…}` line for every
 //! message added to the state while it runs (polled every 100 ms), each type as-is (edits,
-//! deletes, reactions arrive as their own messages), `prev: null`, `UIPagination` in hex. The
-//! logged-in user's own messages are LOCAL and hidden unless `--local`.
+//! deletes, reactions arrive as their own messages), `prev: null`, `UIPagination` in hex.
+//! Messages of the logged-in user made on its own device are LOCAL and hidden unless `--local`;
+//! the same user's messages from another device are remote. The `listen-die` file makes it exit
+//! with "connection to service lost".
 
 use std::{collections::HashMap, io::Write, process::ExitCode, thread, time::Duration};
 
@@ -98,26 +100,29 @@ fn parse(args: &[String]) -> Result<Flags, String> {
     Ok(flags)
 }
 
-/// Runs until killed or until stdout is closed.
+/// What api-listen prints when its service goes away (its ping fails), before exiting 1.
+const LOST: &str = "connection to service lost: error during ping: dial unix \
+    /run/user/1000/keybase/keybased.sock: connect: connection refused (listen-die hook)";
+
+/// Test hook: a `listen-die` file in the state folder makes one running api-listen take it
+/// (remove it) and exit as when the service goes away.
+fn listen_die_hook(home: &Home) -> bool {
+    std::fs::remove_file(home.path("listen-die")).is_ok()
+}
+
+/// Runs until killed, until stdout is closed, or until the `listen-die` hook fires.
 pub fn listen(home: &Home, args: &[String]) -> ExitCode {
     home.log_request("chat api-listen", "", &serde_json::json!(args));
     let flags = match parse(args) {
         Ok(f) => f,
         Err(e) => return fail(&e),
     };
-    eprintln!(
-        "Listening for chat notifications. Config: {{showLocal:{} showNewConvs:false hideExploding:false}}, subscribeDevChannels: false",
-        flags.local
-    );
-    if !flags.filters.is_empty() {
-        eprintln!(
-            "Message filtering is active with {} filters",
-            flags.filters.len()
-        );
-    }
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut first = true;
     loop {
+        if listen_die_hook(home) {
+            return fail(LOST);
+        }
         let world = match World::load(home) {
             Ok(w) => w,
             Err(crate::envelope::Fail::Reply(e) | crate::envelope::Fail::Abort(e)) => {
@@ -143,7 +148,7 @@ pub fn listen(home: &Home, args: &[String]) -> ExitCode {
                 listen: true,
             };
             for m in &all[known..] {
-                let local = m.sender == world.me();
+                let local = world.is_local(m);
                 if local && !flags.local {
                     continue;
                 }
@@ -166,6 +171,21 @@ pub fn listen(home: &Home, args: &[String]) -> ExitCode {
                 {
                     return ExitCode::SUCCESS;
                 }
+            }
+        }
+        if first {
+            // Subscribed (the first look at the state is taken) before saying so, as the real
+            // one registers for notifications before printing this: a client that catches up
+            // once it sees the line misses nothing.
+            eprintln!(
+                "Listening for chat notifications. Config: {{showLocal:{} showNewConvs:false hideExploding:false}}, subscribeDevChannels: false",
+                flags.local
+            );
+            if !flags.filters.is_empty() {
+                eprintln!(
+                    "Message filtering is active with {} filters",
+                    flags.filters.len()
+                );
             }
         }
         first = false;

@@ -31,7 +31,7 @@ use std::{path::PathBuf, process::ExitCode};
 use crate::{api_loop::ApiFlags, state::Home};
 
 const USAGE: &str = "usage: keybase-standin [--home DIR] <chat api | chat api-listen | team api | \
-    list-following | list-followers | id | git list | fs ls | admin post> [args]";
+    list-following | list-followers | id | git list | fs ls | whoami | admin post | admin as> [args]";
 
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
@@ -56,7 +56,7 @@ fn main() -> ExitCode {
             "the stand-in needs its state folder: --home DIR or KEYBASE_STANDIN_HOME",
         );
     };
-    let home = Home { dir };
+    let home = Home { dir, acting: None };
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
     match words.as_slice() {
         ["chat", "api", rest @ ..] | ["team", "api", rest @ ..] => {
@@ -77,6 +77,7 @@ fn main() -> ExitCode {
         ["id", ..] => users::identify(&home, &args[1..]),
         ["git", "list", ..] => kbfs::git_list(&home, &args[2..]),
         ["fs", "ls", ..] => kbfs::ls(&home, &args[2..]),
+        ["whoami", ..] => users::whoami(&home, &args[1..]),
         ["admin", ..] => admin::run(&home, &args[1..]),
         _ => api_loop::fail(USAGE),
     }

@@ -153,30 +153,53 @@ pub fn thread(all: &[Stored], ctx: &Ctx<'_>) -> Vec<MsgSummary> {
         .collect()
 }
 
-/// The ids removed by deletes: the targets, and the edits of the targets (the service adds
-/// them to the delete).
+/// The ids removed by deletes: what each delete lists ([`delete_list`]).
 pub fn deleted_ids(all: &[Stored]) -> BTreeSet<u64> {
-    let mut deleted: BTreeSet<u64> = all
+    all.iter()
+        .filter_map(|m| match &m.body {
+            Body::Delete { targets } => Some(delete_list(all, m.id, targets)),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+/// What the delete `delete_id` of `targets` lists, as the service fills it in
+/// (`go/chat/sender.go getAllDeletedEdits`): the targets, their edits, and their reactions
+/// still standing when it was made (a reaction taken back earlier is not listed again).
+pub fn delete_list(all: &[Stored], delete_id: u64, targets: &[u64]) -> BTreeSet<u64> {
+    let taken_back: BTreeSet<u64> = all
         .iter()
+        .filter(|m| m.id < delete_id)
         .filter_map(|m| match &m.body {
             Body::Delete { targets } => Some(targets.iter().copied()),
             _ => None,
         })
         .flatten()
         .collect();
-    let edits_of_deleted: Vec<u64> = all
-        .iter()
-        .filter(|m| matches!(&m.body, Body::Edit { target, .. } if deleted.contains(target)))
-        .map(|m| m.id)
-        .collect();
-    deleted.extend(edits_of_deleted);
-    deleted
+    let mut ids: BTreeSet<u64> = targets.iter().copied().collect();
+    for m in all {
+        match &m.body {
+            Body::Edit { target, .. } if targets.contains(target) => {
+                ids.insert(m.id);
+            }
+            Body::Reaction { target, .. }
+                if targets.contains(target) && m.id < delete_id && !taken_back.contains(&m.id) =>
+            {
+                ids.insert(m.id);
+            }
+            _ => {}
+        }
+    }
+    ids
 }
 
 /// One message as a `MsgSummary`, with `edit` as its folded body when edited.
 pub fn summary(m: &Stored, edit: Option<&str>, ctx: &Ctx<'_>, all: &[Stored]) -> MsgSummary {
-    let user = ctx.users.get(&m.sender);
-    let device = user.device_name().to_owned();
+    let device = match &m.device {
+        Some(d) => d.clone(),
+        None => ctx.users.get(&m.sender).device_name().to_owned(),
+    };
     let content = content(m, edit, ctx, all);
     MsgSummary {
         id: m.id,

@@ -20,6 +20,18 @@ pub type Result<T> = std::result::Result<T, String>;
 pub struct Home {
     /// Its path.
     pub dir: PathBuf,
+    /// Who this process acts as when not the logged-in user on its own device (`admin as`).
+    pub acting: Option<Acting>,
+}
+
+/// A user and device a test acts as (`admin as USER[:DEVICE] …`): another person, or the
+/// logged-in user typing on another device (their phone).
+#[derive(Clone, Debug)]
+pub struct Acting {
+    /// The username.
+    pub user: String,
+    /// The device name; `None`: the user's default device.
+    pub device: Option<String>,
 }
 
 /// `users.json`: who is logged in, and what is known of each user.
@@ -133,6 +145,9 @@ pub struct Stored {
     #[serde(default)]
     pub id: u64,
     pub sender: String,
+    /// The device it was sent from; absent: the sender's default device (`users.json`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
     /// Assigned on append when 0 (one second after the previous message).
     #[serde(default)]
     pub sent_at_ms: i64,

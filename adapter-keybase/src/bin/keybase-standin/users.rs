@@ -233,3 +233,49 @@ pub fn print_or_fail(result: Result<String, String>) -> ExitCode {
         Err(e) => fail(&e),
     }
 }
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WhoAmI {
+    configured: bool,
+    registered: bool,
+    logged_in: bool,
+    session_is_valid: bool,
+    user: WhoAmIUser,
+    device_name: String,
+}
+
+#[derive(Serialize)]
+struct WhoAmIUser {
+    uid: String,
+    username: String,
+}
+
+/// `whoami [-json]` (keybase.md §7.3): the logged-in user and this device's name; without
+/// `-json` the username only.
+pub fn whoami(home: &Home, args: &[String]) -> ExitCode {
+    home.log_request("whoami", "", &serde_json::json!(args));
+    let run = || -> Result<String, String> {
+        let json = match args {
+            [] => false,
+            [flag] if flag == "-json" || flag == "--json" || flag == "-j" => true,
+            _ => return Err("Incorrect Usage: whoami takes only -json".to_owned()),
+        };
+        let users = home.users()?;
+        if !json {
+            return Ok(users.me);
+        }
+        Ok(gojson::line(&WhoAmI {
+            configured: true,
+            registered: true,
+            logged_in: true,
+            session_is_valid: true,
+            user: WhoAmIUser {
+                uid: ids::uid(&users.me),
+                username: users.me.clone(),
+            },
+            device_name: users.get(&users.me).device_name().to_owned(),
+        }))
+    };
+    print_or_fail(run())
+}

@@ -36,9 +36,37 @@ impl World {
         load().map_err(Fail::Reply)
     }
 
-    /// The logged-in user.
+    /// The user this process acts as: the logged-in user, or the one of `admin as`.
     pub fn me(&self) -> &str {
-        &self.users.me
+        self.home
+            .acting
+            .as_ref()
+            .map_or(&self.users.me, |a| &a.user)
+    }
+
+    /// The device this process writes from: the acting user's named device, or their default
+    /// one (`users.json`; "laptop" when unset).
+    pub fn device(&self) -> String {
+        match self.home.acting.as_ref().and_then(|a| a.device.clone()) {
+            Some(device) => device,
+            None => self.users.get(self.me()).device_name().to_owned(),
+        }
+    }
+
+    /// The device `m` was sent from: its own, or its sender's default one.
+    pub fn device_of(&self, m: &Stored) -> String {
+        match &m.device {
+            Some(d) => d.clone(),
+            None => self.users.get(&m.sender).device_name().to_owned(),
+        }
+    }
+
+    /// Whether `m` was made on this stand-in's own device: sent by the logged-in user from
+    /// the logged-in user's own device (api-listen's LOCAL source). The same user's messages
+    /// from another device (their phone) are remote, as in Keybase.
+    pub fn is_local(&self, m: &Stored) -> bool {
+        let me = &self.users.me;
+        m.sender == *me && self.device_of(m) == self.users.get(me).device_name()
     }
 
     /// Whether the logged-in user may read `conv`.

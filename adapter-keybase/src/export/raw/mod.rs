@@ -16,7 +16,7 @@
 pub(crate) mod folds;
 pub(crate) mod msg;
 mod scanner;
-mod system;
+pub(crate) mod system;
 
 use std::io::{BufReader, Read, Seek, SeekFrom};
 

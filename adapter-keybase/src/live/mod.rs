@@ -1,0 +1,95 @@
+//! The Keybase live side (relay.md §3, §7.1): what happens on Keybase as it happens, and
+//! catching up what was said while nothing listened. The relay engine (bridge-core) drives
+//! it; nothing here knows the other platforms.
+//!
+//! - `listen.rs`: [`ApiListen`], one supervised `keybase chat api-listen` for the whole
+//!   account, restarted with backoff; every start is reported ([`ListenItem::Started`]) so the
+//!   caller catches up.
+//! - `event.rs`: [`EventReader`], a `MsgSummary` → core events ([`LiveEvent`]: the event, its
+//!   position, the Keybase id of the thing itself, `local`), delete lists expanded.
+//! - `catchup.rs`: [`catch_up`], a conversation's messages strictly after a position.
+//! - `feed.rs`: [`KeybaseFeed`], both as one stream per followed conversation, caught up at
+//!   every start of api-listen, with no gap and no repeat.
+//! - `identity.rs`: [`Identity`], this client's user and device (`whoami -json`), for
+//!   `local` in a catch-up.
+//! - `download.rs`: [`Downloader`], attachments of live messages fetched when a sink reads
+//!   them.
+//!
+//! What the core model does not carry yet travels beside each event in [`LiveEvent`]: the
+//! position (the Keybase id a catch-up continues after), the reaction message's own id (what
+//! an un-reaction deletes), and `local` (made on this device: an echo of kbbridge's sends).
+
+mod catchup;
+mod download;
+mod event;
+mod feed;
+mod identity;
+mod listen;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use bridge_core::ChatId;
+
+pub use self::{
+    catchup::{CatchUp, catch_up},
+    download::{Downloader, KeybaseBlob},
+    event::{EventReader, LineError, LiveEvent},
+    feed::{FeedError, FeedItem, Followed, KeybaseFeed},
+    identity::Identity,
+    listen::{ApiListen, ListenError, ListenItem, ListenOptions},
+};
+use crate::{
+    cli::{ApiProcess, ClientError, requests::ConvSummary},
+    exporter::{ExportError, chats},
+};
+
+/// The conversations of `chats` (kbbridge's names: `acme#general`, `alice,bob`), found as
+/// the exporter finds them (`list`, plus `listconvsonname` for each team, so channels not
+/// joined are found too): their conversation ids and channels, by chat.
+///
+/// # Errors
+/// The client's errors; [`ClientError::Api`] naming the chats that Keybase does not list for
+/// this account.
+pub async fn find_conversations(
+    api: &mut ApiProcess,
+    chats: &[ChatId],
+) -> Result<BTreeMap<ChatId, ConvSummary>, ClientError> {
+    let teams: BTreeSet<String> = chats
+        .iter()
+        .filter_map(|c| c.as_str().split_once('#').map(|(team, _)| team.to_owned()))
+        .collect();
+    let all = chats::conversations(api, &teams)
+        .await
+        .map_err(|e| match e {
+            ExportError::Client(c) => c,
+            other => ClientError::BadReply {
+                method: "list".to_owned(),
+                detail: other.to_string(),
+                excerpt: String::new(),
+            },
+        })?;
+    let mut found = BTreeMap::new();
+    for conv in all {
+        let chat = ChatId::new(conv.channel.chat_name());
+        if chats.contains(&chat) {
+            found.insert(chat, conv);
+        }
+    }
+    let missing: Vec<&str> = chats
+        .iter()
+        .filter(|c| !found.contains_key(*c))
+        .map(ChatId::as_str)
+        .collect();
+    if !missing.is_empty() {
+        return Err(ClientError::Api {
+            method: "list".to_owned(),
+            code: 0,
+            message: format!(
+                "keybase lists no conversation {} for this account; check the link's `keybase` \
+                 name and that the account is a member",
+                missing.join(", ")
+            ),
+        });
+    }
+    Ok(found)
+}

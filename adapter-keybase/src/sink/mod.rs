@@ -1,0 +1,600 @@
+//! [`KeybaseSink`]: relayed messages written into Keybase through the local `keybase chat
+//! api` (keybase.md §1.6, relay.md §3.2), as the bridge account, the author shown by
+//! `[keybase] sender_format`.
+//!
+//! - A message is a text part (when it has text, or nothing else) then one part per file
+//!   (`attach`, from a temporary file named as the file, its caption the author line and the
+//!   file name); a file the source could not supply becomes a note. A reply is `send` with
+//!   `reply_to` (on the text part).
+//! - `edit` rewrites the copy's body with the same author line; `delete` deletes the copy (the
+//!   service deletes its edits and reactions with it); a delete of a message already gone is
+//!   done.
+//! - `react` makes sure the bridge account has the reaction and returns the reaction message's
+//!   id. It never sends a reaction the account already has: Keybase would take it **off**
+//!   (a repeated reaction toggles, `go/chat/sender.go processReactionMessage`), so the
+//!   account's reaction is shared by everyone it stands for, and the relay counts them
+//!   (relay.md §3.1). [`KeybaseSink::unreact`] deletes the reaction message.
+//! - Writes are never replayed by the `chat api` client ([`ApiProcess::call_once`]): when the
+//!   process dies during one, the send is reported transient, and [`Sink::find_sent`] reads the
+//!   conversation back to see whether it arrived.
+//! - Pace: Keybase does not publish its limits; the engine's pacer paces the sink
+//!   (`[backfill.rate.keybase]`, 2 messages a second by default).
+
+mod emoji;
+mod format;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bridge_core::{
+    AdapterError, Attachment, ChatId, Content, Message, MsgId, Outgoing, Platform, Sink,
+    model::{ChatInfo, Sender},
+};
+use serde_json::Value;
+use tokio::sync::{Mutex, OnceCell};
+use tracing::{debug, warn};
+
+pub use self::{
+    emoji::keybase_reaction,
+    format::{SenderFormat, defuse_mentions, platform_name},
+};
+use crate::{
+    cli::{
+        ApiProcess, ClientError, KeybaseCli,
+        requests::{
+            AttachOptions, ChatChannel, DeleteOptions, GetOptions, MessageBody, PageRequest,
+            ReadChannelOptions, SendOptions, SendRes, TargetOptions,
+        },
+    },
+    config::KeybaseConfig,
+    live::Identity,
+};
+
+/// How many recent messages [`Sink::find_sent`] reads back.
+const FIND_SENT_WINDOW: u32 = 50;
+
+/// Writes into Keybase as the bridge account.
+pub struct KeybaseSink {
+    cli: KeybaseCli,
+    api: Arc<Mutex<ApiProcess>>,
+    format: SenderFormat,
+    me: OnceCell<Identity>,
+}
+
+impl std::fmt::Debug for KeybaseSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeybaseSink")
+            .field("binary", &self.cli.binary)
+            .field("format", &self.format)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one part of a message is.
+enum Part<'a> {
+    Text,
+    File(&'a Attachment),
+}
+
+impl KeybaseSink {
+    /// The sink the `[keybase]` section describes.
+    ///
+    /// # Errors
+    /// A `sender_format` that does not parse (validation reports it first, with its key).
+    pub fn new(config: &KeybaseConfig) -> Result<Self, String> {
+        Self::with_cli(KeybaseCli::from_config(config), &config.sender_format)
+    }
+
+    /// A sink running `cli`'s `keybase`, showing authors with `sender_format`.
+    ///
+    /// # Errors
+    /// A `sender_format` that does not parse.
+    pub fn with_cli(cli: KeybaseCli, sender_format: &str) -> Result<Self, String> {
+        let format = SenderFormat::parse(sender_format)
+            .map_err(|why| format!("[keybase] sender_format: {why}"))?;
+        Ok(Self {
+            api: Arc::new(Mutex::new(cli.chat_api())),
+            cli,
+            format,
+            me: OnceCell::new(),
+        })
+    }
+
+    /// The sink's `chat api` process, to share with the live side (catch-up, downloads), so
+    /// reads and writes of one account go through one process in order.
+    pub fn api(&self) -> Arc<Mutex<ApiProcess>> {
+        Arc::clone(&self.api)
+    }
+
+    /// Rewrites a copy's body, its author line naming `platform`.
+    ///
+    /// # Errors
+    /// As classified by [`AdapterError`].
+    pub async fn edit_from(
+        &self,
+        to: &ChatId,
+        target: &MsgId,
+        platform: Platform,
+        sender: &Sender,
+        content: &Content,
+    ) -> Result<(), AdapterError> {
+        let options = TargetOptions {
+            channel: channel_of(to),
+            message_id: msg_number(target)?,
+            message: MessageBody {
+                body: self.format.render(&sender.name, platform, &content.text),
+            },
+        };
+        self.write("edit", &options).await.map(|_| ())
+    }
+
+    async fn identity(&self) -> Result<&Identity, AdapterError> {
+        self.me
+            .get_or_try_init(|| Identity::of(&self.cli))
+            .await
+            .map_err(classify)
+    }
+
+    /// A write, never replayed; the new message's id.
+    async fn write<T: serde::Serialize>(
+        &self,
+        method: &str,
+        options: &T,
+    ) -> Result<Option<u64>, AdapterError> {
+        let raw = self
+            .api
+            .lock()
+            .await
+            .call_once(method, options)
+            .await
+            .map_err(classify)?;
+        let res: SendRes = serde_json::from_str(raw.get()).map_err(|e| {
+            AdapterError::rejected(format!("keybase {method} replied {}: {e}", raw.get()))
+        })?;
+        Ok(res.id)
+    }
+
+    /// The messages of `to` with the given ids (visible ones only), as JSON.
+    async fn get(&self, to: &ChatId, ids: Vec<u64>) -> Result<Vec<Value>, AdapterError> {
+        let options = GetOptions {
+            channel: channel_of(to),
+            message_ids: ids,
+            peek: true,
+        };
+        let raw = self
+            .api
+            .lock()
+            .await
+            .call("get", &options)
+            .await
+            .map_err(classify)?;
+        Ok(messages_of(raw.get()))
+    }
+
+    fn part<'m>(&self, msg: &'m Message, part: u32) -> Option<Part<'m>> {
+        let text = has_text_part(msg);
+        let index = part as usize;
+        match (text, index) {
+            (true, 0) => Some(Part::Text),
+            (true, i) => msg.content.attachments.get(i - 1).map(Part::File),
+            (false, i) => msg.content.attachments.get(i).map(Part::File),
+        }
+    }
+
+    /// The body of a text part, or the note standing for a file not copied.
+    fn text_body(&self, msg: &Message) -> String {
+        self.format
+            .render(&msg.sender.name, msg.origin.platform, &msg.content.text)
+    }
+
+    fn note_body(&self, msg: &Message, file: &Attachment, why: &str) -> String {
+        let note = format!("📎 {}", file.not_copied(why));
+        self.format
+            .render(&msg.sender.name, msg.origin.platform, &note)
+    }
+
+    fn file_title(&self, msg: &Message, file: &Attachment) -> String {
+        self.format
+            .render(&msg.sender.name, msg.origin.platform, &file.name)
+    }
+
+    async fn send_file(
+        &self,
+        to: &ChatId,
+        msg: &Message,
+        file: &Attachment,
+    ) -> Result<u64, AdapterError> {
+        if let Some(why) = file.unavailable_reason() {
+            let options = SendOptions {
+                channel: channel_of(to),
+                message: MessageBody {
+                    body: self.note_body(msg, file, why),
+                },
+                reply_to: None,
+            };
+            return self.write("send", &options).await?.ok_or_else(no_id);
+        }
+        let bytes = file.data.read().await.map_err(|e| {
+            AdapterError::transient(format!(
+                "cannot read the file {} to relay ({}): {e}",
+                file.name,
+                file.data.describe()
+            ))
+        })?;
+        let dir = tempfile::Builder::new()
+            .prefix("kbbridge-upload-")
+            .tempdir()
+            .map_err(|e| AdapterError::transient(format!("cannot make a temporary folder: {e}")))?;
+        let path = dir.path().join(upload_name(&file.name));
+        tokio::fs::write(&path, bytes).await.map_err(|e| {
+            AdapterError::transient(format!("cannot write {}: {e}", path.display()))
+        })?;
+        let options = AttachOptions {
+            channel: channel_of(to),
+            filename: path.to_string_lossy().into_owned(),
+            title: self.file_title(msg, file),
+        };
+        // The folder (and the file) go when `dir` drops, after Keybase has read it.
+        self.write("attach", &options).await?.ok_or_else(no_id)
+    }
+}
+
+#[async_trait]
+impl Sink for KeybaseSink {
+    fn platform(&self) -> Platform {
+        Platform::Keybase
+    }
+
+    fn parts(&self, msg: &Message) -> u32 {
+        let files = u32::try_from(msg.content.attachments.len()).unwrap_or(u32::MAX - 1);
+        files + u32::from(has_text_part(msg))
+    }
+
+    fn degraded(&self, msg: &Message) -> Vec<String> {
+        msg.content
+            .attachments
+            .iter()
+            .filter_map(|a| a.unavailable_reason().map(|why| a.not_copied(why)))
+            .collect()
+    }
+
+    async fn send(&self, to: &ChatId, out: Outgoing<'_>) -> Result<MsgId, AdapterError> {
+        let id = match self.part(out.msg, out.part) {
+            Some(Part::Text) => {
+                let reply_to = match out.reply_to {
+                    Some(r) => Some(msg_number(r)?),
+                    None => None,
+                };
+                let options = SendOptions {
+                    channel: channel_of(to),
+                    message: MessageBody {
+                        body: self.text_body(out.msg),
+                    },
+                    reply_to,
+                };
+                self.write("send", &options).await?.ok_or_else(no_id)?
+            }
+            Some(Part::File(file)) => self.send_file(to, out.msg, file).await?,
+            None => {
+                return Err(AdapterError::rejected(format!(
+                    "part {} of {} does not exist",
+                    out.part, out.msg.origin.msg
+                )));
+            }
+        };
+        debug!(chat = %to, id, part = out.part, "sent to keybase");
+        Ok(MsgId::new(id.to_string()))
+    }
+
+    async fn find_sent(
+        &self,
+        to: &ChatId,
+        out: Outgoing<'_>,
+    ) -> Result<Option<MsgId>, AdapterError> {
+        let me = self.identity().await?.clone();
+        let options = ReadChannelOptions {
+            channel: channel_of(to),
+            pagination: PageRequest {
+                num: FIND_SENT_WINDOW,
+                next: None,
+            },
+            peek: true,
+        };
+        let raw = self
+            .api
+            .lock()
+            .await
+            .call("read", &options)
+            .await
+            .map_err(classify)?;
+        let after = out
+            .earlier
+            .last()
+            .and_then(|id| id.as_str().parse::<u64>().ok())
+            .unwrap_or(0);
+        let wanted = match self.part(out.msg, out.part) {
+            Some(Part::Text) => Wanted::Text(self.text_body(out.msg)),
+            Some(Part::File(f)) => match f.unavailable_reason() {
+                Some(why) => Wanted::Text(self.note_body(out.msg, f, why)),
+                None => Wanted::File {
+                    name: upload_name(&f.name),
+                    title: self.file_title(out.msg, f),
+                },
+            },
+            None => return Ok(None),
+        };
+        // Newest first: the latest copy of the same thing by this account and device.
+        let found = messages_of(raw.get()).into_iter().find(|m| {
+            let id = m["id"].as_u64().unwrap_or(0);
+            let own = me.is_own_device(
+                m["sender"]["username"].as_str().unwrap_or(""),
+                m["sender"]["device_name"].as_str().unwrap_or(""),
+            );
+            own && id > after && wanted.matches(&m["content"])
+        });
+        Ok(found
+            .and_then(|m| m["id"].as_u64())
+            .map(|id| MsgId::new(id.to_string())))
+    }
+
+    async fn edit(
+        &self,
+        to: &ChatId,
+        target: &MsgId,
+        sender: &Sender,
+        content: &Content,
+    ) -> Result<(), AdapterError> {
+        // The core does not say which platform the edit comes from: the copy's own author
+        // line does.
+        let current = self.get(to, vec![msg_number(target)?]).await?;
+        let body = current
+            .first()
+            .and_then(|m| {
+                let c = &m["content"];
+                c["text"]["body"]
+                    .as_str()
+                    .or_else(|| c["attachment"]["object"]["title"].as_str())
+                    .map(str::to_owned)
+            })
+            .unwrap_or_default();
+        let platform = [Platform::Matrix, Platform::Discord, Platform::Keybase]
+            .into_iter()
+            .find(|&p| {
+                let shown = self.format.render(&sender.name, p, "\u{0}");
+                let (before, after) = shown.split_once('\u{0}').unwrap_or((&shown, ""));
+                (!before.is_empty() || !after.is_empty())
+                    && body.len() >= before.len() + after.len()
+                    && body.starts_with(before)
+                    && body.ends_with(after)
+            });
+        let Some(platform) = platform else {
+            return Err(AdapterError::rejected(format!(
+                "message {target} in {to} is not a copy kbbridge made for {}, or it is gone",
+                sender.name
+            )));
+        };
+        self.edit_from(to, target, platform, sender, content).await
+    }
+
+    async fn delete(&self, to: &ChatId, target: &MsgId) -> Result<(), AdapterError> {
+        let id = msg_number(target)?;
+        let options = DeleteOptions {
+            channel: channel_of(to),
+            message_id: id,
+        };
+        match self.write("delete", &options).await {
+            Ok(_) => Ok(()),
+            Err(AdapterError::Rejected { reason }) => {
+                // Deleted already (by someone, or before a crash)? Then it is done.
+                if self.get(to, vec![id]).await?.is_empty() {
+                    debug!(chat = %to, id, "keybase message already gone");
+                    Ok(())
+                } else {
+                    Err(AdapterError::Rejected { reason })
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn react(
+        &self,
+        to: &ChatId,
+        target: &MsgId,
+        sender: &Sender,
+        emoji: &str,
+    ) -> Result<Option<MsgId>, AdapterError> {
+        let id = msg_number(target)?;
+        let key = keybase_reaction(emoji);
+        let me = self.identity().await?.username.clone();
+        let current = self.get(to, vec![id]).await?;
+        let Some(message) = current.first() else {
+            return Err(AdapterError::rejected(format!(
+                "cannot react to message {target} in {to}: it is gone"
+            )));
+        };
+        let reactions = &message["reactions"]["reactions"][&key];
+        // Both shapes (keybase.md §2.6): {"users": {name: …}} and {name: …}.
+        let had = reactions["users"][&me]["reactionMsgID"]
+            .as_u64()
+            .or_else(|| reactions[&me]["reactionMsgID"].as_u64());
+        if let Some(existing) = had {
+            // Reacting again would take it off: the account already shows it.
+            debug!(chat = %to, target = id, emoji = %key, reactor = %sender.name,
+                "the bridge account already has this reaction");
+            return Ok(Some(MsgId::new(existing.to_string())));
+        }
+        let options = TargetOptions {
+            channel: channel_of(to),
+            message_id: id,
+            message: MessageBody { body: key },
+        };
+        let reaction = self.write("reaction", &options).await?.ok_or_else(no_id)?;
+        Ok(Some(MsgId::new(reaction.to_string())))
+    }
+
+    /// Takes the bridge account's reaction back: deletes the reaction message `reaction` (the
+    /// id [`Sink::react`] returned), or the account's `emoji` reaction on `target` when no id
+    /// is known. Done when it is already gone. The relay calls it only when no other source
+    /// user still shares the reaction (Keybase keeps one per account).
+    async fn unreact(
+        &self,
+        to: &ChatId,
+        target: &MsgId,
+        _sender: &Sender,
+        emoji: &str,
+        reaction: Option<&MsgId>,
+    ) -> Result<(), AdapterError> {
+        if let Some(reaction) = reaction {
+            return self.delete(to, reaction).await;
+        }
+        let key = keybase_reaction(emoji);
+        let me = self.identity().await?.username.clone();
+        let current = self.get(to, vec![msg_number(target)?]).await?;
+        let Some(message) = current.first() else {
+            return Ok(());
+        };
+        let reactions = &message["reactions"]["reactions"][&key];
+        let had = reactions["users"][&me]["reactionMsgID"]
+            .as_u64()
+            .or_else(|| reactions[&me]["reactionMsgID"].as_u64());
+        match had {
+            Some(id) => self.delete(to, &MsgId::new(id.to_string())).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn resolve_chat(
+        &self,
+        source: &ChatInfo,
+        requested: Option<&ChatId>,
+    ) -> Result<ChatId, AdapterError> {
+        let Some(chat) = requested else {
+            return Err(AdapterError::fatal(format!(
+                "kbbridge does not create Keybase chats: name the Keybase chat for {} in the link",
+                source.name
+            )));
+        };
+        let chat = crate::config::parse_chat(chat.as_str())
+            .map_err(|why| AdapterError::fatal(format!("{chat} is not a Keybase chat: {why}")))?;
+        self.check(&chat).await?;
+        Ok(chat)
+    }
+
+    async fn check(&self, to: &ChatId) -> Result<(), AdapterError> {
+        let options = ReadChannelOptions {
+            channel: channel_of(to),
+            pagination: PageRequest { num: 1, next: None },
+            peek: true,
+        };
+        let result = self.api.lock().await.call("read", &options).await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e @ ClientError::Api { .. }) => Err(AdapterError::fatal(format!(
+                "the bridge account cannot read the Keybase chat {to}: {e}; check the name and \
+                 that the account is a member"
+            ))),
+            Err(e) => Err(classify(e)),
+        }
+    }
+}
+
+/// What [`Sink::find_sent`] looks for.
+enum Wanted {
+    Text(String),
+    File { name: String, title: String },
+}
+
+impl Wanted {
+    fn matches(&self, content: &Value) -> bool {
+        match self {
+            Wanted::Text(body) => {
+                content["type"] == "text" && content["text"]["body"].as_str() == Some(body)
+            }
+            Wanted::File { name, title } => {
+                let object = &content["attachment"]["object"];
+                content["type"] == "attachment"
+                    && object["filename"].as_str() == Some(name)
+                    && object["title"].as_str() == Some(title)
+            }
+        }
+    }
+}
+
+/// Whether a message has a text part: text, or nothing else to show.
+fn has_text_part(msg: &Message) -> bool {
+    !msg.content.text.trim().is_empty() || msg.content.attachments.is_empty()
+}
+
+/// The Keybase channel of a chat as kbbridge names it (`acme#general`, `alice,bob`).
+pub fn channel_of(chat: &ChatId) -> ChatChannel {
+    match chat.as_str().split_once('#') {
+        Some((team, topic)) => ChatChannel {
+            name: team.to_owned(),
+            members_type: "team".to_owned(),
+            topic_type: "chat".to_owned(),
+            topic_name: topic.to_owned(),
+        },
+        None => ChatChannel {
+            name: chat.as_str().to_owned(),
+            members_type: "impteamnative".to_owned(),
+            topic_type: "chat".to_owned(),
+            topic_name: String::new(),
+        },
+    }
+}
+
+/// A Keybase message id from a `MsgId` of a Keybase chat.
+fn msg_number(id: &MsgId) -> Result<u64, AdapterError> {
+    id.as_str()
+        .parse()
+        .map_err(|_| AdapterError::rejected(format!("{id} is not a Keybase message id")))
+}
+
+/// The file name an upload is given: the attachment's name, without folders or control
+/// characters (Keybase shows the file's own name).
+fn upload_name(name: &str) -> String {
+    let safe = crate::layout::safe_file_name(name);
+    if safe.is_empty() {
+        "file".to_owned()
+    } else {
+        safe
+    }
+}
+
+fn no_id() -> AdapterError {
+    AdapterError::rejected("keybase answered without the new message's id")
+}
+
+/// The `msg` of each wrapper of a `read` or `get` result.
+fn messages_of(raw: &str) -> Vec<Value> {
+    let thread: Value = serde_json::from_str(raw).unwrap_or(Value::Null);
+    thread["messages"]
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .filter(|w| w["msg"].is_object())
+                .map(|w| w["msg"].clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The one place the sink classifies client errors: the service refusing a request rejects
+/// that item; a process that died or hung may work again; a client that cannot be run at all
+/// stops the link.
+fn classify(e: ClientError) -> AdapterError {
+    match e {
+        ClientError::Api { .. } | ClientError::BadReply { .. } => {
+            AdapterError::rejected(e.to_string())
+        }
+        ClientError::Died { .. }
+        | ClientError::Ended { .. }
+        | ClientError::Timeout { .. }
+        | ClientError::Io { .. } => {
+            warn!(error = %e, "keybase client failed; retrying");
+            AdapterError::Transient(Box::new(e))
+        }
+        ClientError::Spawn { .. } | ClientError::Command { .. } => AdapterError::Fatal(Box::new(e)),
+    }
+}

@@ -13,7 +13,7 @@
 //! * Every content has [`SOURCE_KEY`] and, except reactions, an empty `m.mentions`: a backfill
 //!   must not notify anyone, whatever `@everyone` or `@dave` the text holds.
 
-use bridge_core::{Message, Syntax};
+use bridge_core::{Content, Message, Syntax};
 use serde_json::{Map, Value, json};
 
 use crate::{
@@ -120,16 +120,72 @@ pub fn reaction(msg: &Message, part: u32, target: &str, key: &str) -> Value {
     })
 }
 
-/// The plain body and formatted body of the message's text.
-fn text(msg: &Message, style: Style<'_>) -> (String, Option<String>) {
-    let (source, html) = match msg.content.syntax {
+/// The content of an edit (`m.replace`) of the event `target`, whose content was `original`:
+/// the new text as `m.new_content`, and a `* `-prefixed fallback body for clients without
+/// edits. A notice or emote stays one; a file stays the same file, the text becoming its
+/// caption (files themselves are not edited). Nobody is notified.
+pub fn edit(target: &str, content: &Content, original: &Value, style: Style<'_>) -> Value {
+    const MEDIA: [&str; 4] = ["m.image", "m.file", "m.video", "m.audio"];
+    let (mut text, html) = content_text(content, style.mention);
+    let mut new = Map::new();
+    let kept = original.get("msgtype").and_then(Value::as_str);
+    let msgtype = match kept {
+        Some(t @ ("m.notice" | "m.emote")) => t,
+        Some(t) if MEDIA.contains(&t) => {
+            for key in ["url", "info", "filename"] {
+                if let Some(v) = original.get(key) {
+                    new.insert(key.into(), v.clone());
+                }
+            }
+            if text.is_empty() {
+                let name = original.get("filename").or_else(|| original.get("body"));
+                text = name.and_then(Value::as_str).unwrap_or_default().to_owned();
+            }
+            t
+        }
+        _ => style.msgtype,
+    };
+    new.insert("msgtype".into(), json!(msgtype));
+    new.insert("body".into(), json!(text));
+    let fallback_html = html.as_ref().map(|h| format!("* {h}"));
+    put_html(&mut new, html);
+    new.insert("m.mentions".into(), json!({}));
+    let mut outer = Map::new();
+    outer.insert("msgtype".into(), json!(msgtype));
+    outer.insert("body".into(), json!(format!("* {text}")));
+    put_html(&mut outer, fallback_html);
+    outer.insert("m.new_content".into(), Value::Object(new));
+    outer.insert(
+        "m.relates_to".into(),
+        json!({ "rel_type": "m.replace", "event_id": target }),
+    );
+    outer.insert("m.mentions".into(), json!({}));
+    Value::Object(outer)
+}
+
+/// The content of a live reaction `key` to the event `target`.
+pub fn live_reaction(target: &str, key: &str) -> Value {
+    json!({ "m.relates_to": { "rel_type": "m.annotation", "event_id": target, "key": key } })
+}
+
+/// The plain body and formatted body of a content's text, without reply notes.
+fn content_text(
+    content: &Content,
+    mention: &dyn Fn(&str) -> Option<String>,
+) -> (String, Option<String>) {
+    match content.syntax {
         Syntax::Keybase => (
-            emoji::replace_shortcodes(&msg.content.text),
-            markdown::to_html(&msg.content.text, style.mention),
+            emoji::replace_shortcodes(&content.text),
+            markdown::to_html(&content.text, mention),
         ),
         // Plain text and other dialects are shown as typed (never as HTML).
-        Syntax::Plain | Syntax::Discord | Syntax::MatrixHtml(_) => (msg.content.text.clone(), None),
-    };
+        Syntax::Plain | Syntax::Discord | Syntax::MatrixHtml(_) => (content.text.clone(), None),
+    }
+}
+
+/// The plain body and formatted body of the message's text.
+fn text(msg: &Message, style: Style<'_>) -> (String, Option<String>) {
+    let (source, html) = content_text(&msg.content, style.mention);
     if msg.reply_to.is_none() || style.reply_to.is_some() {
         return (source, html);
     }
@@ -199,6 +255,60 @@ mod tests {
 
     fn no_mentions(_: &str) -> Option<String> {
         None
+    }
+
+    #[test]
+    fn edits_replace_the_text_and_keep_notices_and_files() {
+        let style = Style {
+            msgtype: "m.text",
+            reply_to: None,
+            mention: &no_mentions,
+        };
+        let content = bridge_core::Content {
+            text: "now *bold*".into(),
+            syntax: Syntax::Keybase,
+            attachments: Vec::new(),
+        };
+        let text = edit(
+            "$t",
+            &content,
+            &json!({"msgtype": "m.text", "body": "was"}),
+            style,
+        );
+        assert_eq!(
+            text["m.relates_to"],
+            json!({"rel_type": "m.replace", "event_id": "$t"})
+        );
+        assert_eq!(text["body"], "* now *bold*");
+        assert_eq!(text["m.new_content"]["msgtype"], "m.text");
+        assert_eq!(text["m.new_content"]["body"], "now *bold*");
+        assert_eq!(
+            text["m.new_content"]["formatted_body"],
+            "now <strong>bold</strong>"
+        );
+        assert_eq!(text["m.new_content"]["m.mentions"], json!({}));
+        assert_eq!(text["m.mentions"], json!({}));
+
+        let notice = edit(
+            "$t",
+            &content,
+            &json!({"msgtype": "m.notice", "body": "was"}),
+            style,
+        );
+        assert_eq!(notice["m.new_content"]["msgtype"], "m.notice");
+
+        let file = json!({"msgtype": "m.image", "body": "cap", "filename": "a.png",
+                          "url": "mxc://s/x", "info": {"size": 3}});
+        let e = edit("$t", &content, &file, style);
+        assert_eq!(e["m.new_content"]["msgtype"], "m.image");
+        assert_eq!(e["m.new_content"]["url"], "mxc://s/x");
+        assert_eq!(e["m.new_content"]["filename"], "a.png");
+        assert_eq!(e["m.new_content"]["body"], "now *bold*");
+        let e = edit("$t", &bridge_core::Content::plain(""), &file, style);
+        assert_eq!(
+            e["m.new_content"]["body"], "a.png",
+            "no caption: the file's name"
+        );
     }
 
     fn style<'a>(reply_to: Option<&'a str>) -> Style<'a> {

@@ -12,7 +12,10 @@
 //!
 //! # Layout
 //! - [`config`]: the `[matrix]` section of the mapping file, and Matrix ID syntax checks.
-//! - [`sink`]: [`MatrixSink`], the `bridge_core::Sink` (send, find_sent, resolve_chat, check).
+//! - [`sink`]: [`MatrixSink`], the `bridge_core::Sink` (send, find_sent, resolve_chat, check,
+//!   and live: edit, delete, react); `amend.rs`: edits, redactions and live reactions.
+//! - [`appservice`]: the receiving side: the homeserver's transactions, written to the
+//!   store's inbox before they are answered, and read back out as core events.
 //! - [`client`]: [`MatrixClient`], ruma requests over reqwest as the appservice.
 //! - [`error`]: [`MatrixError`] and its one conversion into `AdapterError`.
 //! - [`ghost`]: ghost users, registered and joined once; [`localpart`]: their names and the
@@ -29,10 +32,12 @@
 //! - [`viewer`]: inviting a person into a room and its spaces (`kbbridge demo`).
 //! - `testing` (feature `testing`): a loopback Synapse for tests, and reading it back.
 //!
-//! The live source (events pushed by the homeserver) comes in a later version.
+//! The relay engine that drains the inbox into other platforms comes in a later version.
 
 #![warn(missing_docs)]
 
+mod amend;
+pub mod appservice;
 pub mod client;
 pub mod config;
 pub mod convert;

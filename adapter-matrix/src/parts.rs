@@ -111,23 +111,26 @@ pub fn is_source(content: &Value, msg: &Message, part: u32) -> bool {
 /// The transaction ID of part `part` of `msg`: `kb1.<platform>.<chat>.<msg>.<part>`, each piece
 /// escaped so that no two sources share one (`.` and `%` are escaped as `%xx`).
 pub fn txn_id(msg: &Message, part: u32) -> String {
-    fn piece(s: &str) -> String {
-        let mut out = String::with_capacity(s.len());
-        for b in s.bytes() {
-            if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
-                out.push(char::from(b));
-            } else {
-                out.push_str(&format!("%{b:02x}"));
-            }
-        }
-        out
-    }
     format!(
         "kb1.{}.{}.{}.{part}",
         msg.origin.platform.as_str(),
-        piece(msg.origin.chat.as_str()),
-        piece(msg.origin.msg.as_str())
+        escape(msg.origin.chat.as_str()),
+        escape(msg.origin.msg.as_str())
     )
+}
+
+/// `s` as one piece of a transaction ID: letters, digits, `_` and `-` as they are, every other
+/// byte as `%xx` (so `.` separates pieces unambiguously).
+pub(crate) fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02x}"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

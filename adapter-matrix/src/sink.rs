@@ -1,4 +1,5 @@
-//! [`MatrixSink`]: the backfill's writer into Matrix rooms.
+//! [`MatrixSink`]: the writer into Matrix rooms (backfill, and the live relay's edits,
+//! redactions and reactions in `amend.rs`).
 //!
 //! Each call does one attempt (the engine retries and paces): make sure the author's ghost
 //! exists and is in the room, upload the part's file if it has one, and `PUT` the event with the
@@ -9,8 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use bridge_core::{
-    AdapterError, Attachment, ChatId, ChatInfo, MappingStore, Message, MessageKind, MsgId,
-    Outgoing, Platform, ReactionStyle, Sink, model::human_size,
+    AdapterError, Attachment, ChatId, ChatInfo, Content, MappingStore, Message, MessageKind, MsgId,
+    Outgoing, Platform, ReactionStyle, Sender, Sink, model::human_size,
 };
 use chrono::{DateTime, Utc};
 use ruma::{
@@ -125,7 +126,7 @@ impl MatrixSink {
 
     /// The Matrix user a `@name` in Keybase text stands for: the real account the mapping file
     /// gives, else the ghost.
-    fn mention(&self, name: &str) -> Option<String> {
+    pub(crate) fn mention(&self, name: &str) -> Option<String> {
         if matches!(name, "everyone" | "here" | "channel") {
             return None;
         }
@@ -367,6 +368,55 @@ impl Sink for MatrixSink {
     ) -> Result<Option<MsgId>, AdapterError> {
         let room = parse_room(to.as_str())?;
         Ok(reconcile::find(&self.client, &room, out.msg, out.part).await?)
+    }
+
+    /// An `m.replace` of `target`'s text, sent by the ghost (or the bot) that sent `target`;
+    /// files are not changed.
+    async fn edit(
+        &self,
+        to: &ChatId,
+        target: &MsgId,
+        _sender: &Sender,
+        content: &Content,
+    ) -> Result<(), AdapterError> {
+        let room = parse_room(to.as_str())?;
+        Ok(self.edit_event(&room, target, content).await?)
+    }
+
+    /// Redacts `target`, as the ghost (or the bot) that sent it.
+    async fn delete(&self, to: &ChatId, target: &MsgId) -> Result<(), AdapterError> {
+        let room = parse_room(to.as_str())?;
+        Ok(self.redact(&room, target).await?)
+    }
+
+    /// An annotation by `sender`'s ghost; returns its event ID (always `Some`), which
+    /// [`Sink::delete`] redacts when the reaction is taken back.
+    async fn react(
+        &self,
+        to: &ChatId,
+        target: &MsgId,
+        sender: &Sender,
+        emoji: &str,
+    ) -> Result<Option<MsgId>, AdapterError> {
+        let room = parse_room(to.as_str())?;
+        Ok(Some(self.react_live(&room, target, sender, emoji).await?))
+    }
+
+    /// Redacts the annotation `reaction` (the ID [`Sink::react`] returned), as the ghost that
+    /// made it; without it, the annotation `emoji` of `sender`'s ghost on `target` is looked
+    /// up. A reaction already gone is done.
+    async fn unreact(
+        &self,
+        to: &ChatId,
+        target: &MsgId,
+        sender: &Sender,
+        emoji: &str,
+        reaction: Option<&MsgId>,
+    ) -> Result<(), AdapterError> {
+        let room = parse_room(to.as_str())?;
+        Ok(self
+            .unreact_live(&room, target, sender, emoji, reaction)
+            .await?)
     }
 
     async fn resolve_chat(

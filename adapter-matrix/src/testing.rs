@@ -7,6 +7,11 @@
 //! ghost prefix ([`unique_prefix`]): ghosts and room aliases are all under it.
 //!
 //! [`ReadBack`] reads the homeserver with plain HTTP (no kbbridge code), as the bot.
+//!
+//! [`pushing`]: a second homeserver whose registration has a `url`, so it pushes transactions
+//! to a test's appservice listener, and [`pushing::Human`]: an ordinary user writing there.
+
+pub mod pushing;
 
 use std::{
     collections::BTreeMap,

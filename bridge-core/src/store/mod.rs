@@ -11,6 +11,8 @@
 //! - `target`: rooms, channels, webhooks and spaces created or adopted, reused on re-runs.
 //! - `ghost`: the users/ghosts created on a target for a source user.
 //! - `lease`: who may write for a link (or set up a platform's chats) now, and until when.
+//! - `as_txn`, `inbox`: events a platform pushed (appservice transactions), held durably
+//!   until a worker has handled them.
 //!
 //! # Files
 //! - `open.rs`: URLs, connection pools, PRAGMAs and migrations.
@@ -23,9 +25,11 @@
 //! - `targets.rs`: `target` and `ghost`.
 //! - `totals.rs`: per chat pair, messages copied, rejected, pending and degraded.
 //! - `leases.rs`: `lease`, one writer per link (holder, epoch, expiry; fenced writes).
+//! - `inbox.rs`: `as_txn` and `inbox`, pushed events written before they are acknowledged.
 
 mod copies;
 mod degraded;
+mod inbox;
 mod leases;
 mod open;
 mod progress;
@@ -35,6 +39,7 @@ mod targets;
 mod totals;
 
 pub use degraded::DegradedCopy;
+pub use inbox::{InboxItem, TxnOutcome};
 pub use leases::{Lease, LeaseInfo};
 pub use open::{CONNECT_TIMEOUT, redact_url};
 pub use totals::CopyTotals;

@@ -61,6 +61,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0002_lease.sql"),
         include_str!("../../migrations/postgres/0002_lease.sql"),
     ),
+    (
+        3,
+        "inbox",
+        include_str!("../../migrations/sqlite/0003_inbox.sql"),
+        include_str!("../../migrations/postgres/0003_inbox.sql"),
+    ),
 ];
 
 impl MappingStore {

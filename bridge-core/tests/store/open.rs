@@ -30,8 +30,16 @@ store_test! {
             .fetch_all(&mut conn)
             .await
             .expect("list tables");
-            let expected =
-                ["_sqlx_migrations", "backfill_progress", "ghost", "lease", "message_copy", "target"];
+            let expected = [
+                "_sqlx_migrations",
+                "as_txn",
+                "backfill_progress",
+                "ghost",
+                "inbox",
+                "lease",
+                "message_copy",
+                "target",
+            ];
             assert_eq!(tables, expected);
         }
         store.close().await;
@@ -161,8 +169,8 @@ store_test! {
                 sqlx::query_scalar(count).fetch_one(&mut conn).await.expect("count")
             }
         };
-        // Each of the two migrations (init, lease) applied exactly once.
-        assert_eq!(migrations, 2);
+        // Each of the three migrations (init, lease, inbox) applied exactly once.
+        assert_eq!(migrations, 3);
         for store in stores {
             store.close().await;
         }

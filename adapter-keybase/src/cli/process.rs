@@ -127,19 +127,7 @@ impl ApiProcess {
         method: &str,
         options: &T,
     ) -> Result<Box<RawValue>, ClientError> {
-        let request = Request {
-            method,
-            params: Params {
-                version: 1,
-                options,
-            },
-        };
-        let mut line = serde_json::to_string(&request).map_err(|e| ClientError::BadReply {
-            method: method.to_owned(),
-            detail: format!("cannot encode the request: {e}"),
-            excerpt: String::new(),
-        })?;
-        line.push('\n');
+        let line = request_line(method, options)?;
         let mut restarted = false;
         loop {
             match self.attempt(method, &line).await? {
@@ -174,19 +162,7 @@ impl ApiProcess {
         method: &str,
         options: &T,
     ) -> Result<Box<RawValue>, ClientError> {
-        let request = Request {
-            method,
-            params: Params {
-                version: 1,
-                options,
-            },
-        };
-        let mut line = serde_json::to_string(&request).map_err(|e| ClientError::BadReply {
-            method: method.to_owned(),
-            detail: format!("cannot encode the request: {e}"),
-            excerpt: String::new(),
-        })?;
-        line.push('\n');
+        let line = request_line(method, options)?;
         match self.attempt(method, &line).await? {
             Attempt::Line(reply) => parse_reply(method, &reply),
             Attempt::Ended => {
@@ -341,4 +317,22 @@ fn parse_reply(method: &str, line: &str) -> Result<Box<RawValue>, ClientError> {
             excerpt: String::new(),
         }),
     }
+}
+
+/// The JSON line that asks the `chat api` process to run `method` with `options`.
+fn request_line<T: Serialize>(method: &str, options: &T) -> Result<String, ClientError> {
+    let request = Request {
+        method,
+        params: Params {
+            version: 1,
+            options,
+        },
+    };
+    let mut line = serde_json::to_string(&request).map_err(|e| ClientError::BadReply {
+        method: method.to_owned(),
+        detail: format!("cannot encode the request: {e}"),
+        excerpt: String::new(),
+    })?;
+    line.push('\n');
+    Ok(line)
 }

@@ -24,6 +24,8 @@
 //! - `progress.rs`: `backfill_progress`.
 //! - `targets.rs`: `target` and `ghost`.
 //! - `totals.rs`: per chat pair, messages copied, rejected, pending and degraded.
+//! - `positions.rs`, `ops.rs`, `reactions.rs`: what the live relay keeps (live positions and
+//!   tombstones, the journal of edits, deletes and reactions, reaction copies and their counts).
 //! - `leases.rs`: `lease`, one writer per link (holder, epoch, expiry; fenced writes).
 //! - `inbox.rs`: `as_txn` and `inbox`, pushed events written before they are acknowledged.
 
@@ -32,7 +34,10 @@ mod degraded;
 mod inbox;
 mod leases;
 mod open;
+mod ops;
+mod positions;
 mod progress;
+mod reactions;
 mod readers;
 mod reports;
 mod targets;
@@ -42,6 +47,8 @@ pub use degraded::DegradedCopy;
 pub use inbox::{InboxItem, TxnOutcome};
 pub use leases::{Lease, LeaseInfo};
 pub use open::{CONNECT_TIMEOUT, redact_url};
+pub use ops::OpState;
+pub use reactions::ReactionCopy;
 pub use totals::CopyTotals;
 
 use std::sync::Arc;

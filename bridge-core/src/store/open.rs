@@ -67,6 +67,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0003_inbox.sql"),
         include_str!("../../migrations/postgres/0003_inbox.sql"),
     ),
+    (
+        4,
+        "relay",
+        include_str!("../../migrations/sqlite/0004_relay.sql"),
+        include_str!("../../migrations/postgres/0004_relay.sql"),
+    ),
 ];
 
 impl MappingStore {

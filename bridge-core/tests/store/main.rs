@@ -191,3 +191,4 @@ mod inbox;
 mod leases;
 mod open;
 mod records;
+mod relay;

@@ -37,8 +37,12 @@ store_test! {
                 "ghost",
                 "inbox",
                 "lease",
+                "live_position",
                 "message_copy",
+                "op_copy",
+                "reaction_copy",
                 "target",
+                "tombstone",
             ];
             assert_eq!(tables, expected);
         }
@@ -169,8 +173,8 @@ store_test! {
                 sqlx::query_scalar(count).fetch_one(&mut conn).await.expect("count")
             }
         };
-        // Each of the three migrations (init, lease, inbox) applied exactly once.
-        assert_eq!(migrations, 3);
+        // Each of the four migrations (init, lease, inbox, relay) applied exactly once.
+        assert_eq!(migrations, 4);
         for store in stores {
             store.close().await;
         }

@@ -26,7 +26,7 @@ use crate::{
 };
 
 /// What a delivery reports as it goes, for counters, logs and progress.
-pub trait Observer {
+pub trait Observer: Sync {
     /// A request is retried after `delay`.
     fn retrying(&self, error: &AdapterError, delay: Duration);
     /// A part was sent.

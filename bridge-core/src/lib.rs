@@ -13,6 +13,7 @@
 //! - [`backfill`]: the backfill engine: paced, retried, resumable, exactly-once per part.
 //! - [`notes`]: the notes a sink leaves in place of files it could not copy.
 //! - [`pacer`]: the per-sink message rate limiter (governor on tokio's clock).
+//! - [`relay`]: the live relay engine: events applied to the other chats of their link.
 //! - [`retry`]: the retry policy by error class (backon).
 //! - [`lease`]: holding a store lease while work runs (one writer per link).
 //! - [`preflight`]: what `kbbridge check` found about a platform (findings, verdicts).
@@ -40,6 +41,7 @@ pub mod model;
 pub mod notes;
 pub mod pacer;
 pub mod preflight;
+pub mod relay;
 pub mod report;
 pub mod retry;
 pub mod secret;

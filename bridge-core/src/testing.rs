@@ -134,6 +134,19 @@ pub struct Delivered {
     pub at: tokio::time::Instant,
 }
 
+/// An edit, delete or reaction the fake sink was asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// `edit(to, target, …, content.text)`.
+    Edit(ChatId, MsgId, String),
+    /// `delete(to, target)`.
+    Delete(ChatId, MsgId),
+    /// `react(to, target, sender name, emoji)`; the reaction got ID `r-<n>`.
+    React(ChatId, MsgId, String, String),
+    /// `unreact(to, target, emoji, reaction id)`.
+    Unreact(ChatId, MsgId, String, Option<MsgId>),
+}
+
 /// What the fake sink does with a given part.
 pub enum Script {
     /// Fail with these errors, in order, then accept.
@@ -155,6 +168,8 @@ pub struct FakeSink {
     found: AtomicUsize,
     resolve_errors: Mutex<Vec<AdapterError>>,
     missing: Mutex<Vec<ChatId>>,
+    actions: Mutex<Vec<Action>>,
+    style: crate::adapter::ReactionStyle,
     resolving: AtomicUsize,
     max_resolving: AtomicUsize,
     resolved: AtomicUsize,
@@ -184,10 +199,31 @@ impl FakeSink {
             found: AtomicUsize::new(0),
             resolve_errors: Mutex::new(Vec::new()),
             missing: Mutex::new(Vec::new()),
+            actions: Mutex::new(Vec::new()),
+            style: crate::adapter::ReactionStyle::Shared,
             resolving: AtomicUsize::new(0),
             max_resolving: AtomicUsize::new(0),
             resolved: AtomicUsize::new(0),
         }
+    }
+
+    /// Keeps reactions per user (like Matrix ghosts) instead of one shared per emoji.
+    pub fn per_user_reactions(mut self) -> Self {
+        self.style = crate::adapter::ReactionStyle::PerUser;
+        self
+    }
+
+    /// Every edit, delete, reaction and unreaction made so far, in order.
+    pub fn actions(&self) -> Vec<Action> {
+        self.actions.lock().map(|a| a.clone()).unwrap_or_default()
+    }
+
+    fn act(&self, action: Action) -> Result<(), AdapterError> {
+        self.actions
+            .lock()
+            .map_err(|_| AdapterError::fatal("poisoned"))?
+            .push(action);
+        Ok(())
     }
 
     /// Makes the next calls of `resolve_chat` fail with `errors`, in order.
@@ -339,6 +375,61 @@ impl Sink for FakeSink {
             self.found.fetch_add(1, Ordering::SeqCst);
         }
         Ok(hit)
+    }
+
+    async fn edit(
+        &self,
+        to: &ChatId,
+        target: &MsgId,
+        _sender: &Sender,
+        content: &Content,
+    ) -> Result<(), AdapterError> {
+        self.act(Action::Edit(
+            to.clone(),
+            target.clone(),
+            content.text.clone(),
+        ))
+    }
+
+    async fn delete(&self, to: &ChatId, target: &MsgId) -> Result<(), AdapterError> {
+        self.act(Action::Delete(to.clone(), target.clone()))
+    }
+
+    async fn react(
+        &self,
+        to: &ChatId,
+        target: &MsgId,
+        sender: &Sender,
+        emoji: &str,
+    ) -> Result<Option<MsgId>, AdapterError> {
+        let n = self.actions().len();
+        self.act(Action::React(
+            to.clone(),
+            target.clone(),
+            sender.name.clone(),
+            emoji.to_owned(),
+        ))?;
+        Ok(Some(MsgId::new(format!("r-{n}"))))
+    }
+
+    async fn unreact(
+        &self,
+        to: &ChatId,
+        target: &MsgId,
+        _sender: &Sender,
+        emoji: &str,
+        reaction: Option<&MsgId>,
+    ) -> Result<(), AdapterError> {
+        self.act(Action::Unreact(
+            to.clone(),
+            target.clone(),
+            emoji.to_owned(),
+            reaction.cloned(),
+        ))
+    }
+
+    fn reaction_style(&self) -> crate::adapter::ReactionStyle {
+        self.style
     }
 
     /// A named chat is itself (fatal when made missing); "auto" becomes `auto-<source chat>`.

@@ -36,6 +36,11 @@ const MARK_DONE: &str = "INSERT INTO op_copy (source_platform, source_chat, sour
     ON CONFLICT (source_platform, source_chat, source_op, platform, chat) DO UPDATE SET
         state = 'done', result = excluded.result, updated_at = excluded.updated_at";
 
+/// As [`OP`].
+const FORGET: &str = "DELETE FROM op_copy
+    WHERE source_platform = $1 AND source_chat = $2 AND source_op = $3
+      AND platform = $4 AND chat = $5";
+
 fn bind_op<'q>(
     query: super::copies::AnyQuery<'q>,
     op: &'q MsgRef,
@@ -94,6 +99,18 @@ impl MappingStore {
         bind_op(sqlx::query(MARK_DONE), op, to)
             .bind(result)
             .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Forgets `op` in `to`, so the same operation may be applied again (a reaction taken back
+    /// and then given again).
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] if the database fails.
+    pub async fn forget_op(&self, op: &MsgRef, to: &ChatRef) -> Result<(), StoreError> {
+        bind_op(sqlx::query(FORGET), op, to)
             .execute(&self.pool)
             .await?;
         Ok(())

@@ -52,6 +52,9 @@ store_test! {
             store.op_state(&edit, &mx()).await.unwrap(),
             Some(OpState::Done { result: None })
         );
+        store.forget_op(&edit, &mx()).await.unwrap();
+        assert_eq!(store.op_state(&edit, &mx()).await.unwrap(), None);
+        assert!(store.op_state(&edit, &dc()).await.unwrap().is_some(), "only that chat's");
     }
 }
 

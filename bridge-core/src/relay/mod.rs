@@ -1,0 +1,235 @@
+//! The live relay engine: events from live sources applied to the other chats of their link.
+//!
+//! One ordered worker per source chat applies its events in the order they came (an edit never
+//! overtakes its message); different chats go in parallel. Each event is applied by
+//! [`Relay::apply`]:
+//! - **echo rules**: an event its source marks as kbbridge's own, a message that is itself a
+//!   copy kbbridge made, and edits and deletes of copies are not relayed back;
+//! - **messages** go through the delivery step the backfill uses (pending → send → sent per
+//!   part, fenced by the link's lease), as live messages;
+//! - **edits, deletes and reactions** are journalled per target chat (`op_copy`: pending →
+//!   done), so a crash never applies one twice or loses it; a delete that arrives before its
+//!   message leaves a tombstone, so the late message is not copied;
+//! - **reactions** are kept per source user (`reaction_copy`); on a target whose reactions are
+//!   shared by the whole bridge they are reference-counted: the target reaction is added with
+//!   the first user and taken back with the last;
+//! - the chat's **live position** is saved after each event, so a restart catches up after it.
+//!
+//! Not yet: the reorder window that holds an edit or reaction arriving before its message
+//! (today it is dropped with a warning), and edits that change a copy's number of parts (only
+//! part 0 is edited).
+
+mod apply;
+mod router;
+
+pub use self::{
+    apply::Applied,
+    router::{RelayLink, RouteConflict, Router},
+};
+
+use std::{collections::BTreeMap, collections::HashMap, sync::Arc, time::Duration};
+
+use tokio::{sync::mpsc, task::JoinSet};
+use tokio_util::sync::CancellationToken;
+use tracing::warn;
+
+use crate::{
+    adapter::{AdapterError, Incoming, Sink},
+    backfill::link_lease_name,
+    ids::{ChatRef, Platform},
+    lease::{LeaseGuard, LeaseOptions},
+    report::Report,
+    retry::RetryPolicy,
+    store::{MappingStore, StoreError},
+};
+
+/// How the relay runs.
+#[derive(Clone, Debug)]
+pub struct RelayOptions {
+    /// How failed requests are retried.
+    pub retry: RetryPolicy,
+    /// How long a link's lease lasts without renewal.
+    pub lease_ttl: Duration,
+    /// Events waiting per source chat before its source is slowed down.
+    pub queue: usize,
+}
+
+impl Default for RelayOptions {
+    fn default() -> Self {
+        Self {
+            retry: RetryPolicy::default(),
+            lease_ttl: Duration::from_secs(30),
+            queue: 256,
+        }
+    }
+}
+
+/// Why the relay (or one chat's worker) stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    /// The mapping store failed, or a link's lease was lost.
+    #[error("mapping store")]
+    Store(#[from] StoreError),
+    /// A target failed for good, or kept failing past the retry policy.
+    #[error("writing to {chat}")]
+    Sink {
+        /// The target chat.
+        chat: ChatRef,
+        /// The adapter's error.
+        #[source]
+        error: AdapterError,
+    },
+    /// No sink writes to this platform.
+    #[error("no sink for {0}")]
+    NoSink(Platform),
+}
+
+/// The live relay, shared by every chat's worker.
+pub struct Relay {
+    store: MappingStore,
+    sinks: BTreeMap<Platform, Arc<dyn Sink>>,
+    router: Router,
+    options: RelayOptions,
+    lease: LeaseOptions,
+}
+
+/// The link leases one chat's worker holds, by target platform, taken at first use.
+#[derive(Default)]
+pub struct Leases(HashMap<Platform, LeaseGuard>);
+
+impl Relay {
+    /// A relay writing through `sinks` for the links `router` knows.
+    pub fn new(
+        store: MappingStore,
+        sinks: BTreeMap<Platform, Arc<dyn Sink>>,
+        router: Router,
+        options: RelayOptions,
+    ) -> Self {
+        let lease = LeaseOptions {
+            ttl: options.lease_ttl,
+            ..LeaseOptions::default()
+        };
+        Self {
+            store,
+            sinks,
+            router,
+            options,
+            lease,
+        }
+    }
+
+    /// Takes leases under `holder` instead of this process's own name (tests that play
+    /// several processes in one).
+    pub fn with_holder(mut self, holder: impl Into<String>) -> Self {
+        self.lease.holder = holder.into();
+        self
+    }
+
+    /// Applies the events of `rx`, in order per source chat, until `rx` closes (then the
+    /// queued events are finished) or `shutdown` is cancelled.
+    ///
+    /// # Errors
+    /// The first [`RelayError`] of a chat's worker; the other workers are stopped.
+    pub async fn run(
+        self: Arc<Self>,
+        mut rx: mpsc::Receiver<Incoming>,
+        shutdown: CancellationToken,
+    ) -> Result<(), RelayError> {
+        let mut workers: HashMap<ChatRef, mpsc::Sender<Incoming>> = HashMap::new();
+        let mut tasks: JoinSet<Result<(), RelayError>> = JoinSet::new();
+        let stop = shutdown.child_token();
+        let result = loop {
+            tokio::select! {
+                () = stop.cancelled() => break Ok(()),
+                Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                    if let Ok(Err(e)) = done {
+                        break Err(e);
+                    }
+                }
+                next = rx.recv() => {
+                    let Some(incoming) = next else { break Ok(()) };
+                    let chat = incoming.event.subject().chat_ref();
+                    let tx = workers.entry(chat).or_insert_with(|| {
+                        let (tx, rx) = mpsc::channel(self.options.queue.max(1));
+                        tasks.spawn(Arc::clone(&self).worker(rx, stop.clone()));
+                        tx
+                    });
+                    // A worker that stopped has reported its error through `tasks`.
+                    let _ = tx.send(incoming).await;
+                }
+            }
+        };
+        // Closing the queues lets each worker finish what it holds; a failure stops them all.
+        drop(workers);
+        if result.is_err() {
+            stop.cancel();
+        }
+        while let Some(done) = tasks.join_next().await {
+            if let Ok(Err(e)) = done {
+                warn!(error = %Report::new(&e), "a relay worker stopped");
+            }
+        }
+        result
+    }
+
+    /// One source chat's worker: its events, in order.
+    async fn worker(
+        self: Arc<Self>,
+        mut rx: mpsc::Receiver<Incoming>,
+        stop: CancellationToken,
+    ) -> Result<(), RelayError> {
+        let mut leases = Leases::default();
+        loop {
+            let incoming = tokio::select! {
+                () = stop.cancelled() => break,
+                next = rx.recv() => match next {
+                    Some(incoming) => incoming,
+                    None => break,
+                },
+            };
+            self.apply(&incoming, &mut leases).await?;
+        }
+        for (_, guard) in leases.0.drain() {
+            guard.release().await;
+        }
+        Ok(())
+    }
+
+    /// The lease for writing from `from` into `platform`, taken (waiting if another process
+    /// holds it) at first use and kept.
+    async fn lease<'l>(
+        &self,
+        leases: &'l mut Leases,
+        from: &ChatRef,
+        platform: Platform,
+    ) -> Result<&'l LeaseGuard, RelayError> {
+        if let Some(guard) = leases.0.get(&platform) {
+            if guard.lost().is_cancelled() {
+                return Err(StoreError::LeaseLost {
+                    name: guard.lease().name.clone(),
+                }
+                .into());
+            }
+        } else {
+            let name = link_lease_name(from, platform);
+            let never = CancellationToken::new();
+            let guard = LeaseGuard::acquire(&self.store, &name, &self.lease, &never, |busy| {
+                warn!(lease = %busy.name, holder = %busy.holder,
+                    "another kbbridge process relays this link; waiting for its lease");
+            })
+            .await?
+            .ok_or(StoreError::LeaseLost { name })?;
+            leases.0.insert(platform, guard);
+        }
+        Ok(&leases.0[&platform])
+    }
+
+    fn sink(&self, platform: Platform) -> Result<&Arc<dyn Sink>, RelayError> {
+        self.sinks
+            .get(&platform)
+            .ok_or(RelayError::NoSink(platform))
+    }
+}
+
+#[cfg(test)]
+mod tests;

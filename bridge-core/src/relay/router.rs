@@ -1,0 +1,63 @@
+//! Which chats mirror each other: from a chat to its link and the link's other chats.
+
+use std::{collections::HashMap, sync::Arc};
+
+use crate::ids::ChatRef;
+
+/// One link's chats, resolved (two, or three for a three-way link).
+#[derive(Clone, Debug)]
+pub struct RelayLink {
+    /// The link's name, for logs.
+    pub name: Arc<str>,
+    /// Its chats, one per platform.
+    pub chats: Vec<ChatRef>,
+}
+
+/// A chat named by two links: a message there would be relayed twice.
+#[derive(Debug, thiserror::Error)]
+#[error("{chat} is in both link {first} and link {second}")]
+pub struct RouteConflict {
+    /// The chat.
+    pub chat: ChatRef,
+    /// The first link naming it.
+    pub first: Arc<str>,
+    /// The second.
+    pub second: Arc<str>,
+}
+
+/// From a chat to its link and the link's other chats.
+#[derive(Debug, Default)]
+pub struct Router {
+    routes: HashMap<ChatRef, (Arc<str>, Vec<ChatRef>)>,
+}
+
+impl Router {
+    /// The routes of `links`.
+    ///
+    /// # Errors
+    /// [`RouteConflict`] when two links name the same chat.
+    pub fn new(links: &[RelayLink]) -> Result<Self, RouteConflict> {
+        let mut routes: HashMap<ChatRef, (Arc<str>, Vec<ChatRef>)> = HashMap::new();
+        for link in links {
+            for chat in &link.chats {
+                let others = link.chats.iter().filter(|c| *c != chat).cloned().collect();
+                if let Some((first, _)) = routes.get(chat) {
+                    return Err(RouteConflict {
+                        chat: chat.clone(),
+                        first: first.clone(),
+                        second: link.name.clone(),
+                    });
+                }
+                routes.insert(chat.clone(), (link.name.clone(), others));
+            }
+        }
+        Ok(Self { routes })
+    }
+
+    /// The link of `chat` and the chats its events go to; `None` for a chat no link names.
+    pub fn route(&self, chat: &ChatRef) -> Option<(&Arc<str>, &[ChatRef])> {
+        self.routes
+            .get(chat)
+            .map(|(name, others)| (name, others.as_slice()))
+    }
+}

@@ -222,6 +222,17 @@ impl Relay {
         Ok(Applied::Relayed(done))
     }
 
+    /// The origin of `target`: reactions are mostly on copies (a person reacting to a bridged
+    /// message); they belong to the origin and go to every other chat of the link, the
+    /// origin's included.
+    async fn origin(&self, target: &MsgRef) -> Result<MsgRef, RelayError> {
+        Ok(self
+            .store
+            .origin_of(target)
+            .await?
+            .unwrap_or_else(|| target.clone()))
+    }
+
     async fn react(
         &self,
         target: &MsgRef,
@@ -229,13 +240,7 @@ impl Relay {
         emoji: &str,
         others: &[ChatRef],
     ) -> Result<Applied, RelayError> {
-        // Reactions are mostly on copies (a person reacting to a bridged message): they belong
-        // to the origin, and go to every other chat of the link, the origin's included.
-        let origin = self
-            .store
-            .origin_of(target)
-            .await?
-            .unwrap_or_else(|| target.clone());
+        let origin = self.origin(target).await?;
         let mut done = 0;
         for to in others {
             let Some(msg) = self.store.copy_in(target, to).await? else {
@@ -286,11 +291,7 @@ impl Relay {
         emoji: &str,
         others: &[ChatRef],
     ) -> Result<Applied, RelayError> {
-        let origin = self
-            .store
-            .origin_of(target)
-            .await?
-            .unwrap_or_else(|| target.clone());
+        let origin = self.origin(target).await?;
         let mut done = 0;
         for to in others {
             let sink = self.sink(to.platform)?;

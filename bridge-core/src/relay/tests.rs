@@ -94,6 +94,18 @@ fn unreact(target: MsgRef, who: &str, emoji: &str) -> Event {
     }
 }
 
+/// A world in which Keybase message 1 ("hello") has been relayed.
+async fn with_one_message() -> (World, Leases, crate::model::Message) {
+    let w = world().await;
+    let mut leases = Leases::default();
+    let msg = text_message(&kb(), 1, "hello");
+    w.relay
+        .apply(&live(Event::Message(msg.clone())), &mut leases)
+        .await
+        .unwrap();
+    (w, leases, msg)
+}
+
 #[tokio::test]
 async fn a_message_reaches_the_other_chats_once_and_its_copies_do_not_echo() {
     let w = world().await;
@@ -135,13 +147,7 @@ async fn a_message_reaches_the_other_chats_once_and_its_copies_do_not_echo() {
 
 #[tokio::test]
 async fn edits_and_deletes_follow_their_message_exactly_once() {
-    let w = world().await;
-    let mut leases = Leases::default();
-    let msg = text_message(&kb(), 1, "hello");
-    w.relay
-        .apply(&live(Event::Message(msg.clone())), &mut leases)
-        .await
-        .unwrap();
+    let (w, mut leases, msg) = with_one_message().await;
     let edit = Event::Edit {
         target: msg.origin.clone(),
         sender: person("alice"),
@@ -200,13 +206,7 @@ async fn a_delete_that_overtakes_its_message_leaves_a_tombstone() {
 
 #[tokio::test]
 async fn shared_reactions_are_counted_and_per_user_ones_are_not() {
-    let w = world().await;
-    let mut leases = Leases::default();
-    let msg = text_message(&kb(), 1, "hello");
-    w.relay
-        .apply(&live(Event::Message(msg.clone())), &mut leases)
-        .await
-        .unwrap();
+    let (w, mut leases, msg) = with_one_message().await;
     let target = msg.origin.clone();
     for who in ["alice", "bob"] {
         w.relay
@@ -262,13 +262,7 @@ async fn shared_reactions_are_counted_and_per_user_ones_are_not() {
 
 #[tokio::test]
 async fn a_reaction_on_a_copy_goes_to_the_origin_and_the_other_copies() {
-    let w = world().await;
-    let mut leases = Leases::default();
-    let msg = text_message(&kb(), 1, "hello");
-    w.relay
-        .apply(&live(Event::Message(msg.clone())), &mut leases)
-        .await
-        .unwrap();
+    let (w, mut leases, _) = with_one_message().await;
     // A Matrix user reacts to the ghost's message (the copy).
     let copy = mx().msg(w.matrix.delivered()[0].id.clone());
     let applied = w

@@ -203,23 +203,19 @@ async fn check_guild(
             invite_url(bot, needed)
         )
     };
+    // 403 and 404 both mean the bot is not (or no longer) in the server.
+    let problem = |e: DiscordError, what: &str| match e {
+        DiscordError::Api {
+            status: 403 | 404, ..
+        } => not_in(&e),
+        e => format!("cannot {what}: {}", with_causes(&e)),
+    };
     let read = Request::new(Route::Guild { guild_id }, LightMethod::Get);
     let info = match rest.json::<GuildWire>("read the server", read).await {
         Ok(info) => info,
-        Err(
-            e @ DiscordError::Api {
-                status: 403 | 404, ..
-            },
-        ) => {
-            report.add("guild", Verdict::Problem, not_in(&e));
-            return None;
-        }
         Err(e) => {
-            report.add(
-                "guild",
-                Verdict::Problem,
-                format!("cannot read server {guild}: {}", with_causes(&e)),
-            );
+            let text = problem(e, &format!("read server {guild}"));
+            report.add("guild", Verdict::Problem, text);
             return None;
         }
     };
@@ -235,20 +231,9 @@ async fn check_guild(
         .await
     {
         Ok(m) => m,
-        Err(
-            e @ DiscordError::Api {
-                status: 403 | 404, ..
-            },
-        ) => {
-            report.add("guild", Verdict::Problem, not_in(&e));
-            return None;
-        }
         Err(e) => {
-            report.add(
-                "guild",
-                Verdict::Problem,
-                format!("cannot read the bot's membership: {}", with_causes(&e)),
-            );
+            let text = problem(e, "read the bot's membership");
+            report.add("guild", Verdict::Problem, text);
             return None;
         }
     };

@@ -11,7 +11,7 @@
 //! Times are the database's clock, not each process's: holders on several machines then agree
 //! on expiries whatever their own clocks say.
 
-use std::time::Duration;
+use std::{sync::OnceLock, time::Duration};
 
 use chrono::{DateTime, Utc};
 use sqlx::{Row, any::AnyRow};
@@ -111,10 +111,17 @@ fn info_sql(backend: Backend, one: bool) -> String {
 }
 
 /// `mark_pending`, written only while the lease `$8..$10` is held. A sent row stays sent.
-fn fenced_pending_sql(backend: Backend) -> String {
-    let now = now_sql(backend);
-    format!(
-        "INSERT INTO message_copy (origin_platform, origin_chat, origin_msg, platform, chat,
+/// Built once per backend: it runs before every send.
+fn fenced_pending_sql(backend: Backend) -> &'static str {
+    static SQL: [OnceLock<String>; 2] = [OnceLock::new(), OnceLock::new()];
+    let cell = match backend {
+        Backend::Sqlite => &SQL[0],
+        Backend::Postgres => &SQL[1],
+    };
+    cell.get_or_init(|| {
+        let now = now_sql(backend);
+        format!(
+            "INSERT INTO message_copy (origin_platform, origin_chat, origin_msg, platform, chat,
              part, msg, state, detail, created_at, updated_at)
          SELECT $1, $2, $3, $4, $5, $6, NULL, 'pending', NULL, $7, $7
          WHERE EXISTS (SELECT 1 FROM lease
@@ -122,7 +129,8 @@ fn fenced_pending_sql(backend: Backend) -> String {
          ON CONFLICT (origin_platform, origin_chat, origin_msg, platform, chat, part)
          DO UPDATE SET state = 'pending', detail = NULL, updated_at = excluded.updated_at
          WHERE message_copy.state <> 'sent'"
-    )
+        )
+    })
 }
 
 fn millis(d: Duration) -> i64 {
@@ -267,7 +275,7 @@ impl MappingStore {
         lease: &Lease,
     ) -> Result<(), StoreError> {
         let sql = fenced_pending_sql(self.backend);
-        let done = sqlx::query(&sql)
+        let done = sqlx::query(sql)
             .bind(origin.platform.as_str())
             .bind(origin.chat.as_str())
             .bind(origin.msg.as_str())

@@ -29,7 +29,10 @@ pub use self::{
 
 use std::{collections::BTreeMap, collections::HashMap, sync::Arc, time::Duration};
 
-use tokio::{sync::mpsc, task::JoinSet};
+use tokio::{
+    sync::{mpsc, oneshot},
+    task::JoinSet,
+};
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
@@ -84,6 +87,39 @@ pub enum RelayError {
     NoSink(Platform),
 }
 
+/// One event for the relay, with whom to tell once it is applied.
+#[derive(Debug)]
+pub struct Queued {
+    /// The event.
+    pub incoming: Incoming,
+    /// Told what became of the event once it is applied and recorded (and its live position
+    /// saved); dropped unanswered when applying it failed or the relay stopped first. A source
+    /// that keeps events until they are handled (the Matrix inbox) marks them handled only on
+    /// this answer.
+    pub done: Option<oneshot::Sender<Applied>>,
+}
+
+impl From<Incoming> for Queued {
+    fn from(incoming: Incoming) -> Self {
+        Self {
+            incoming,
+            done: None,
+        }
+    }
+}
+
+impl Queued {
+    /// `incoming`, and the receiver told once it is applied.
+    pub fn acked(incoming: Incoming) -> (Self, oneshot::Receiver<Applied>) {
+        let (tx, rx) = oneshot::channel();
+        let queued = Self {
+            incoming,
+            done: Some(tx),
+        };
+        (queued, rx)
+    }
+}
+
 /// The live relay, shared by every chat's worker.
 pub struct Relay {
     store: MappingStore,
@@ -132,10 +168,10 @@ impl Relay {
     /// The first [`RelayError`] of a chat's worker; the other workers are stopped.
     pub async fn run(
         self: Arc<Self>,
-        mut rx: mpsc::Receiver<Incoming>,
+        mut rx: mpsc::Receiver<Queued>,
         shutdown: CancellationToken,
     ) -> Result<(), RelayError> {
-        let mut workers: HashMap<ChatRef, mpsc::Sender<Incoming>> = HashMap::new();
+        let mut workers: HashMap<ChatRef, mpsc::Sender<Queued>> = HashMap::new();
         let mut tasks: JoinSet<Result<(), RelayError>> = JoinSet::new();
         let stop = shutdown.child_token();
         let result = loop {
@@ -147,15 +183,15 @@ impl Relay {
                     }
                 }
                 next = rx.recv() => {
-                    let Some(incoming) = next else { break Ok(()) };
-                    let chat = incoming.event.subject().chat_ref();
+                    let Some(queued) = next else { break Ok(()) };
+                    let chat = queued.incoming.event.subject().chat_ref();
                     let tx = workers.entry(chat).or_insert_with(|| {
                         let (tx, rx) = mpsc::channel(self.options.queue.max(1));
                         tasks.spawn(Arc::clone(&self).worker(rx, stop.clone()));
                         tx
                     });
                     // A worker that stopped has reported its error through `tasks`.
-                    let _ = tx.send(incoming).await;
+                    let _ = tx.send(queued).await;
                 }
             }
         };
@@ -175,19 +211,23 @@ impl Relay {
     /// One source chat's worker: its events, in order.
     async fn worker(
         self: Arc<Self>,
-        mut rx: mpsc::Receiver<Incoming>,
+        mut rx: mpsc::Receiver<Queued>,
         stop: CancellationToken,
     ) -> Result<(), RelayError> {
         let mut leases = Leases::default();
         loop {
-            let incoming = tokio::select! {
+            let queued = tokio::select! {
                 () = stop.cancelled() => break,
                 next = rx.recv() => match next {
-                    Some(incoming) => incoming,
+                    Some(queued) => queued,
                     None => break,
                 },
             };
-            self.apply(&incoming, &mut leases).await?;
+            let applied = self.apply(&queued.incoming, &mut leases).await?;
+            if let Some(done) = queued.done {
+                // The source may have stopped waiting; the event is recorded either way.
+                let _ = done.send(applied);
+            }
         }
         for (_, guard) in leases.0.drain() {
             guard.release().await;

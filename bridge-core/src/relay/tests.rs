@@ -293,18 +293,22 @@ async fn the_engine_keeps_each_chats_order_and_saves_its_position() {
     let relay = Arc::new(w.relay);
     let (tx, rx) = mpsc::channel(8);
     let run = tokio::spawn(Arc::clone(&relay).run(rx, CancellationToken::new()));
+    let mut answers = Vec::new();
     for i in 1..=20 {
         let msg = text_message(&kb(), i, &format!("m{i}"));
-        tx.send(Incoming {
+        let (queued, answer) = Queued::acked(Incoming {
             event: Event::Message(msg),
             position: Some(Cursor::new(i.to_string())),
             own: false,
-        })
-        .await
-        .unwrap();
+        });
+        tx.send(queued).await.unwrap();
+        answers.push(answer);
     }
     drop(tx);
     run.await.unwrap().unwrap();
+    for answer in answers {
+        assert_eq!(answer.await.unwrap(), Applied::Relayed(2), "each event answered once applied");
+    }
     let order: Vec<String> = w
         .matrix
         .delivered()

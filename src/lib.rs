@@ -15,6 +15,7 @@
 
 pub mod cli;
 mod commands;
+mod live;
 pub mod logging;
 pub mod output;
 pub mod private_file;

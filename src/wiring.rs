@@ -183,7 +183,7 @@ fn not_yet(
 
 /// A link's target as the engine takes it: "auto" is made (or found) by the sink during the
 /// job's setup; a named chat is checked there.
-fn job_target(target: &ChatRef) -> Target {
+pub fn job_target(target: &ChatRef) -> Target {
     if target.chat.as_str() == bridge_config::AUTO {
         Target::Auto(target.platform)
     } else {

@@ -66,6 +66,33 @@ impl PathInput for SinglePath {
 }
 
 impl MatrixClient {
+    /// The client `[matrix]` describes.
+    ///
+    /// # Errors
+    /// [`MatrixError::Invalid`] when `homeserver`, `server_name` or `as_token` is missing or
+    /// unusable.
+    pub fn for_config(config: &crate::config::MatrixConfig) -> Result<Self, MatrixError> {
+        let homeserver = config
+            .homeserver
+            .as_ref()
+            .ok_or_else(|| MatrixError::Invalid("matrix.homeserver is not set".to_owned()))?;
+        let server_name = config
+            .server_name
+            .as_deref()
+            .ok_or_else(|| MatrixError::Invalid("matrix.server_name is not set".to_owned()))?;
+        if config.as_token.is_empty() {
+            return Err(MatrixError::Invalid(
+                "matrix.as_token is not set (KBBRIDGE__MATRIX__AS_TOKEN)".to_owned(),
+            ));
+        }
+        Self::new(
+            homeserver,
+            server_name,
+            config.as_token.clone(),
+            &config.bot_localpart,
+        )
+    }
+
     /// A client for `homeserver`, whose users live on `server_name`, acting as the appservice
     /// whose bot is `@bot_localpart:server_name`.
     ///

@@ -69,25 +69,7 @@ impl MatrixSink {
     /// [`MatrixError::Invalid`] when `homeserver`, `server_name` or `as_token` is missing or
     /// unusable.
     pub fn new(config: &MatrixConfig, store: MappingStore) -> Result<Self, MatrixError> {
-        let homeserver = config
-            .homeserver
-            .as_ref()
-            .ok_or_else(|| MatrixError::Invalid("matrix.homeserver is not set".to_owned()))?;
-        let server_name = config
-            .server_name
-            .as_deref()
-            .ok_or_else(|| MatrixError::Invalid("matrix.server_name is not set".to_owned()))?;
-        if config.as_token.is_empty() {
-            return Err(MatrixError::Invalid(
-                "matrix.as_token is not set (KBBRIDGE__MATRIX__AS_TOKEN)".to_owned(),
-            ));
-        }
-        let client = MatrixClient::new(
-            homeserver,
-            server_name,
-            config.as_token.clone(),
-            &config.bot_localpart,
-        )?;
+        let client = MatrixClient::for_config(config)?;
         Ok(Self {
             client,
             store,

@@ -1,32 +1,229 @@
-//! `kbbridge run`: backfill, then (in a later version) the live relay.
+//! `kbbridge run`: the backfill of the links that ask for one, and the live relay of those that
+//! relay, until stopped (see `crate::live` for the order of a start).
 
-use std::process::ExitCode;
+use std::{process::ExitCode, sync::Arc};
 
 use bridge_config::Config;
+use bridge_core::{
+    ChatRef, MappingStore, Platform, Report,
+    backfill::JobOutcome,
+    links::Link,
+    relay::{Relay, RelayLink, RelayOptions, Router},
+};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tracing::warn;
+use tracing::{error, info, warn};
 
-use crate::{cli::LinkFilter, commands::backfill, logging::Display, wiring};
+use crate::{
+    cli::LinkFilter,
+    commands::{backfill, report},
+    live::{self, LiveSinks},
+    logging::Display,
+    wiring,
+};
 
-/// Runs the pending backfills; links that ask for a relay are reported as not yet relayed.
+/// Events waiting for the relay, from all live sources.
+const QUEUE: usize = 1024;
+
+/// Backfills, then relays until `shutdown` (exit 0 after a clean stop) or until a part of the
+/// relay fails for good (an error saying which and what to do).
 ///
 /// # Errors
-/// As for `kbbridge backfill`.
+/// When nothing could start (config, export, database, a sink, a listener), or the relay
+/// stopped on an error.
 pub async fn run(
     config: &Config,
     filter: &LinkFilter,
     display: Display,
     shutdown: CancellationToken,
 ) -> anyhow::Result<ExitCode> {
-    let code = backfill::run(config, filter, display, shutdown).await?;
-    let relays: Vec<_> = wiring::select_links(config, &filter.links)?
-        .into_iter()
-        .filter(|l| l.mode.relays())
-        .map(|l| l.name.clone())
-        .collect();
-    if !relays.is_empty() {
-        warn!(links = ?relays, "the live relay is not part of this version yet; \
-            these links were backfilled only");
+    let links = wiring::select_links(config, &filter.links)?;
+    let relaying: Vec<&Link> = links.iter().copied().filter(|l| l.mode.relays()).collect();
+    if relaying.is_empty() {
+        info!("no link relays (mode = \"relay\" or \"both\"): backfilling only");
+        return backfill::run(config, filter, display, shutdown).await;
     }
-    Ok(code)
+    let store = wiring::open_store(config).await?;
+    let result = relay(config, &links, &relaying, &store, display, shutdown).await;
+    store.close().await;
+    result
+}
+
+async fn relay(
+    config: &Config,
+    links: &[&Link],
+    relaying: &[&Link],
+    store: &MappingStore,
+    display: Display,
+    shutdown: CancellationToken,
+) -> anyhow::Result<ExitCode> {
+    let export = match config.keybase.as_ref().and_then(|k| k.export.as_ref()) {
+        Some(_) => Some(wiring::open_export(config)?),
+        None => None,
+    };
+    let sinks = LiveSinks::build(config, relaying, store)?;
+    let resolved = live::resolve_links(config, relaying, store, &sinks, export.as_deref()).await?;
+    if resolved.is_empty() {
+        anyhow::bail!("no link could be set up for the live relay; see the errors above");
+    }
+    let router = Router::new(&resolved)?;
+    let options = RelayOptions {
+        retry: config.backfill.retry.clone(),
+        lease_ttl: config.backfill.lease_ttl,
+        ..RelayOptions::default()
+    };
+    let engine = Arc::new(Relay::new(
+        store.clone(),
+        sinks.by_platform(),
+        router,
+        options,
+    ));
+    let stop = shutdown.child_token();
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let mut relay_task = tokio::spawn(Arc::clone(&engine).run(rx, stop.clone()));
+
+    let matrix_chats: Vec<ChatRef> = resolved
+        .iter()
+        .flat_map(|l| l.chats.iter())
+        .filter(|c| c.platform == Platform::Matrix)
+        .cloned()
+        .collect();
+    let mut matrix = match (&sinks.matrix, matrix_chats.is_empty()) {
+        (Some(sink), false) => Some(
+            live::start_matrix(config, store, sink, &matrix_chats, tx.clone(), stop.clone())
+                .await?,
+        ),
+        _ => None,
+    };
+
+    // The history first: the Keybase feed starts after it, so live messages follow it.
+    let outcomes = backfill::backfill_links(config, links, store, display, stop.clone())
+        .await?
+        .unwrap_or_default();
+    if !outcomes.is_empty() {
+        report::print(store, &outcomes).await?;
+    }
+    if shutdown.is_cancelled() {
+        return finish(stop, tx, relay_task, matrix, None).await;
+    }
+    let keybase_chats = live_keybase_chats(&resolved, &outcomes);
+    let keybase = if keybase_chats.is_empty() {
+        None
+    } else {
+        Some(
+            live::start_keybase(
+                config,
+                store,
+                &sinks.keybase,
+                &keybase_chats,
+                export.as_deref(),
+                tx.clone(),
+                stop.clone(),
+            )
+            .await?,
+        )
+    };
+    info!(
+        links = resolved.len(),
+        "relaying; stop with Ctrl-C or SIGTERM"
+    );
+
+    // Runs until shutdown or until a part stops on its own (which is an error).
+    let mut keybase_task = keybase.map(|k| k.task);
+    let mut matrix_task = matrix.as_mut().map(|m| &mut m.task);
+    let failure = tokio::select! {
+        () = shutdown.cancelled() => None,
+        done = &mut relay_task => Some(match done {
+            Ok(Ok(())) => anyhow::anyhow!("the relay stopped"),
+            Ok(Err(e)) => anyhow::Error::new(e).context("the relay stopped"),
+            Err(e) => anyhow::anyhow!("the relay task failed: {e}"),
+        }),
+        done = ended(keybase_task.as_mut()) => {
+            keybase_task = None;
+            Some(part_failure(done, "the Keybase live side"))
+        }
+        done = ended(matrix_task.take()) => Some(part_failure(done, "the Matrix live side")),
+    };
+    match failure {
+        None => finish(stop, tx, relay_task, matrix, keybase_task).await,
+        Some(e) => {
+            error!(error = %Report::new(e.as_ref()), "the live relay is stopping");
+            let _ = finish(stop, tx, relay_task, matrix, keybase_task).await;
+            Err(e.context("restart kbbridge to resume: nothing applied is lost or repeated"))
+        }
+    }
+}
+
+/// The Keybase chats whose events are relayed: those of every resolved link, except a link
+/// whose backfill did not finish (its live messages would land before its history).
+fn live_keybase_chats(resolved: &[RelayLink], outcomes: &[JobOutcome]) -> Vec<ChatRef> {
+    let mut chats = Vec::new();
+    for link in resolved {
+        let Some(source) = link.chats.iter().find(|c| c.platform == Platform::Keybase) else {
+            continue;
+        };
+        let unfinished = outcomes
+            .iter()
+            .any(|o| o.link == link.name && o.result.is_err());
+        if unfinished {
+            warn!(link = %link.name,
+                "the backfill of this link did not finish: its Keybase messages are not relayed \
+                 until a run completes it (what other sides say still reaches Keybase)");
+            continue;
+        }
+        chats.push(source.clone());
+    }
+    chats
+}
+
+/// `task`'s end; never, without a task.
+async fn ended<T>(
+    task: Option<&mut tokio::task::JoinHandle<T>>,
+) -> Result<T, tokio::task::JoinError> {
+    match task {
+        Some(task) => task.await,
+        None => std::future::pending().await,
+    }
+}
+
+fn part_failure(
+    done: Result<anyhow::Result<()>, tokio::task::JoinError>,
+    part: &str,
+) -> anyhow::Error {
+    match done {
+        Ok(Ok(())) => anyhow::anyhow!("{part} stopped"),
+        Ok(Err(e)) => e,
+        Err(e) => anyhow::anyhow!("{part} failed: {e}"),
+    }
+}
+
+/// Stops the sources, lets the relay finish the events it holds, then stops the listener.
+async fn finish(
+    stop: CancellationToken,
+    tx: mpsc::Sender<bridge_core::relay::Queued>,
+    relay_task: tokio::task::JoinHandle<Result<(), bridge_core::relay::RelayError>>,
+    matrix: Option<live::MatrixLive>,
+    keybase: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+) -> anyhow::Result<ExitCode> {
+    stop.cancel();
+    drop(tx);
+    if let Some(task) = keybase.filter(|t| !t.is_finished()) {
+        let _ = task.await;
+    }
+    let mut listening = None;
+    if let Some(m) = matrix {
+        // A task that ended already was awaited by the caller.
+        if !m.task.is_finished() {
+            let _ = m.task.await;
+        }
+        listening = Some(m.listening);
+    }
+    if !relay_task.is_finished() {
+        let _ = relay_task.await;
+    }
+    if let Some(l) = listening {
+        l.stop().await;
+    }
+    info!("relay stopped");
+    Ok(ExitCode::SUCCESS)
 }

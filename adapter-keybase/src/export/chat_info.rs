@@ -7,7 +7,7 @@ use bridge_core::{ChatId, ChatInfo, ChatKind, ChatRef, Platform, UserId};
 /// `acme.ops#alerts` is the channel `alerts` in the groups `["acme", "ops"]` (the team, then
 /// its subteams); `alice,bob` is a direct conversation of alice and bob, named `alice, bob`
 /// (readers after a `#`, as in `alice,bob#carol`, are members too).
-pub(crate) fn describe(chat: &ChatId, headline: Option<&str>) -> ChatInfo {
+pub fn describe(chat: &ChatId, headline: Option<&str>) -> ChatInfo {
     let full = chat.as_str();
     let (before, after) = full
         .split_once('#')

@@ -25,7 +25,7 @@
 //!   [`ExportOptions::write_rejects`]); reading goes on.
 
 pub(crate) mod attachments;
-mod chat_info;
+pub mod chat_info;
 mod entries;
 mod format;
 mod index;

@@ -105,3 +105,30 @@ pub async fn catch_up(
         pages,
     })
 }
+
+/// The newest message id of conversation `conversation_id` (0 when it has none): where a
+/// relay that starts without a position begins, so it relays what is said from now on and
+/// leaves the history to a backfill.
+///
+/// # Errors
+/// The client's errors ([`ClientError::Api`] when the conversation cannot be read).
+pub async fn newest_id(api: &mut ApiProcess, conversation_id: &str) -> Result<u64, ClientError> {
+    let options = ReadOptions {
+        conversation_id: conversation_id.to_owned(),
+        pagination: PageRequest { num: 1, next: None },
+        peek: true,
+    };
+    let raw = api.call("read", &options).await?;
+    let thread: Thread = serde_json::from_str(raw.get()).map_err(|e| ClientError::BadReply {
+        method: "read".to_owned(),
+        detail: e.to_string(),
+        excerpt: String::new(),
+    })?;
+    Ok(thread
+        .messages
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|w| WrapperPeek::of(w.get()).msg.map(|m| m.id))
+        .max()
+        .unwrap_or(0))
+}

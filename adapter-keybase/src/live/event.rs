@@ -24,8 +24,8 @@ use std::{
 };
 
 use bridge_core::{
-    Attachment, ChatId, Content, Event, Message, MessageKind, MsgId, MsgRef, Platform, Sender,
-    Syntax, UserId,
+    Attachment, ChatId, Content, Cursor, Event, Incoming, Message, MessageKind, MsgId, MsgRef,
+    Platform, Sender, Syntax, UserId,
 };
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -61,6 +61,18 @@ pub struct LiveEvent {
     pub device: String,
     /// What happened.
     pub event: Event,
+}
+
+impl LiveEvent {
+    /// The event as the relay takes it: its position is the Keybase id that carried it, and
+    /// what this device made is kbbridge's own.
+    pub fn into_incoming(self) -> Incoming {
+        Incoming {
+            event: self.event,
+            position: Some(Cursor::new(self.position.to_string())),
+            own: self.local,
+        }
+    }
 }
 
 /// api-listen's line (keybase.md §4): a chat message, an undecryptable one, or another type.

@@ -31,7 +31,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use bridge_core::ChatId;
 
 pub use self::{
-    catchup::{CatchUp, catch_up},
+    catchup::{CatchUp, catch_up, newest_id},
     download::{Downloader, KeybaseBlob},
     event::{EventReader, LineError, LiveEvent},
     feed::{FeedError, FeedItem, Followed, KeybaseFeed},

@@ -196,7 +196,19 @@ impl Inbox {
     /// # Errors
     /// The store's.
     pub async fn waiting(&self, limit: u32) -> Result<Vec<Waiting>, StoreError> {
-        let items = self.store.inbox_waiting(INGRESS, limit).await?;
+        self.waiting_after(0, limit).await
+    }
+
+    /// Up to `limit` items not handled yet with an id above `after` (those in flight are at
+    /// or below it), oldest first.
+    ///
+    /// # Errors
+    /// The store's.
+    pub async fn waiting_after(&self, after: i64, limit: u32) -> Result<Vec<Waiting>, StoreError> {
+        let items = self
+            .store
+            .inbox_waiting_after(INGRESS, after, limit)
+            .await?;
         Ok(items
             .into_iter()
             .map(|item| Waiting {

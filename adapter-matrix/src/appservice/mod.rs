@@ -12,10 +12,12 @@
 //! - `auth.rs`: the `hs_token` check, in constant time.
 //! - `inbox.rs`: what of a transaction is kept ([`Filter`]) and the [`Inbox`] read back.
 //! - `event.rs`: an inbox item → a core `Incoming`, with its event ID ([`Pushed`]).
+//! - `pump.rs`: the inbox → the relay, each event marked handled once the relay applied it.
 
 mod auth;
 mod event;
 mod inbox;
+mod pump;
 mod server;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
@@ -23,6 +25,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 pub use auth::{Denied, TokenCheck};
 pub use event::{Converted, Pushed, Skip, convert};
 pub use inbox::{Dropped, Filter, INGRESS, Inbox, KnownRooms, Ours, Waiting};
+pub use pump::pump;
 pub use server::{BODY_LIMIT, Listening, Receiver, router};
 
 use bridge_core::MappingStore;

@@ -23,7 +23,7 @@ use axum::{
 use bridge_core::{MappingStore, Secret, store::TxnOutcome};
 use ruma::api::{IncomingRequestExt as _, appservice::event::push_events};
 use serde_json::json;
-use tokio::{net::TcpListener, task::JoinHandle};
+use tokio::{net::TcpListener, sync::Notify, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
@@ -41,6 +41,7 @@ pub struct Receiver {
     store: MappingStore,
     filter: Filter,
     token: TokenCheck,
+    arrivals: Arc<Notify>,
 }
 
 impl Receiver {
@@ -51,7 +52,14 @@ impl Receiver {
             store,
             filter,
             token: TokenCheck::new(hs_token),
+            arrivals: Arc::new(Notify::new()),
         }
+    }
+
+    /// Notified each time a transaction puts new events into the inbox, so its reader wakes
+    /// at once instead of polling (a permit is kept when nobody waits).
+    pub fn arrivals(&self) -> Arc<Notify> {
+        Arc::clone(&self.arrivals)
     }
 }
 
@@ -69,6 +77,7 @@ pub fn router(receiver: Arc<Receiver>) -> Router {
 /// The listener, running until [`Listening::stop`] or until dropped.
 pub struct Listening {
     addr: SocketAddr,
+    arrivals: Arc<Notify>,
     shutdown: CancellationToken,
     task: JoinHandle<()>,
 }
@@ -82,6 +91,7 @@ impl Listening {
         let addr = listener.local_addr()?;
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
+        let arrivals = receiver.arrivals();
         let app = router(receiver);
         let task = tokio::spawn(async move {
             let served = axum::serve(listener, app)
@@ -94,6 +104,7 @@ impl Listening {
         info!(addr = %addr, "appservice listening");
         Ok(Self {
             addr,
+            arrivals,
             shutdown,
             task,
         })
@@ -102,6 +113,11 @@ impl Listening {
     /// The address listened on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Notified when new events are in the inbox ([`Receiver::arrivals`]).
+    pub fn arrivals(&self) -> Arc<Notify> {
+        Arc::clone(&self.arrivals)
     }
 
     /// Stops listening, after the requests in progress are answered.
@@ -167,7 +183,12 @@ async fn transaction(
             debug!(txn = %txn_id, "transaction already taken");
             ok()
         }
-        Ok(TxnOutcome::Taken { .. }) => ok(),
+        Ok(TxnOutcome::Taken { stored, .. }) => {
+            if stored > 0 {
+                receiver.arrivals.notify_one();
+            }
+            ok()
+        }
         Err(e) => {
             // Not acknowledged: the homeserver keeps the transaction and sends it again.
             error!(txn = %txn_id, error = %e, "cannot write the transaction to the inbox; the homeserver will send it again");

@@ -11,15 +11,13 @@
 use std::{sync::Mutex, time::Duration};
 
 use chrono::Utc;
-use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::{Backfill, BackfillError, BackfillJob, MessageOutcome, ProgressKind, Summary, Target};
+use super::{Backfill, BackfillError, BackfillJob, MessageOutcome, ProgressKind, Summary};
 use crate::{
     adapter::{AdapterError, Mode},
     delivery::{Delivered, Delivery, DeliveryError, Observer},
     ids::{ChatRef, Cursor},
-    lease::with_lease,
     model::Message,
     report::Report,
     store::{Lease, LeaseInfo, Progress},
@@ -70,15 +68,10 @@ impl<'a> LinkRun<'a> {
         self.copy_all().await
     }
 
-    /// Finds, adopts or creates the target chat, retried like sends, one setup at a time per
-    /// platform (across processes too: two links of one team must not both create its group).
+    /// Finds, adopts or creates the target chat (`setup.rs`), counting retries and showing
+    /// who holds the setup lease while this job waits for it.
     async fn resolve(&self) -> Result<ChatRef, BackfillError> {
         let (job, engine) = (self.job, self.engine);
-        let platform = job.to.platform();
-        let requested = match &job.to {
-            Target::Named(chat) => Some(chat.chat.clone()),
-            Target::Auto(_) => None,
-        };
         let info = engine
             .options
             .retry
@@ -91,11 +84,6 @@ impl<'a> LinkRun<'a> {
                 chat: job.from.clone(),
                 error,
             })?;
-        let setup = engine.options.retry.run(
-            || job.sink.resolve_chat(&info, requested.as_ref()),
-            |e, d| self.on_retry(e, d),
-        );
-        let never = CancellationToken::new();
         let mut seen = None;
         let on_busy = |busy: &LeaseInfo| {
             if seen.as_ref() != Some(&busy.epoch) {
@@ -103,32 +91,16 @@ impl<'a> LinkRun<'a> {
                 engine.waiting(job, &self.to, busy);
             }
         };
-        // One setup at a time per platform, across this process's jobs and other processes:
-        // two links of one team must not both create the team's category or space. The job's
-        // own cancellation drops this future; the setup needs no other stop signal.
-        let resolved = with_lease(
-            &engine.store,
-            &format!("setup:{platform}"),
-            &engine.lease,
-            &never,
-            on_busy,
-            setup,
-        )
-        .await?;
-        match resolved {
-            None => Err(BackfillError::Cancelled),
-            Some(Ok(chat)) => {
-                info!(link = %job.link, from = %job.from, platform = %platform, chat = %chat,
-                    "target resolved");
-                Ok(ChatRef { platform, chat })
-            }
-            // A sink that cannot resolve chats writes to the named chat as it is.
-            Some(Err(AdapterError::Unsupported(_))) if requested.is_some() => Ok(job.to.shown()),
-            Some(Err(error)) => Err(BackfillError::Setup {
-                chat: job.to.shown(),
-                error,
-            }),
-        }
+        engine
+            .set_up_with(
+                &job.link,
+                &info,
+                job.sink.as_ref(),
+                &job.to,
+                |e, d| self.on_retry(e, d),
+                on_busy,
+            )
+            .await
     }
 
     async fn copy_all(&self) -> Result<Summary, BackfillError> {

@@ -9,6 +9,7 @@
 mod link;
 mod options;
 mod progress;
+mod setup;
 #[cfg(test)]
 mod tests;
 

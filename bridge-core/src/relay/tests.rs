@@ -307,7 +307,11 @@ async fn the_engine_keeps_each_chats_order_and_saves_its_position() {
     drop(tx);
     run.await.unwrap().unwrap();
     for answer in answers {
-        assert_eq!(answer.await.unwrap(), Applied::Relayed(2), "each event answered once applied");
+        assert_eq!(
+            answer.await.unwrap(),
+            Applied::Relayed(2),
+            "each event answered once applied"
+        );
     }
     let order: Vec<String> = w
         .matrix

@@ -23,9 +23,9 @@ const PUT_ITEM: &str = "INSERT INTO inbox (ingress, native_id, payload, received
     VALUES ($1, $2, $3, $4, 0)
     ON CONFLICT (ingress, native_id) DO NOTHING";
 
-/// `$1` ingress, `$2` limit.
+/// `$1` ingress, `$2` limit, `$3` the id to read after.
 const WAITING: &str = "SELECT id, ingress, native_id, payload, received_at FROM inbox
-    WHERE ingress = $1 AND done = 0 ORDER BY id LIMIT $2";
+    WHERE ingress = $1 AND done = 0 AND id > $3 ORDER BY id LIMIT $2";
 
 /// `$1` id.
 const DONE: &str = "UPDATE inbox SET done = 1 WHERE id = $1";
@@ -128,7 +128,24 @@ impl MappingStore {
         ingress: &str,
         limit: u32,
     ) -> Result<Vec<InboxItem>, StoreError> {
-        let query = sqlx::query(WAITING).bind(ingress).bind(i64::from(limit));
+        self.inbox_waiting_after(ingress, 0, limit).await
+    }
+
+    /// Up to `limit` items of `ingress` not handled yet whose id is above `after`, oldest
+    /// first: a reader with items in flight reads on past them.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] if the database fails.
+    pub async fn inbox_waiting_after(
+        &self,
+        ingress: &str,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<InboxItem>, StoreError> {
+        let query = sqlx::query(WAITING)
+            .bind(ingress)
+            .bind(i64::from(limit))
+            .bind(after);
         let rows = self.read_all(query).await?;
         rows.iter().map(item_from).collect()
     }

@@ -1,0 +1,22 @@
+//! The live relay as `kbbridge run` runs it: the links' chats resolved, the relay engine, and
+//! the platforms' live sides feeding it.
+//!
+//! - `targets.rs`: each relaying link's chats, its targets found or made as a backfill would.
+//! - `keybase.rs`: the supervised api-listen with its catch-ups, from each chat's position.
+//! - `matrix.rs`: the appservice listener and its inbox, handed to the relay.
+//!
+//! Order of a start (relay.md §4.3): the Matrix listener and the relay start first (what
+//! Matrix users say goes to Keybase at once; what the homeserver queued while kbbridge was
+//! down arrives on the ping); the backfill runs; then the Keybase feed starts, catching up each
+//! chat after the later of the export's newest message and the stored live position, so what
+//! was said on Keybase during the backfill or the downtime comes after the history, once.
+
+mod keybase;
+mod matrix;
+mod targets;
+
+pub use self::{
+    keybase::start_keybase,
+    matrix::{MatrixLive, start_matrix},
+    targets::{LiveSinks, resolve_links},
+};

@@ -3,10 +3,10 @@
 
 use std::{
     path::{Path, PathBuf},
-    process::{Command, Output},
+    process::Output,
 };
 
-use crate::support::{kbbridge as kbbridge_cmd, root, text};
+use crate::support::{kbbridge as kbbridge_cmd, keybase_standin as standin, root, text};
 
 fn sample() -> PathBuf {
     root().join("tests/fixtures/sample-export")
@@ -19,21 +19,6 @@ fn kbbridge(dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run kbbridge")
-}
-
-/// The stand-in, next to the `kbbridge` binary; built first when this package is tested alone.
-fn standin() -> PathBuf {
-    let path = Path::new(env!("CARGO_BIN_EXE_kbbridge")).with_file_name("keybase-standin");
-    if !path.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let status = Command::new(cargo)
-            .args(["build", "-p", "adapter-keybase", "--bin", "keybase-standin"])
-            .current_dir(root())
-            .status()
-            .expect("run cargo build for the stand-in");
-        assert!(status.success(), "cannot build the keybase stand-in");
-    }
-    path
 }
 
 #[test]

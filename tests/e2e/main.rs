@@ -6,6 +6,7 @@ mod degraded;
 mod discord;
 mod errors;
 mod keybase;
+mod live;
 mod matrix;
 mod output;
 mod proxy;

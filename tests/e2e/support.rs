@@ -25,6 +25,22 @@ pub fn kbbridge() -> Command {
     cmd
 }
 
+/// The Keybase stand-in, next to the `kbbridge` binary; built first when this package is
+/// tested alone.
+pub fn keybase_standin() -> PathBuf {
+    let path = Path::new(env!("CARGO_BIN_EXE_kbbridge")).with_file_name("keybase-standin");
+    if !path.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "adapter-keybase", "--bin", "keybase-standin"])
+            .current_dir(root())
+            .status()
+            .expect("run cargo build for the stand-in");
+        assert!(status.success(), "cannot build the keybase stand-in");
+    }
+    path
+}
+
 /// Output bytes as text, for assertions and failure messages.
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()

@@ -11,8 +11,11 @@
 //!
 //! - `both_ways.rs`: a message, a reply, an edit, a reaction and its removal and a delete, each
 //!   way, from the right author, and nothing echoed back.
+//! - `restarts.rs`: traffic both ways through an echo storm, SIGKILLs, a dying api-listen,
+//!   a backfill and a downtime: each message once, in order.
 
 mod both_ways;
+mod restarts;
 
 use std::{
     fmt::Write as _,
@@ -59,12 +62,20 @@ struct Live {
     child: Option<Child>,
     /// How many times kbbridge was started (each run logs to its own file).
     runs: u32,
+    /// The export a backfill reads (`keybase.export`), once made.
+    export: Option<PathBuf>,
 }
 
 impl Live {
     /// The stand-in's world (`acme#general` with one message from bob) and a mapping file
     /// with one link of `mode`.
     async fn new(mode: &str) -> Self {
+        Self::with(mode, &[], "").await
+    }
+
+    /// [`Live::new`] with `history` (stored message lines) for `acme#general` after bob's first
+    /// message, and `extra` TOML (sections) in the mapping file.
+    async fn with(mode: &str, history: &[String], extra: &str) -> Self {
         let pushing = pushing();
         let dir = tempfile::tempdir().unwrap();
         let prefix = unique_prefix();
@@ -94,10 +105,11 @@ impl Live {
             "conversations.json",
             r#"[{"name": "acme", "topic_name": "general"}]"#,
         );
-        write(
-            "messages/acme#general.jsonl",
-            "{\"id\":1,\"sender\":\"bob\",\"sent_at_ms\":1600000000000,\"type\":\"text\",\"body\":\"before the bridge\"}\n",
-        );
+        let mut stored = "{\"id\":1,\"sender\":\"bob\",\"sent_at_ms\":1600000000000,\"type\":\"text\",\"body\":\"before the bridge\"}\n".to_owned();
+        for line in history {
+            writeln!(stored, "{line}").unwrap();
+        }
+        write("messages/acme#general.jsonl", &stored);
         let mut toml = String::new();
         writeln!(
             toml,
@@ -112,6 +124,7 @@ impl Live {
             pushing.listen, human.user_id
         )
         .unwrap();
+        writeln!(toml, "{extra}").unwrap();
         writeln!(
             toml,
             "[[link]]\nname = \"general\"\nkeybase = \"acme#general\"\nmatrix = \"auto\"\nmode = {mode:?}"
@@ -129,6 +142,7 @@ impl Live {
             read: pushing.synapse.read_back(),
             child: None,
             runs: 0,
+            export: None,
         }
     }
 
@@ -147,7 +161,22 @@ impl Live {
             .env("KBBRIDGE__MATRIX__GHOST_PREFIX", &self.prefix)
             .env("KBBRIDGE__MATRIX__BOT_LOCALPART", &synapse.bot_localpart)
             .env("RUST_LOG", "info,kbbridge=debug,bridge_core=debug");
+        if let Some(export) = &self.export {
+            cmd.env("KBBRIDGE__KEYBASE__EXPORT", export);
+        }
         cmd
+    }
+
+    /// Exports the stand-in's chats with `kbbridge export` (as a team admin would before a
+    /// migration); later runs backfill from it.
+    fn export(&mut self) {
+        let out = self.dir.path().join("export");
+        let done = self
+            .command(&["export", out.to_str().unwrap(), "--chats"])
+            .output()
+            .unwrap();
+        assert!(done.status.success(), "export: {}", text(&done.stderr));
+        self.export = Some(out);
     }
 
     /// Starts `kbbridge run` in the background, logging to `run-N.log`.
@@ -256,31 +285,21 @@ impl Live {
         )
     }
 
+    /// Who acts on Keybase, from any thread.
+    fn keybase(&self) -> Keybase {
+        Keybase {
+            home: self.kb_home.clone(),
+        }
+    }
+
     /// One `chat api` request on `acme#general` as `who` (`bob`, `alice:phone`); the result.
     fn kb(&self, who: &str, method: &str, options: &str) -> Value {
-        let request =
-            format!(r#"{{"method":"{method}","params":{{"options":{{{GENERAL},{options}}}}}}}"#);
-        let out = Command::new(keybase_standin())
-            .arg("--home")
-            .arg(&self.kb_home)
-            .args(["admin", "as", who, &request])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{who} {method}: {}",
-            text(&out.stderr)
-        );
-        let reply: Value = serde_json::from_slice(&out.stdout).unwrap();
-        reply["result"].clone()
+        self.keybase().act(who, method, options)
     }
 
     /// [`Live::kb`] for a write: the new message's id.
     fn kb_write(&self, who: &str, method: &str, options: &str) -> u64 {
-        let result = self.kb(who, method, options);
-        result["id"]
-            .as_u64()
-            .unwrap_or_else(|| panic!("{method} as {who}: {result}"))
+        self.keybase().write(who, method, options)
     }
 
     /// Every message of `acme#general` as `read` shows it now (edits folded in, deleted ones
@@ -337,6 +356,43 @@ impl Live {
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+}
+
+/// People acting on the stand-in's `acme#general`.
+#[derive(Clone)]
+struct Keybase {
+    home: PathBuf,
+}
+
+impl Keybase {
+    /// One `chat api` request as `who` (`bob`, `alice:phone`); the result.
+    fn act(&self, who: &str, method: &str, options: &str) -> Value {
+        let request = format!(
+            r#"{{"method":"{method}","params":{{"options":{{{GENERAL},{options}}}}}}}"#
+        );
+        let out = Command::new(keybase_standin())
+            .arg("--home")
+            .arg(&self.home)
+            .args(["admin", "as", who, &request])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{who} {method}: {}", text(&out.stderr));
+        let reply: Value = serde_json::from_slice(&out.stdout).unwrap();
+        reply["result"].clone()
+    }
+
+    /// [`Keybase::act`] for a write: the new message's id.
+    fn write(&self, who: &str, method: &str, options: &str) -> u64 {
+        let result = self.act(who, method, options);
+        result["id"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{method} as {who}: {result}"))
+    }
+
+    /// `who` says `body`; the message's id.
+    fn say(&self, who: &str, body: &str) -> u64 {
+        self.write(who, "send", &format!(r#""message":{{"body":{body:?}}}"#))
     }
 }
 

@@ -1,0 +1,303 @@
+//! Traffic both ways while things break: an echo storm, SIGKILL at random moments, api-listen
+//! dying, and a `both` link whose chats are busy during the backfill and while kbbridge is
+//! down. Each ends with every message exactly once on the other side, in order.
+
+use std::{
+    collections::BTreeMap,
+    time::{Duration, Instant},
+};
+
+use rand::Rng;
+use serde_json::{Value, json};
+
+use super::{ARRIVAL, Live, PUSHING, messages_from};
+
+/// Keybase message bodies: `kb7.`; Matrix ones: `mx7.` (the dot keeps `kb1.` out of `kb10.`).
+fn kb_body(i: usize) -> String {
+    format!("kb{i}.")
+}
+fn mx_body(i: usize) -> String {
+    format!("mx{i}.")
+}
+
+/// How many times each body of `bodies` is in the room, as a message (not an edit) of `sender`.
+fn matrix_counts(events: &[Value], sender: &str, bodies: &[String]) -> Vec<usize> {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for e in messages_from(events, sender) {
+        if e["content"]["m.relates_to"]["rel_type"] == "m.replace" {
+            continue;
+        }
+        if let Some(b) = e["content"]["body"].as_str() {
+            *counts.entry(b).or_default() += 1;
+        }
+    }
+    bodies
+        .iter()
+        .map(|b| counts.get(b.as_str()).copied().unwrap_or(0))
+        .collect()
+}
+
+/// How many of the bridge account's Keybase messages hold each of `bodies`.
+fn keybase_counts(messages: &[Value], bodies: &[String]) -> Vec<usize> {
+    let texts: Vec<&str> = messages
+        .iter()
+        .filter(|m| m["sender"]["username"] == "alice")
+        .filter_map(|m| m["content"]["text"]["body"].as_str())
+        .collect();
+    bodies
+        .iter()
+        .map(|b| texts.iter().filter(|t| t.contains(b.as_str())).count())
+        .collect()
+}
+
+/// The order in which `bodies` first appear among `texts`.
+fn order_of(texts: &[&str], bodies: &[String]) -> Vec<usize> {
+    let mut seen: Vec<usize> = texts
+        .iter()
+        .filter_map(|t| bodies.iter().position(|b| t.contains(b.as_str())))
+        .collect();
+    seen.dedup();
+    seen
+}
+
+impl Live {
+    /// Waits until each of `kb` is on Matrix from bob's ghost and each of `mx` on Keybase from
+    /// the bridge account, then asserts each is there exactly once and in order.
+    async fn assert_each_once(&mut self, room: &str, kb: &[String], mx: &[String]) {
+        let bob = self.ghost("bob");
+        let started = Instant::now();
+        loop {
+            let events = self.read.messages(room).await.unwrap();
+            let messages = self.kb_messages();
+            let on_matrix = matrix_counts(&events, &bob, kb);
+            let on_keybase = keybase_counts(&messages, mx);
+            if on_matrix.iter().chain(&on_keybase).all(|&n| n >= 1) {
+                let dup_m: Vec<_> = kb.iter().zip(&on_matrix).filter(|(_, n)| **n > 1).collect();
+                let dup_k: Vec<_> = mx.iter().zip(&on_keybase).filter(|(_, n)| **n > 1).collect();
+                assert!(dup_m.is_empty(), "duplicated on Matrix: {dup_m:?}\n{}", self.logs());
+                assert!(dup_k.is_empty(), "duplicated on Keybase: {dup_k:?}\n{}", self.logs());
+                let texts: Vec<&str> = messages_from(&events, &bob)
+                    .filter_map(|e| e["content"]["body"].as_str())
+                    .collect();
+                let order = order_of(&texts, kb);
+                assert!(order.windows(2).all(|w| w[0] < w[1]), "Matrix order: {order:?}");
+                let texts: Vec<&str> = messages
+                    .iter()
+                    .filter_map(|m| m["content"]["text"]["body"].as_str())
+                    .collect();
+                let order = order_of(&texts, mx);
+                assert!(order.windows(2).all(|w| w[0] < w[1]), "Keybase order: {order:?}");
+                return;
+            }
+            if started.elapsed() > ARRIVAL * 2 {
+                let lost_m: Vec<_> = kb.iter().zip(&on_matrix).filter(|(_, n)| **n == 0).collect();
+                let lost_k: Vec<_> = mx.iter().zip(&on_keybase).filter(|(_, n)| **n == 0).collect();
+                panic!(
+                    "lost: on Matrix {lost_m:?}, on Keybase {lost_k:?}\n{}",
+                    self.logs()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    /// The human says each of `bodies` in `room`, `gap` apart.
+    async fn matrix_says(&self, room: &str, bodies: &[String], gap: Duration) {
+        for b in bodies {
+            self.human
+                .send(room, "m.room.message", json!({"msgtype": "m.text", "body": b}))
+                .await
+                .unwrap();
+            tokio::time::sleep(gap).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_echo_storm_ends_with_each_message_once_on_each_side() {
+    let _one = PUSHING.lock().await;
+    let mut live = Live::new("relay").await;
+    live.start();
+    let room = live.room().await;
+    let kb: Vec<String> = (0..100).map(kb_body).collect();
+    let mx: Vec<String> = (0..100).map(mx_body).collect();
+    let keybase = live.keybase();
+    let bodies = kb.clone();
+    let posting = std::thread::spawn(move || {
+        for b in &bodies {
+            keybase.say("bob", b);
+        }
+    });
+    live.matrix_says(&room, &mx, Duration::ZERO).await;
+    posting.join().unwrap();
+    live.assert_each_once(&room, &kb, &mx).await;
+    let events = live.read.messages(&room).await.unwrap();
+    assert_eq!(
+        messages_from(&events, &live.ghost("alice")).count(),
+        0,
+        "nothing the bridge account posted came back"
+    );
+    assert_eq!(live.stop(), Some(143));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigkill_during_traffic_both_ways_repeats_and_loses_nothing() {
+    let _one = PUSHING.lock().await;
+    // A short lease: a killed process's links are taken over within 3 s.
+    let mut live = Live::with("relay", &[], "[backfill]\nlease_seconds = 3\n").await;
+    live.start();
+    let room = live.room().await;
+    let kb: Vec<String> = (0..60).map(kb_body).collect();
+    let mx: Vec<String> = (0..40).map(mx_body).collect();
+    // Keybase traffic: messages, every sixth edited, every seventh reacted to by carol.
+    let keybase = live.keybase();
+    let bodies = kb.clone();
+    let posting = std::thread::spawn(move || {
+        for (i, b) in bodies.iter().enumerate() {
+            let id = keybase.say("bob", b);
+            if i % 6 == 0 {
+                let edit = format!(r#""message_id":{id},"message":{{"body":"{b} edited"}}"#);
+                keybase.write("bob", "edit", &edit);
+            }
+            if i % 7 == 0 {
+                let react = format!(r#""message_id":{id},"message":{{"body":"🎉"}}"#);
+                keybase.write("carol", "reaction", &react);
+            }
+            std::thread::sleep(Duration::from_millis(60));
+        }
+    });
+    let human = live.human.clone();
+    let (target, bodies) = (room.clone(), mx.clone());
+    let saying = tokio::spawn(async move {
+        for b in &bodies {
+            human
+                .send(&target, "m.room.message", json!({"msgtype": "m.text", "body": b}))
+                .await
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(90)).await;
+        }
+    });
+    for _ in 0..5 {
+        let (up, down) = {
+            let mut rng = rand::rng();
+            (rng.random_range(300..1500), rng.random_range(50..500))
+        };
+        tokio::time::sleep(Duration::from_millis(up)).await;
+        live.kill();
+        tokio::time::sleep(Duration::from_millis(down)).await;
+        live.start();
+    }
+    posting.join().unwrap();
+    saying.await.unwrap();
+    live.assert_each_once(&room, &kb, &mx).await;
+
+    // Edits and reactions: each applied exactly once to its copy.
+    let (bob, carol) = (live.ghost("bob"), live.ghost("carol"));
+    let events = live.read.messages(&room).await.unwrap();
+    let copy_of = |body: &str| -> String {
+        messages_from(&events, &bob)
+            .find(|e| e["content"]["body"] == body)
+            .and_then(|e| e["event_id"].as_str())
+            .unwrap()
+            .to_owned()
+    };
+    for (i, b) in kb.iter().enumerate() {
+        let copy = copy_of(b);
+        let relates = |e: &&Value| e["content"]["m.relates_to"]["event_id"] == copy.as_str();
+        let edits = messages_from(&events, &bob)
+            .filter(relates)
+            .filter(|e| e["content"]["m.relates_to"]["rel_type"] == "m.replace")
+            .count();
+        let reactions = events
+            .iter()
+            .filter(|e| e["type"] == "m.reaction" && e["sender"] == carol.as_str())
+            .filter(relates)
+            .count();
+        assert_eq!(edits, usize::from(i % 6 == 0), "edits of {b}\n{}", live.logs());
+        assert_eq!(reactions, usize::from(i % 7 == 0), "reactions on {b}\n{}", live.logs());
+    }
+    assert_eq!(live.stop(), Some(143));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dying_api_listen_is_restarted_and_its_gap_caught_up() {
+    let _one = PUSHING.lock().await;
+    let mut live = Live::new("relay").await;
+    live.start();
+    let room = live.room().await;
+    let kb: Vec<String> = (0..30).map(kb_body).collect();
+    let keybase = live.keybase();
+    for (i, b) in kb.iter().enumerate() {
+        if i % 10 == 5 {
+            // The running api-listen exits as if the service went away; kbbridge restarts it
+            // and catches up what was said meanwhile.
+            std::fs::write(live.kb_home.join("listen-die"), "").unwrap();
+        }
+        keybase.say("bob", b);
+    }
+    live.assert_each_once(&room, &kb, &[]).await;
+    let logs = live.logs();
+    assert!(
+        logs.contains("restarts=1") || logs.contains("restarts=2"),
+        "api-listen was restarted:\n{logs}"
+    );
+    assert_eq!(live.stop(), Some(143));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_both_link_relays_what_was_said_during_the_backfill_and_the_downtime() {
+    let _one = PUSHING.lock().await;
+    // A history of 40 messages, copied slowly enough that live traffic overlaps the backfill.
+    let history: Vec<String> = (2..42)
+        .map(|id| {
+            format!(
+                r#"{{"id":{id},"sender":"carol","sent_at_ms":{},"type":"text","body":"old{id}."}}"#,
+                1_600_000_000_000_u64 + id * 1000
+            )
+        })
+        .collect();
+    let pace = "[backfill.rate.matrix]\nmessages_per_second = 8\nburst = 1\n";
+    let mut live = Live::with("both", &history, pace).await;
+    live.export();
+    live.start();
+    let room = live.room().await;
+    // During the backfill: both sides talk.
+    let kb_during: Vec<String> = (0..5).map(kb_body).collect();
+    let mx_during: Vec<String> = (0..5).map(mx_body).collect();
+    for b in &kb_during {
+        live.keybase().say("bob", b);
+    }
+    live.matrix_says(&room, &mx_during, Duration::from_millis(50))
+        .await;
+    live.assert_each_once(&room, &kb_during, &mx_during).await;
+
+    // The history came first, whole and in order, then what was said during it.
+    let carol = live.ghost("carol");
+    let events = live.read.messages(&room).await.unwrap();
+    let old: Vec<String> = (2..42).map(|id| format!("old{id}.")).collect();
+    assert!(matrix_counts(&events, &carol, &old).iter().all(|&n| n == 1));
+    let texts: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "m.room.message")
+        .filter_map(|e| e["content"]["body"].as_str())
+        .collect();
+    let last_old = texts.iter().rposition(|t| *t == "old41.").unwrap();
+    let first_live = texts.iter().position(|t| *t == "kb0.").unwrap();
+    assert!(last_old < first_live, "the history before the live messages: {texts:?}");
+
+    // While kbbridge is down: both sides talk; all of it arrives after the restart.
+    assert_eq!(live.stop(), Some(143));
+    let kb_down: Vec<String> = (5..10).map(kb_body).collect();
+    let mx_down: Vec<String> = (5..10).map(mx_body).collect();
+    for b in &kb_down {
+        live.keybase().say("bob", b);
+    }
+    live.matrix_says(&room, &mx_down, Duration::ZERO).await;
+    live.start();
+    let kb_all: Vec<String> = (0..10).map(kb_body).collect();
+    let mx_all: Vec<String> = (0..10).map(mx_body).collect();
+    live.assert_each_once(&room, &kb_all, &mx_all).await;
+    let events = live.read.messages(&room).await.unwrap();
+    assert!(matrix_counts(&events, &carol, &old).iter().all(|&n| n == 1), "the history once");
+    assert_eq!(live.stop(), Some(143));
+}

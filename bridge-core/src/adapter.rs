@@ -201,6 +201,28 @@ pub struct Outgoing<'a> {
     pub mode: Mode,
 }
 
+/// One text part of an edited message's copy: what [`Sink::edit_text`] rewrites and
+/// [`Sink::send_text`] adds.
+///
+/// A copy's text comes first in its parts ([`Sink::text_parts`] of them; file parts follow).
+/// When an edit's new text needs a different number of parts, the relay edits the text parts
+/// the copy has, sends the missing ones after all the copy's other parts, and deletes the
+/// surplus ones ([`Sink::delete`]); file parts are left alone.
+#[derive(Clone, Copy, Debug)]
+pub struct TextPart<'a> {
+    /// The message as edited: its origin, the editor as sender, the new content. The relay
+    /// does not keep the original message, so `sent_at` is the edit's time, `reply_to` is
+    /// `None`, and `edited` is set.
+    pub msg: &'a Message,
+    /// Which part of the new text this is, from 0.
+    pub index: u32,
+    /// How many parts the new text takes ([`Sink::text_parts`] of `msg`).
+    pub count: u32,
+    /// The copy's part number it is (or will be) recorded under, for a source key or a
+    /// transaction ID that finds it again after a crash.
+    pub part: u32,
+}
+
 /// A place messages can be written to.
 #[async_trait]
 pub trait Sink: Send + Sync {
@@ -256,6 +278,55 @@ pub trait Sink: Send + Sync {
         _content: &Content,
     ) -> Result<(), AdapterError> {
         Err(AdapterError::Unsupported("edit"))
+    }
+
+    /// How many of the first parts of `msg`'s copy carry its text (at least 1; the files come
+    /// after them): more than 1 for a sink that splits a long text into several messages. Like
+    /// [`Sink::parts`] it depends only on the message and the sink's configuration.
+    fn text_parts(&self, _msg: &Message) -> u32 {
+        1
+    }
+
+    /// Replaces text part `text.index` of a copy with its share of the new text; `target` is
+    /// that part's message. The default gives [`Sink::edit`] the whole text: right for a sink
+    /// whose text is never split.
+    ///
+    /// # Errors
+    /// As [`Sink::edit`].
+    async fn edit_text(
+        &self,
+        to: &ChatId,
+        target: &MsgId,
+        text: TextPart<'_>,
+    ) -> Result<(), AdapterError> {
+        self.edit(to, target, &text.msg.sender, &text.msg.content)
+            .await
+    }
+
+    /// Sends text part `text.index` of an edited copy as a new message, because the new text
+    /// needs more parts than the copy had; returns its ID.
+    ///
+    /// # Errors
+    /// [`AdapterError::Unsupported`] unless the sink implements it (a sink whose text is never
+    /// split is never asked).
+    async fn send_text(&self, _to: &ChatId, _text: TextPart<'_>) -> Result<MsgId, AdapterError> {
+        Err(AdapterError::Unsupported(
+            "adding text parts to an edited message",
+        ))
+    }
+
+    /// After a crash: finds out whether a text part [`Sink::send_text`] was sending arrived, as
+    /// [`Sink::find_sent`] does for a message's parts. `Ok(None)` means it was not.
+    ///
+    /// # Errors
+    /// [`AdapterError::Unsupported`] when the sink cannot tell; the relay then sends it again
+    /// and warns of a possible duplicate.
+    async fn find_text(
+        &self,
+        _to: &ChatId,
+        _text: TextPart<'_>,
+    ) -> Result<Option<MsgId>, AdapterError> {
+        Err(AdapterError::Unsupported("finding a sent text part"))
     }
 
     /// Deletes a message this sink sent.

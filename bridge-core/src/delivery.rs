@@ -10,7 +10,11 @@
 //!    the new ID, or *rejected* with the reason.
 //!
 //! Then the sink is asked which attachments the copy left out, and the notes are recorded on
-//! the copy (a *degraded* copy).
+//! the copy (a *degraded* copy); and a copy whose text takes several parts has them recorded,
+//! so that a live edit finds them all.
+//!
+//! A copy that a live edit has re-laid (text parts added after the files, surplus ones
+//! deleted) no longer follows the message's plan of parts: seen again, it counts as complete.
 
 use std::time::Duration;
 
@@ -22,7 +26,7 @@ use crate::{
     model::Message,
     pacer::Pacer,
     retry::RetryPolicy,
-    store::{CopyRow, CopyState, Lease, MappingStore, StoreError},
+    store::{CopyRow, CopyState, Lease, MappingStore, StoreError, TextLayout},
 };
 
 /// What a delivery reports as it goes, for counters, logs and progress.
@@ -120,8 +124,14 @@ impl Delivery<'_> {
             if !rejected {
                 // A crash between the last part and the notes leaves them unrecorded.
                 self.record_degraded(msg, &rows, observer).await?;
+                self.record_text(msg, parts).await?;
             }
             debug!(msg = %msg.origin, "already copied, skipping");
+            return Ok(Delivered::Skipped);
+        }
+        if !rows.is_empty() && self.relaid(msg).await? {
+            // Its parts were deleted or added by an edit, not lost by a crash.
+            debug!(msg = %msg.origin, "already copied and since edited, skipping");
             return Ok(Delivered::Skipped);
         }
 
@@ -169,6 +179,7 @@ impl Delivery<'_> {
             }
         }
         let notes = self.record_degraded(msg, &rows, observer).await?;
+        self.record_text(msg, parts).await?;
         Ok(Delivered::Copied {
             notes,
             counted_before,
@@ -202,6 +213,29 @@ impl Delivery<'_> {
         warn!(to = %self.to, msg = %msg.origin, notes = %joined,
             "copied without some attachments (a note says so in the copy); see `kbbridge status`");
         Ok(notes)
+    }
+
+    /// Records which of the copy's `parts` carry the text of `msg`, when that is more than
+    /// part 0 (a copy's first record stays: edits rewrite it).
+    async fn record_text(&self, msg: &Message, parts: u32) -> Result<(), StoreError> {
+        let texts = self.sink.text_parts(msg).clamp(1, parts);
+        if texts == 1 {
+            return Ok(());
+        }
+        let layout = TextLayout {
+            parts: (0..texts).collect(),
+            next_part: parts,
+            edited_at: None,
+        };
+        self.store
+            .record_text_layout(&msg.origin, self.to, &layout)
+            .await
+    }
+
+    /// Whether a live edit has re-laid the copy of `msg` in the target.
+    async fn relaid(&self, msg: &Message) -> Result<bool, StoreError> {
+        let layout = self.store.text_layout(&msg.origin, self.to).await?;
+        Ok(layout.is_some_and(|l| l.edited_at.is_some()))
     }
 
     /// After a crash: asks the target whether a pending part arrived.

@@ -51,7 +51,7 @@ pub mod testing;
 
 pub use adapter::{
     AdapterError, BoxError, HistorySource, Incoming, LiveSource, Mode, Outgoing, Page,
-    ReactionStyle, Sink,
+    ReactionStyle, Sink, TextPart,
 };
 pub use ids::{ChatId, ChatRef, Cursor, MsgId, MsgRef, Platform, UserId};
 pub use model::{

@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 
 use crate::{
-    adapter::{AdapterError, HistorySource, Outgoing, Page, Sink},
+    adapter::{AdapterError, HistorySource, Outgoing, Page, Sink, TextPart},
     ids::{ChatId, ChatRef, Cursor, MsgId, MsgRef, Platform, UserId},
     model::{ChatInfo, Content, Message, MessageKind, Sender},
 };
@@ -128,7 +128,8 @@ pub struct Delivered {
     pub part: u32,
     /// The translated reply target it was sent with.
     pub reply_to: Option<MsgId>,
-    /// The text of the source message.
+    /// The text of the source message; with [`FakeSink::split_text`], the part's share of it
+    /// (or the file name, for a file part).
     pub text: String,
     /// When (tokio's clock) it arrived.
     pub at: tokio::time::Instant,
@@ -153,6 +154,8 @@ pub enum Script {
     FailFirst(Vec<AdapterError>),
     /// Reject for good with this reason.
     Reject(String),
+    /// Deliver, then fail with this error once, as if the answer was lost in a crash.
+    DeliverThenFail(AdapterError),
 }
 
 /// An in-memory sink that records what it accepts.
@@ -161,6 +164,9 @@ pub struct FakeSink {
     delivered: Mutex<Vec<Delivered>>,
     scripts: Mutex<HashMap<(String, u32), Script>>,
     parts: Box<dyn Fn(&Message) -> u32 + Send + Sync>,
+    text_limit: Option<usize>,
+    /// Actions to let through, then errors for the next ones.
+    action_errors: Mutex<(usize, VecDeque<AdapterError>)>,
     latency: Duration,
     can_find: bool,
     in_flight: AtomicUsize,
@@ -192,6 +198,8 @@ impl FakeSink {
             delivered: Mutex::new(Vec::new()),
             scripts: Mutex::new(HashMap::new()),
             parts: Box::new(|_| 1),
+            text_limit: None,
+            action_errors: Mutex::new((0, VecDeque::new())),
             latency: Duration::ZERO,
             can_find: true,
             in_flight: AtomicUsize::new(0),
@@ -219,6 +227,22 @@ impl FakeSink {
     }
 
     fn act(&self, action: Action) -> Result<(), AdapterError> {
+        let failure = {
+            let mut errors = self
+                .action_errors
+                .lock()
+                .map_err(|_| AdapterError::fatal("poisoned"))?;
+            match errors.0 {
+                0 => errors.1.pop_front(),
+                _ => {
+                    errors.0 -= 1;
+                    None
+                }
+            }
+        };
+        if let Some(e) = failure {
+            return Err(e);
+        }
         self.actions
             .lock()
             .map_err(|_| AdapterError::fatal("poisoned"))?
@@ -256,6 +280,68 @@ impl FakeSink {
         self
     }
 
+    /// Splits each message's text into parts of at most `limit` characters, one message each,
+    /// followed by one part per file: like a target with a length limit per message. Edits
+    /// then rewrite each part with its share ([`Sink::edit_text`]) and add parts
+    /// ([`Sink::send_text`]).
+    pub fn split_text(mut self, limit: usize) -> Self {
+        self.text_limit = Some(limit.max(1));
+        self
+    }
+
+    /// Lets the next `after` edits, deletes, reactions and unreactions through, then makes the
+    /// following ones fail with `errors`, in order (nothing is recorded for a failed one).
+    pub fn fail_actions(&self, after: usize, errors: Vec<AdapterError>) {
+        if let Ok(mut e) = self.action_errors.lock() {
+            e.0 = after;
+            e.1.extend(errors);
+        }
+    }
+
+    /// The shares of `text`, with [`FakeSink::split_text`] (else the whole text).
+    fn chunks(&self, text: &str) -> Vec<String> {
+        let Some(limit) = self.text_limit else {
+            return vec![text.to_owned()];
+        };
+        let chars: Vec<char> = text.chars().collect();
+        if chars.is_empty() {
+            return vec![String::new()];
+        }
+        chars.chunks(limit).map(|c| c.iter().collect()).collect()
+    }
+
+    /// What part `part` of `msg` shows: its share of the text, or its file's name.
+    fn part_text(&self, msg: &Message, part: u32) -> String {
+        if self.text_limit.is_none() {
+            return msg.content.text.clone();
+        }
+        let chunks = self.chunks(&msg.content.text);
+        let i = part as usize;
+        match chunks.get(i) {
+            Some(chunk) => chunk.clone(),
+            None => msg
+                .content
+                .attachments
+                .get(i - chunks.len())
+                .map(|a| a.name.clone())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Records one delivered message; returns its new ID.
+    fn record(&self, to: &ChatId, d: Delivered) -> Result<MsgId, AdapterError> {
+        let mut all = self
+            .delivered
+            .lock()
+            .map_err(|_| AdapterError::fatal("poisoned"))?;
+        let id = MsgId::new(format!("{}-{}", to, all.len() + 1));
+        all.push(Delivered {
+            id: id.clone(),
+            ..d
+        });
+        Ok(id)
+    }
+
     /// Makes every send take `latency` (on tokio's clock).
     pub fn with_latency(mut self, latency: Duration) -> Self {
         self.latency = latency;
@@ -290,16 +376,22 @@ impl FakeSink {
         self.delivered.lock().map(|d| d.clone()).unwrap_or_default()
     }
 
-    fn scripted(&self, out: &Outgoing<'_>) -> Result<(), AdapterError> {
+    /// What the script for part `part` of `msg` says: fail before delivering (`Err`), deliver
+    /// then fail (`Ok(Some)`), or deliver.
+    fn scripted(&self, msg: &Message, part: u32) -> Result<Option<AdapterError>, AdapterError> {
         let mut scripts = self
             .scripts
             .lock()
             .map_err(|_| AdapterError::fatal("poisoned"))?;
-        let key = (out.msg.origin.msg.as_str().to_owned(), out.part);
+        let key = (msg.origin.msg.as_str().to_owned(), part);
         match scripts.get_mut(&key) {
             Some(Script::Reject(reason)) => Err(AdapterError::rejected(reason.clone())),
             Some(Script::FailFirst(errors)) if !errors.is_empty() => Err(errors.remove(0)),
-            _ => Ok(()),
+            Some(Script::DeliverThenFail(_)) => match scripts.remove(&key) {
+                Some(Script::DeliverThenFail(e)) => Ok(Some(e)),
+                _ => Ok(None),
+            },
+            _ => Ok(None),
         }
     }
 }
@@ -311,7 +403,17 @@ impl Sink for FakeSink {
     }
 
     fn parts(&self, msg: &Message) -> u32 {
-        (self.parts)(msg)
+        match self.text_limit {
+            Some(_) => {
+                let parts = self.chunks(&msg.content.text).len() + msg.content.attachments.len();
+                u32::try_from(parts).unwrap_or(u32::MAX)
+            }
+            None => (self.parts)(msg),
+        }
+    }
+
+    fn text_parts(&self, msg: &Message) -> u32 {
+        u32::try_from(self.chunks(&msg.content.text).len()).unwrap_or(u32::MAX)
     }
 
     /// A note for each attachment the source could not supply.
@@ -331,27 +433,25 @@ impl Sink for FakeSink {
         if !self.latency.is_zero() {
             tokio::time::sleep(self.latency).await;
         }
-        self.scripted(&out)?;
-        let id = {
-            let mut d = self
-                .delivered
-                .lock()
-                .map_err(|_| AdapterError::fatal("poisoned"))?;
-            let id = MsgId::new(format!("{}-{}", to, d.len() + 1));
-            d.push(Delivered {
+        let lost = self.scripted(out.msg, out.part)?;
+        let id = self.record(
+            to,
+            Delivered {
                 to: to.clone(),
-                id: id.clone(),
+                id: MsgId::new(""),
                 origin: out.msg.origin.clone(),
                 part: out.part,
                 reply_to: out.reply_to.cloned(),
-                text: out.msg.content.text.clone(),
+                text: self.part_text(out.msg, out.part),
                 at: tokio::time::Instant::now(),
-            });
-            id
-        };
+            },
+        )?;
         // Delivered but not yet answered: a drop here is a crash after the target got it.
         tokio::task::yield_now().await;
-        Ok(id)
+        match lost {
+            Some(e) => Err(e),
+            None => Ok(id),
+        }
     }
 
     async fn find_sent(
@@ -389,6 +489,70 @@ impl Sink for FakeSink {
             target.clone(),
             content.text.clone(),
         ))
+    }
+
+    /// Records the part's share of the new text.
+    async fn edit_text(
+        &self,
+        to: &ChatId,
+        target: &MsgId,
+        text: TextPart<'_>,
+    ) -> Result<(), AdapterError> {
+        let share = self
+            .chunks(&text.msg.content.text)
+            .into_iter()
+            .nth(text.index as usize)
+            .unwrap_or_default();
+        self.act(Action::Edit(to.clone(), target.clone(), share))
+    }
+
+    /// Delivers the part's share of the new text (scripted like a send of that part).
+    async fn send_text(&self, to: &ChatId, text: TextPart<'_>) -> Result<MsgId, AdapterError> {
+        tokio::task::yield_now().await;
+        let lost = self.scripted(text.msg, text.part)?;
+        let share = self
+            .chunks(&text.msg.content.text)
+            .into_iter()
+            .nth(text.index as usize)
+            .unwrap_or_default();
+        let id = self.record(
+            to,
+            Delivered {
+                to: to.clone(),
+                id: MsgId::new(""),
+                origin: text.msg.origin.clone(),
+                part: text.part,
+                reply_to: None,
+                text: share,
+                at: tokio::time::Instant::now(),
+            },
+        )?;
+        match lost {
+            Some(e) => Err(e),
+            None => Ok(id),
+        }
+    }
+
+    async fn find_text(
+        &self,
+        to: &ChatId,
+        text: TextPart<'_>,
+    ) -> Result<Option<MsgId>, AdapterError> {
+        if !self.can_find {
+            return Err(AdapterError::Unsupported("finding a sent text part"));
+        }
+        let d = self
+            .delivered
+            .lock()
+            .map_err(|_| AdapterError::fatal("poisoned"))?;
+        let hit = d
+            .iter()
+            .find(|x| &x.to == to && x.origin == text.msg.origin && x.part == text.part)
+            .map(|x| x.id.clone());
+        if hit.is_some() {
+            self.found.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(hit)
     }
 
     async fn delete(&self, to: &ChatId, target: &MsgId) -> Result<(), AdapterError> {

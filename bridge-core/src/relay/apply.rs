@@ -1,4 +1,6 @@
-//! One live event applied to the other chats of its link (see the module above for the rules).
+//! One live event applied to the other chats of its link (see the module above for the rules):
+//! the dispatch, messages, deletes and the journal the other operations share. Edits are in
+//! `edit.rs`, reactions in `reactions.rs`.
 
 use std::time::Duration;
 
@@ -6,11 +8,12 @@ use tracing::{debug, warn};
 
 use super::{Leases, Relay, RelayError};
 use crate::{
-    adapter::{AdapterError, Incoming, Mode, ReactionStyle},
+    adapter::{AdapterError, Incoming, Mode},
     delivery::{Delivery, DeliveryError, Observer},
     ids::{ChatRef, MsgId, MsgRef},
-    model::{Content, Event, Message, Sender},
-    store::{CopyState, OpState, ReactionCopy},
+    model::{Event, Message},
+    report::Report,
+    store::{CopyState, OpState},
 };
 
 /// What became of one event.
@@ -20,10 +23,27 @@ pub enum Applied {
     Relayed(usize),
     /// kbbridge's own doing, seen again: not relayed back.
     Echo,
-    /// A message deleted before it arrived: not copied.
+    /// A message deleted before it arrived: not copied; or an edit or reaction of such a
+    /// message.
     Tombstoned,
     /// Its chat is in no link.
     Unrouted,
+    /// Overtaken by a later event about the same thing, so not applied: an edit older than the
+    /// one the copies already show, a reaction already taken back.
+    Superseded,
+    /// An edit or reaction whose message was not copied anywhere: held for the reorder window,
+    /// the message did not come (or was not copied either), so the event was given up.
+    GaveUp,
+}
+
+/// What applying an event now came to, as a chat's worker sees it.
+#[derive(Debug)]
+pub(super) enum Outcome {
+    /// Applied, or deliberately not: the answer for the source.
+    Done(Applied),
+    /// An edit or reaction whose message is not copied anywhere yet (and is not itself a
+    /// copy): nothing was done; the worker holds it until the message comes.
+    Early,
 }
 
 /// Logs the retries of a live delivery.
@@ -31,14 +51,14 @@ struct Retries<'a>(&'a ChatRef);
 
 impl Observer for Retries<'_> {
     fn retrying(&self, error: &AdapterError, delay: Duration) {
-        warn!(to = %self.0, error = %crate::report::Report::new(error), retry_after = ?delay,
-            "retrying");
+        warn!(to = %self.0, error = %Report::new(error), retry_after = ?delay, "retrying");
     }
 }
 
 impl Relay {
-    /// Applies `incoming` to the other chats of its link, now, in the caller's task (each
-    /// chat's worker calls it in order), then saves the chat's live position.
+    /// Applies `incoming` to the other chats of its link, now, in the caller's task, then saves
+    /// the chat's live position. Without the reorder window of [`Relay::run`]'s workers, an
+    /// edit or reaction whose message is not copied anywhere is given up at once.
     ///
     /// # Errors
     /// [`RelayError`]; what was applied stays recorded, and applying the same event again
@@ -48,46 +68,79 @@ impl Relay {
         incoming: &Incoming,
         leases: &mut Leases,
     ) -> Result<Applied, RelayError> {
-        let from = incoming.event.subject().chat_ref();
-        let Some((link, others)) = self.router.route(&from) else {
-            debug!(chat = %from, "event of a chat no link names; ignored");
-            return Ok(Applied::Unrouted);
-        };
-        let others = others.to_vec();
-        let applied = if incoming.own {
-            Applied::Echo
-        } else {
-            match &incoming.event {
-                Event::Message(msg) => self.message(msg, &from, &others, leases).await?,
-                Event::Edit {
-                    target,
-                    sender,
-                    content,
-                    at,
-                } => {
-                    let op = op(target, &format!("edit@{}", at.timestamp_millis()));
-                    self.edit(target, &op, sender, content, &others).await?
-                }
-                Event::Delete { target, .. } => self.delete(target, &others).await?,
-                Event::ReactionAdded {
-                    target,
-                    sender,
-                    emoji,
-                    ..
-                } => self.react(target, sender, emoji, &others).await?,
-                Event::ReactionRemoved {
-                    target,
-                    sender,
-                    emoji,
-                    ..
-                } => self.unreact(target, sender, emoji, &others).await?,
+        let applied = match self.apply_now(incoming, leases).await? {
+            Outcome::Done(applied) => applied,
+            Outcome::Early => {
+                gave_up(&incoming.event);
+                Applied::GaveUp
             }
         };
-        debug!(link = %link, chat = %from, ?applied, "live event applied");
         if let Some(position) = &incoming.position {
+            let from = incoming.event.subject().chat_ref();
             self.store.save_live_position(&from, position).await?;
         }
         Ok(applied)
+    }
+
+    /// Applies `incoming` now, unless it is an edit or reaction that must wait for its
+    /// message; saves no live position.
+    pub(super) async fn apply_now(
+        &self,
+        incoming: &Incoming,
+        leases: &mut Leases,
+    ) -> Result<Outcome, RelayError> {
+        let from = incoming.event.subject().chat_ref();
+        let Some((link, others)) = self.router.route(&from) else {
+            debug!(chat = %from, "event of a chat no link names; ignored");
+            return Ok(Outcome::Done(Applied::Unrouted));
+        };
+        let others = others.to_vec();
+        if incoming.own {
+            return Ok(Outcome::Done(Applied::Echo));
+        }
+        let outcome = match &incoming.event {
+            Event::Message(msg) => Outcome::Done(self.message(msg, &from, &others, leases).await?),
+            Event::Edit {
+                target,
+                sender,
+                content,
+                at,
+            } => {
+                let edit = super::edit::Edit {
+                    target,
+                    sender,
+                    content,
+                    at: *at,
+                };
+                self.edit(&edit, &from, &others, leases).await?
+            }
+            Event::Delete { target, .. } => Outcome::Done(self.delete(target, &others).await?),
+            Event::ReactionAdded {
+                target,
+                sender,
+                emoji,
+                id,
+            } => {
+                self.react(target, sender, emoji, id.as_ref(), &others)
+                    .await?
+            }
+            Event::ReactionRemoved {
+                target,
+                sender,
+                emoji,
+                id,
+            } => {
+                self.unreact_event(target, sender, emoji, id.as_ref(), &others)
+                    .await?
+            }
+        };
+        let outcome = match outcome {
+            // A link of one chat: there is no copy to wait for.
+            Outcome::Early if others.is_empty() => Outcome::Done(Applied::Relayed(0)),
+            outcome => outcome,
+        };
+        debug!(link = %link, chat = %from, ?outcome, "live event applied");
+        Ok(outcome)
     }
 
     async fn message(
@@ -142,208 +195,118 @@ impl Relay {
             .collect())
     }
 
-    /// Runs `apply` for `op` in `to` unless the journal has it done; journals it.
-    async fn journalled<F, Fut>(
+    /// Runs `apply` for `op` in `to` unless the journal has it done; journals it. Returns
+    /// whether it is applied: `false` when the target refused it for good (rejected, or not
+    /// supported there), which is logged and journalled as done, so it is not tried again.
+    pub(super) async fn journalled<F, Fut>(
         &self,
         op: &MsgRef,
         to: &ChatRef,
         apply: F,
-    ) -> Result<(), RelayError>
+    ) -> Result<bool, RelayError>
     where
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<Option<String>, AdapterError>>,
     {
         if let Some(OpState::Done { .. }) = self.store.op_state(op, to).await? {
-            return Ok(());
+            return Ok(true);
         }
         self.store.mark_op_pending(op, to).await?;
-        let result = apply().await.map_err(|error| RelayError::Sink {
-            chat: to.clone(),
-            error,
-        })?;
-        self.store.mark_op_done(op, to, result.as_deref()).await?;
-        Ok(())
-    }
-
-    async fn edit(
-        &self,
-        target: &MsgRef,
-        op: &MsgRef,
-        sender: &Sender,
-        content: &Content,
-        others: &[ChatRef],
-    ) -> Result<Applied, RelayError> {
-        if self.store.is_copy(target).await? {
-            return Ok(Applied::Echo);
+        match apply().await {
+            Ok(result) => {
+                self.store.mark_op_done(op, to, result.as_deref()).await?;
+                Ok(true)
+            }
+            Err(error) if refused(&error) => {
+                warn!(to = %to, op = %op.msg, error = %Report::new(&error),
+                    "the target refused this for good; skipped");
+                self.store.mark_op_done(op, to, None).await?;
+                Ok(false)
+            }
+            Err(error) => Err(RelayError::Sink {
+                chat: to.clone(),
+                error,
+            }),
         }
-        let mut done = 0;
-        for to in others {
-            let Some(first) = self.sent_parts(target, to).await?.into_iter().next() else {
-                warn!(to = %to, msg = %target, "an edit of a message not copied there; dropped");
-                continue;
-            };
-            let sink = self.sink(to.platform)?;
-            self.journalled(op, to, || async {
-                with_retry(self, || sink.edit(&to.chat, &first, sender, content)).await?;
-                Ok(None)
-            })
-            .await?;
-            done += 1;
-        }
-        Ok(Applied::Relayed(done))
     }
 
     async fn delete(&self, target: &MsgRef, others: &[ChatRef]) -> Result<Applied, RelayError> {
+        if let Some(reaction) = self.store.source_reaction(target).await? {
+            // Keybase and Matrix take a reaction back by deleting the reaction's own ID.
+            return self.unreact_source(&reaction, others).await;
+        }
         if self.store.is_copy(target).await? {
             return Ok(Applied::Echo);
         }
         let op = op(target, "delete");
-        let mut done = 0;
+        let (mut copied, mut done) = (0, 0);
         for to in others {
             let parts = self.sent_parts(target, to).await?;
             if parts.is_empty() {
                 continue;
             }
+            copied += 1;
             let sink = self.sink(to.platform)?;
-            self.journalled(&op, to, || async {
-                // Later parts first: a reply or reaction part never outlives its message.
-                for part in parts.iter().rev() {
-                    with_retry(self, || sink.delete(&to.chat, part)).await?;
-                }
-                Ok(None)
-            })
-            .await?;
-            done += 1;
+            let applied = self
+                .journalled(&op, to, || async {
+                    // Later parts first: a reply or reaction part never outlives its message.
+                    for part in parts.iter().rev() {
+                        with_retry(self, || sink.delete(&to.chat, part)).await?;
+                    }
+                    Ok(None)
+                })
+                .await?;
+            done += usize::from(applied);
         }
-        if done == 0 {
+        if copied == 0 {
             // Deleted before any copy was made: a late arrival must not be copied.
             self.store.add_tombstone(target).await?;
         }
         Ok(Applied::Relayed(done))
     }
 
-    /// The origin of `target`: reactions are mostly on copies (a person reacting to a bridged
-    /// message); they belong to the origin and go to every other chat of the link, the
-    /// origin's included.
-    async fn origin(&self, target: &MsgRef) -> Result<MsgRef, RelayError> {
-        Ok(self
-            .store
-            .origin_of(target)
-            .await?
-            .unwrap_or_else(|| target.clone()))
-    }
-
-    async fn react(
-        &self,
-        target: &MsgRef,
-        sender: &Sender,
-        emoji: &str,
-        others: &[ChatRef],
-    ) -> Result<Applied, RelayError> {
-        let origin = self.origin(target).await?;
-        let mut done = 0;
-        for to in others {
-            let Some(msg) = self.store.copy_in(target, to).await? else {
-                warn!(to = %to, msg = %target, "a reaction on a message not copied there; dropped");
-                continue;
-            };
-            let sink = self.sink(to.platform)?;
-            let op = reaction_op(&origin, sender, emoji);
-            let shared = sink.reaction_style() == ReactionStyle::Shared;
-            self.journalled(&op, to, || async {
-                // Shared: only the first user's reaction is made on the target.
-                let first = !shared
-                    || self
-                        .store
-                        .reaction_count(to, &msg, emoji)
-                        .await
-                        .map_err(store_err)?
-                        == 0;
-                let reaction = if first {
-                    with_retry(self, || sink.react(&to.chat, &msg, sender, emoji)).await?
-                } else {
-                    None
-                };
-                let copy = ReactionCopy {
-                    origin: origin.clone(),
-                    sender: sender.name.clone(),
-                    emoji: emoji.to_owned(),
-                    to: to.clone(),
-                    msg: msg.clone(),
-                    reaction: reaction.clone(),
-                };
-                self.store
-                    .add_reaction_copy(&copy)
-                    .await
-                    .map_err(store_err)?;
-                Ok(reaction.map(|r| r.to_string()))
-            })
-            .await?;
-            done += 1;
+    /// The answer for an edit or reaction of `target` that no other chat has a copy of: wait
+    /// for the message, unless it was deleted before it came.
+    pub(super) async fn not_yet(&self, target: &MsgRef) -> Result<Outcome, RelayError> {
+        if self.store.is_tombstoned(target).await? {
+            return Ok(Outcome::Done(Applied::Tombstoned));
         }
-        Ok(Applied::Relayed(done))
+        Ok(Outcome::Early)
     }
+}
 
-    async fn unreact(
-        &self,
-        target: &MsgRef,
-        sender: &Sender,
-        emoji: &str,
-        others: &[ChatRef],
-    ) -> Result<Applied, RelayError> {
-        let origin = self.origin(target).await?;
-        let mut done = 0;
-        for to in others {
-            let sink = self.sink(to.platform)?;
-            let Some((copy, left)) = self
-                .store
-                .remove_reaction_copy(&origin, &sender.name, emoji, to)
-                .await?
-            else {
-                continue;
-            };
-            // The same user may give the same reaction again later.
-            self.store
-                .forget_op(&reaction_op(&origin, sender, emoji), to)
-                .await?;
-            // Shared: taken back with the last user sharing it.
-            if sink.reaction_style() == ReactionStyle::PerUser || left == 0 {
-                let reaction = copy.reaction.as_ref();
-                with_retry(self, || {
-                    sink.unreact(&to.chat, &copy.msg, sender, emoji, reaction)
-                })
-                .await
-                .map_err(|error| RelayError::Sink {
-                    chat: to.clone(),
-                    error,
-                })?;
-            }
-            done += 1;
-        }
-        Ok(Applied::Relayed(done))
-    }
+/// Logs an edit or reaction given up because its message never came.
+pub(super) fn gave_up(event: &Event) {
+    let what = match event {
+        Event::Edit { .. } => "an edit",
+        Event::ReactionAdded { .. } => "a reaction",
+        Event::ReactionRemoved { .. } => "a reaction taken back",
+        Event::Message(_) | Event::Delete { .. } => "an event",
+    };
+    let msg = event.subject();
+    warn!(chat = %msg.chat_ref(), msg = %msg.msg, what,
+        "its message was not copied within the reorder window; given up");
+}
+
+/// Whether a target refused a request for good: retrying it, now or after a restart, cannot
+/// help.
+pub(super) fn refused(error: &AdapterError) -> bool {
+    matches!(
+        error,
+        AdapterError::Rejected { .. } | AdapterError::Unsupported(_)
+    )
 }
 
 /// The journal key of an operation on `subject`: the subject's chat, and a text that is the
 /// same each time the same operation is seen again.
-fn op(subject: &MsgRef, what: &str) -> MsgRef {
+pub(super) fn op(subject: &MsgRef, what: &str) -> MsgRef {
     subject
         .chat_ref()
         .msg(MsgId::new(format!("{what}:{}", subject.msg)))
 }
 
-/// The journal key of `sender`'s `emoji` reaction on `origin`: one reaction per (user, emoji)
-/// stands at a time, whatever IDs the platforms give it.
-fn reaction_op(origin: &MsgRef, sender: &Sender, emoji: &str) -> MsgRef {
-    op(origin, &format!("react:{}:{emoji}", sender.name))
-}
-
-fn store_err(e: crate::store::StoreError) -> AdapterError {
-    AdapterError::Fatal(Box::new(e))
-}
-
 /// Runs a target request with the relay's retry policy, logging each retry.
-async fn with_retry<T, F, Fut>(relay: &Relay, f: F) -> Result<T, AdapterError>
+pub(super) async fn with_retry<T, F, Fut>(relay: &Relay, f: F) -> Result<T, AdapterError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, AdapterError>>,
@@ -352,7 +315,7 @@ where
         .options
         .retry
         .run(f, |e, d| {
-            warn!(error = %crate::report::Report::new(e), retry_after = ?d, "retrying");
+            warn!(error = %Report::new(e), retry_after = ?d, "retrying");
         })
         .await
 }

@@ -1,26 +1,43 @@
 //! The live relay engine: events from live sources applied to the other chats of their link.
 //!
-//! One ordered worker per source chat applies its events in the order they came (an edit never
-//! overtakes its message); different chats go in parallel. Each event is applied by
-//! [`Relay::apply`]:
+//! One ordered worker per source chat applies its events in the order they came; different
+//! chats go in parallel. Each event is applied as [`Relay::apply`] does:
 //! - **echo rules**: an event its source marks as kbbridge's own, a message that is itself a
 //!   copy kbbridge made, and edits and deletes of copies are not relayed back;
 //! - **messages** go through the delivery step the backfill uses (pending → send → sent per
 //!   part, fenced by the link's lease), as live messages;
 //! - **edits, deletes and reactions** are journalled per target chat (`op_copy`: pending →
 //!   done), so a crash never applies one twice or loses it; a delete that arrives before its
-//!   message leaves a tombstone, so the late message is not copied;
+//!   message leaves a tombstone, so the late message is not copied; a request the target
+//!   refuses for good (rejected, or not supported there) is logged and skipped;
+//! - **edits** rewrite every text part of a copy with its share of the new text, send the
+//!   parts a longer text needs and delete those a shorter one no longer needs, leaving file
+//!   parts alone (`edit.rs`, `copy_text`); an edit older than the one a copy shows is skipped
+//!   ([`Applied::Superseded`]), so edits seen out of order end with the newest text;
 //! - **reactions** are kept per source user (`reaction_copy`); on a target whose reactions are
 //!   shared by the whole bridge they are reference-counted: the target reaction is added with
-//!   the first user and taken back with the last;
+//!   the first user and taken back with the last. A reaction with an ID of its own is recorded
+//!   under it (`reaction_source`): a delete of that ID, or a `ReactionRemoved` naming it, takes
+//!   it back (Keybase and Matrix report un-reactions so);
 //! - the chat's **live position** is saved after each event, so a restart catches up after it.
 //!
-//! Not yet: the reorder window that holds an edit or reaction arriving before its message
-//! (today it is dropped with a warning), and edits that change a copy's number of parts (only
-//! part 0 is edited).
+//! **The reorder window** (`reorder.rs`). Sources reorder, so an edit or reaction may come
+//! before its message. When its message is not copied anywhere (and is not itself a copy), the
+//! worker holds it, with its answer, for up to [`RelayOptions::reorder_window`], while the
+//! chat's other events go on. The message, once applied, releases what waits for it, right
+//! after it and in arrival order; a window that ends first gives the event a last try, then
+//! gives it up with a warning and answers [`Applied::GaveUp`]. A delete of the message answers
+//! what waits for it [`Applied::Tombstoned`]. The live position is saved only up to the first
+//! event still held. On shutdown (`shutdown` cancelled) held events are dropped unanswered and
+//! their positions were never saved, so the source replays them after a restart; when the
+//! queue closes instead, the worker finishes their windows first.
 
 mod apply;
+mod edit;
+mod reactions;
+mod reorder;
 mod router;
+mod worker;
 
 pub use self::{
     apply::Applied,
@@ -55,6 +72,8 @@ pub struct RelayOptions {
     pub lease_ttl: Duration,
     /// Events waiting per source chat before its source is slowed down.
     pub queue: usize,
+    /// How long an edit or reaction that came before its message waits for it.
+    pub reorder_window: Duration,
 }
 
 impl Default for RelayOptions {
@@ -63,6 +82,7 @@ impl Default for RelayOptions {
             retry: RetryPolicy::default(),
             lease_ttl: Duration::from_secs(30),
             queue: 256,
+            reorder_window: Duration::from_secs(10),
         }
     }
 }
@@ -93,9 +113,10 @@ pub struct Queued {
     /// The event.
     pub incoming: Incoming,
     /// Told what became of the event once it is applied and recorded (and its live position
-    /// saved); dropped unanswered when applying it failed or the relay stopped first. A source
-    /// that keeps events until they are handled (the Matrix inbox) marks them handled only on
-    /// this answer.
+    /// saved, unless an earlier event is still held), or deliberately given up; dropped
+    /// unanswered when applying it failed or the relay stopped first (a held event included).
+    /// A source that keeps events until they are handled (the Matrix inbox) marks them handled
+    /// only on this answer.
     pub done: Option<oneshot::Sender<Applied>>,
 }
 
@@ -162,7 +183,8 @@ impl Relay {
     }
 
     /// Applies the events of `rx`, in order per source chat, until `rx` closes (then the
-    /// queued events are finished) or `shutdown` is cancelled.
+    /// queued and held events are finished) or `shutdown` is cancelled (held events are then
+    /// dropped unanswered, for the source to replay).
     ///
     /// # Errors
     /// The first [`RelayError`] of a chat's worker; the other workers are stopped.
@@ -185,9 +207,9 @@ impl Relay {
                 next = rx.recv() => {
                     let Some(queued) = next else { break Ok(()) };
                     let chat = queued.incoming.event.subject().chat_ref();
-                    let tx = workers.entry(chat).or_insert_with(|| {
+                    let tx = workers.entry(chat.clone()).or_insert_with(|| {
                         let (tx, rx) = mpsc::channel(self.options.queue.max(1));
-                        tasks.spawn(Arc::clone(&self).worker(rx, stop.clone()));
+                        tasks.spawn(Arc::clone(&self).worker(chat, rx, stop.clone()));
                         tx
                     });
                     // A worker that stopped has reported its error through `tasks`.
@@ -206,33 +228,6 @@ impl Relay {
             }
         }
         result
-    }
-
-    /// One source chat's worker: its events, in order.
-    async fn worker(
-        self: Arc<Self>,
-        mut rx: mpsc::Receiver<Queued>,
-        stop: CancellationToken,
-    ) -> Result<(), RelayError> {
-        let mut leases = Leases::default();
-        loop {
-            let queued = tokio::select! {
-                () = stop.cancelled() => break,
-                next = rx.recv() => match next {
-                    Some(queued) => queued,
-                    None => break,
-                },
-            };
-            let applied = self.apply(&queued.incoming, &mut leases).await?;
-            if let Some(done) = queued.done {
-                // The source may have stopped waiting; the event is recorded either way.
-                let _ = done.send(applied);
-            }
-        }
-        for (_, guard) in leases.0.drain() {
-            guard.release().await;
-        }
-        Ok(())
     }
 
     /// The lease for writing from `from` into `platform`, taken (waiting if another process

@@ -69,6 +69,11 @@ const MARK_REJECTED: &str = concat!(
     "state = 'rejected', msg = NULL, detail = excluded.detail, updated_at = excluded.updated_at"
 );
 
+/// As [`COPIES`], and `$6` = the part.
+const REMOVE_PART: &str = "DELETE FROM message_copy
+    WHERE origin_platform = $1 AND origin_chat = $2 AND origin_msg = $3
+      AND platform = $4 AND chat = $5 AND part = $6";
+
 /// `$1..$3` = the copy's platform, chat, msg.
 const ORIGIN_OF: &str = "SELECT origin_platform, origin_chat, origin_msg FROM message_copy
     WHERE platform = $1 AND chat = $2 AND msg = $3 AND state = 'sent'";
@@ -219,6 +224,24 @@ impl MappingStore {
             // A reason quotes the target's error, which must not bring a secret into a row.
             .bind(crate::secret::redact(reason).as_ref())
             .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Forgets part `part` of `origin`'s copy in `to`: an edit deleted it from the target (or
+    /// gave up sending it), and a later delete of the message must not look for it.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] if the database fails.
+    pub async fn remove_copy_part(
+        &self,
+        origin: &MsgRef,
+        to: &ChatRef,
+        part: u32,
+    ) -> Result<(), StoreError> {
+        bind_key(sqlx::query(REMOVE_PART), origin, to)
+            .bind(i64::from(part))
             .execute(&self.pool)
             .await?;
         Ok(())

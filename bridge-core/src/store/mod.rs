@@ -13,6 +13,8 @@
 //! - `lease`: who may write for a link (or set up a platform's chats) now, and until when.
 //! - `as_txn`, `inbox`: events a platform pushed (appservice transactions), held durably
 //!   until a worker has handled them.
+//! - `live_position`, `op_copy`, `reaction_copy`, `tombstone`, `copy_text`, `reaction_source`:
+//!   what the live relay keeps (see Files).
 //!
 //! # Files
 //! - `open.rs`: URLs, connection pools, PRAGMAs and migrations.
@@ -26,6 +28,8 @@
 //! - `totals.rs`: per chat pair, messages copied, rejected, pending and degraded.
 //! - `positions.rs`, `ops.rs`, `reactions.rs`: what the live relay keeps (live positions and
 //!   tombstones, the journal of edits, deletes and reactions, reaction copies and their counts).
+//! - `texts.rs`: `copy_text`, which parts of a copy carry its text and its newest edit.
+//! - `reaction_sources.rs`: `reaction_source`, each relayed reaction under its own source ID.
 //! - `leases.rs`: `lease`, one writer per link (holder, epoch, expiry; fenced writes).
 //! - `inbox.rs`: `as_txn` and `inbox`, pushed events written before they are acknowledged.
 
@@ -37,10 +41,12 @@ mod open;
 mod ops;
 mod positions;
 mod progress;
+mod reaction_sources;
 mod reactions;
 mod readers;
 mod reports;
 mod targets;
+mod texts;
 mod totals;
 
 pub use degraded::DegradedCopy;
@@ -48,7 +54,9 @@ pub use inbox::{InboxItem, TxnOutcome};
 pub use leases::{Lease, LeaseInfo};
 pub use open::{CONNECT_TIMEOUT, redact_url};
 pub use ops::OpState;
+pub use reaction_sources::SourceReaction;
 pub use reactions::ReactionCopy;
+pub use texts::TextLayout;
 pub use totals::CopyTotals;
 
 use std::sync::Arc;

@@ -73,6 +73,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0004_relay.sql"),
         include_str!("../../migrations/postgres/0004_relay.sql"),
     ),
+    (
+        5,
+        "edits and reaction ids",
+        include_str!("../../migrations/sqlite/0005_edits_and_reaction_ids.sql"),
+        include_str!("../../migrations/postgres/0005_edits_and_reaction_ids.sql"),
+    ),
 ];
 
 impl MappingStore {

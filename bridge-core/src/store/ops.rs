@@ -30,18 +30,18 @@ const MARK_PENDING: &str = "INSERT INTO op_copy (source_platform, source_chat, s
     ON CONFLICT (source_platform, source_chat, source_op, platform, chat) DO NOTHING";
 
 /// `$6` = result, `$7` = now.
-const MARK_DONE: &str = "INSERT INTO op_copy (source_platform, source_chat, source_op,
+pub(super) const MARK_DONE: &str = "INSERT INTO op_copy (source_platform, source_chat, source_op,
         platform, chat, state, result, created_at, updated_at)
     VALUES ($1, $2, $3, $4, $5, 'done', $6, $7, $7)
     ON CONFLICT (source_platform, source_chat, source_op, platform, chat) DO UPDATE SET
         state = 'done', result = excluded.result, updated_at = excluded.updated_at";
 
 /// As [`OP`].
-const FORGET: &str = "DELETE FROM op_copy
+pub(super) const FORGET: &str = "DELETE FROM op_copy
     WHERE source_platform = $1 AND source_chat = $2 AND source_op = $3
       AND platform = $4 AND chat = $5";
 
-fn bind_op<'q>(
+pub(super) fn bind_op<'q>(
     query: super::copies::AnyQuery<'q>,
     op: &'q MsgRef,
     to: &'q ChatRef,

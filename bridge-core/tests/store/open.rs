@@ -34,6 +34,7 @@ store_test! {
                 "_sqlx_migrations",
                 "as_txn",
                 "backfill_progress",
+                "copy_text",
                 "ghost",
                 "inbox",
                 "lease",
@@ -41,6 +42,7 @@ store_test! {
                 "message_copy",
                 "op_copy",
                 "reaction_copy",
+                "reaction_source",
                 "target",
                 "tombstone",
             ];
@@ -173,8 +175,9 @@ store_test! {
                 sqlx::query_scalar(count).fetch_one(&mut conn).await.expect("count")
             }
         };
-        // Each of the four migrations (init, lease, inbox, relay) applied exactly once.
-        assert_eq!(migrations, 4);
+        // Each of the five migrations (init, lease, inbox, relay, edits and reaction ids)
+        // applied exactly once.
+        assert_eq!(migrations, 5);
         for store in stores {
             store.close().await;
         }

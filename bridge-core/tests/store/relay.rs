@@ -1,8 +1,9 @@
-//! What the live relay keeps: live positions, tombstones, the op journal, reaction copies.
+//! What the live relay keeps: live positions, tombstones, the op journal, reaction copies,
+//! copies' text layouts and reactions by their own IDs.
 
 use bridge_core::{
     Cursor,
-    store::{OpState, ReactionCopy},
+    store::{OpState, ReactionCopy, SourceReaction, TextLayout},
 };
 
 use super::*;
@@ -94,5 +95,82 @@ store_test! {
             None
         );
         assert_eq!(store.reaction_count(&dc(), &MsgId::new("d5"), "🎉").await.unwrap(), 1);
+    }
+}
+
+store_test! {
+    /// A copy's text layout is recorded once (a later record leaves it), replaced with the op
+    /// done and its steps forgotten by a finished edit, and read back to the millisecond.
+    async fn text_layouts_are_recorded_once_and_replaced_by_a_finished_edit(db) {
+        let store = db.open().await;
+        let origin = kb_msg("5");
+        assert_eq!(store.text_layout(&origin, &dc()).await.unwrap(), None);
+        let first = TextLayout { parts: vec![0, 1, 2], next_part: 4, edited_at: None };
+        store.record_text_layout(&origin, &dc(), &first).await.unwrap();
+        let other = TextLayout { parts: vec![0], next_part: 9, edited_at: None };
+        store.record_text_layout(&origin, &dc(), &other).await.unwrap();
+        assert_eq!(store.text_layout(&origin, &dc()).await.unwrap(), Some(first));
+        assert_eq!(store.text_layout(&origin, &mx()).await.unwrap(), None, "per target chat");
+
+        let op = kb_msg("edit@1:5");
+        let step = kb_msg("edit@1:5#0");
+        store.mark_op_pending(&op, &dc()).await.unwrap();
+        store.mark_op_done(&step, &dc(), None).await.unwrap();
+        let at = DateTime::from_timestamp_millis(1_700_000_000_123).expect("valid time");
+        let edited = TextLayout { parts: vec![0, 4, 5], next_part: 6, edited_at: Some(at) };
+        let steps = std::slice::from_ref(&step);
+        store.finish_edit(&op, steps, &origin, &dc(), &edited).await.unwrap();
+        assert_eq!(store.text_layout(&origin, &dc()).await.unwrap(), Some(edited));
+        assert_eq!(
+            store.op_state(&op, &dc()).await.unwrap(),
+            Some(OpState::Done { result: None })
+        );
+        assert_eq!(store.op_state(&step, &dc()).await.unwrap(), None, "steps forgotten");
+    }
+}
+
+store_test! {
+    /// A part an edit deleted is forgotten: the copy's other parts stay, and its target
+    /// message is no longer a copy.
+    async fn a_removed_part_is_forgotten(db) {
+        let store = db.open().await;
+        let origin = kb_msg("5");
+        for (part, msg) in [(0, "d0"), (1, "d1"), (2, "d2")] {
+            store.mark_sent(&origin, &dc(), part, &MsgId::new(msg)).await.unwrap();
+        }
+        store.remove_copy_part(&origin, &dc(), 1).await.unwrap();
+        store.remove_copy_part(&origin, &dc(), 1).await.unwrap();
+        assert_eq!(store.copies(&origin, &dc()).await.unwrap(), [sent(0, "d0"), sent(2, "d2")]);
+        assert!(!store.is_copy(&dc().msg(MsgId::new("d1"))).await.unwrap());
+    }
+}
+
+store_test! {
+    /// A reaction is found by its own ID in its chat, recorded once, and taken back once.
+    async fn source_reactions_are_found_by_their_own_id(db) {
+        let store = db.open().await;
+        let reaction = SourceReaction {
+            id: kb_msg("r9"),
+            origin: dc().msg(MsgId::new("d5")),
+            sender: UserId::new("alice"),
+            sender_name: "Alice".to_owned(),
+            emoji: "👍".to_owned(),
+            removed: false,
+        };
+        assert_eq!(store.source_reaction(&kb_msg("r9")).await.unwrap(), None);
+        store.record_source_reaction(&reaction).await.unwrap();
+        let other = SourceReaction { emoji: "🎉".to_owned(), ..reaction.clone() };
+        store.record_source_reaction(&other).await.unwrap();
+        assert_eq!(store.source_reaction(&kb_msg("r9")).await.unwrap(), Some(reaction.clone()));
+        assert_eq!(
+            store.source_reaction(&mx().msg(MsgId::new("r9"))).await.unwrap(),
+            None,
+            "per chat"
+        );
+        store.mark_source_reaction_removed(&kb_msg("r9")).await.unwrap();
+        store.mark_source_reaction_removed(&kb_msg("r9")).await.unwrap();
+        store.record_source_reaction(&reaction).await.unwrap();
+        let found = store.source_reaction(&kb_msg("r9")).await.unwrap();
+        assert_eq!(found, Some(SourceReaction { removed: true, ..reaction }), "stays removed");
     }
 }

@@ -1,4 +1,13 @@
 //! The relay engine with in-memory sinks and a real SQLite store in a temp folder.
+//!
+//! - here: messages, edits, deletes and reactions applied one by one, and the engine's order;
+//! - `window.rs`: the reorder window (events before their message, given up, shutdown);
+//! - `edits.rs`: edits that change a copy's number of text parts, and edits out of order;
+//! - `reaction_ids.rs`: reactions taken back by their own ID.
+
+mod edits;
+mod reaction_ids;
+mod window;
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -35,10 +44,16 @@ fn mx() -> ChatRef {
 /// A three-way link: Keybase, Discord (one shared reaction per emoji, messages in 2 parts),
 /// Matrix (reactions per user).
 async fn world() -> World {
+    let discord = FakeSink::new(Platform::Discord).with_parts(|_| 2);
+    world_with(discord, RelayOptions::default()).await
+}
+
+/// The three-way link of [`world`], with this Discord sink and these options.
+async fn world_with(discord: FakeSink, options: RelayOptions) -> World {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("map.db").display());
     let store = MappingStore::open(&url).await.unwrap();
-    let discord = Arc::new(FakeSink::new(Platform::Discord).with_parts(|_| 2));
+    let discord = Arc::new(discord);
     let matrix = Arc::new(FakeSink::new(Platform::Matrix).per_user_reactions());
     let keybase = Arc::new(FakeSink::new(Platform::Keybase));
     let mut sinks: BTreeMap<Platform, Arc<dyn Sink>> = BTreeMap::new();
@@ -50,7 +65,7 @@ async fn world() -> World {
         chats: vec![kb(), dc(), mx()],
     }])
     .unwrap();
-    let relay = Relay::new(store.clone(), sinks, router, RelayOptions::default());
+    let relay = Relay::new(store.clone(), sinks, router, options);
     World {
         _dir: dir,
         store,
@@ -85,12 +100,64 @@ fn react(target: MsgRef, who: &str, emoji: &str) -> Event {
     }
 }
 
+/// An edit of `target` by alice to `text`, made `at` seconds after a fixed time.
+fn edit(target: &MsgRef, text: &str, at: i64) -> Event {
+    Event::Edit {
+        target: target.clone(),
+        sender: person("alice"),
+        content: Content::plain(text),
+        at: Utc.timestamp_opt(1_700_000_000 + at, 0).unwrap(),
+    }
+}
+
+/// How many of `sink`'s actions match `which`.
+fn count(sink: &FakeSink, which: fn(&Action) -> bool) -> usize {
+    sink.actions().iter().filter(|a| which(a)).count()
+}
+
 fn unreact(target: MsgRef, who: &str, emoji: &str) -> Event {
     Event::ReactionRemoved {
         target,
         sender: person(who),
         emoji: emoji.to_owned(),
         id: None,
+    }
+}
+
+/// A relay running on a task of its own, fed through its queue.
+struct Running {
+    tx: mpsc::Sender<Queued>,
+    shutdown: CancellationToken,
+    run: tokio::task::JoinHandle<Result<(), RelayError>>,
+}
+
+impl Running {
+    fn start(relay: Relay) -> Self {
+        let (tx, rx) = mpsc::channel(8);
+        let shutdown = CancellationToken::new();
+        let run = tokio::spawn(Arc::new(relay).run(rx, shutdown.clone()));
+        Self { tx, shutdown, run }
+    }
+
+    /// Queues `event` (at live position `position`); returns the receiver of its answer.
+    async fn send(
+        &self,
+        event: Event,
+        position: Option<&str>,
+    ) -> tokio::sync::oneshot::Receiver<Applied> {
+        let (queued, answer) = Queued::acked(Incoming {
+            event,
+            position: position.map(Cursor::new),
+            own: false,
+        });
+        self.tx.send(queued).await.unwrap();
+        answer
+    }
+
+    /// Closes the queue and waits for the relay to finish what it has.
+    async fn finish(self) {
+        drop(self.tx);
+        self.run.await.unwrap().unwrap();
     }
 }
 
@@ -223,18 +290,8 @@ async fn shared_reactions_are_counted_and_per_user_ones_are_not() {
         .apply(&live(unreact(target.clone(), "alice", "👍")), &mut leases)
         .await
         .unwrap();
-    let reacts = |s: &FakeSink| {
-        s.actions()
-            .iter()
-            .filter(|a| matches!(a, Action::React(..)))
-            .count()
-    };
-    let unreacts = |s: &FakeSink| {
-        s.actions()
-            .iter()
-            .filter(|a| matches!(a, Action::Unreact(..)))
-            .count()
-    };
+    let reacts = |s: &FakeSink| count(s, |a| matches!(a, Action::React(..)));
+    let unreacts = |s: &FakeSink| count(s, |a| matches!(a, Action::Unreact(..)));
     // Discord (shared): one reaction for both users, still there while bob keeps his.
     assert_eq!((reacts(&w.discord), unreacts(&w.discord)), (1, 0));
     // Matrix (per user): one annotation each; alice's taken back by its own ID.

@@ -132,6 +132,8 @@ async fn relay(
     let mut keybase_task = keybase.map(|k| k.task);
     let mut matrix_task = matrix.as_mut().map(|m| &mut m.task);
     let failure = tokio::select! {
+        // First: on shutdown every part ends too, and that is not a failure.
+        biased;
         () = shutdown.cancelled() => None,
         done = &mut relay_task => Some(match done {
             Ok(Ok(())) => anyhow::anyhow!("the relay stopped"),
@@ -144,7 +146,7 @@ async fn relay(
         }
         done = ended(matrix_task.take()) => Some(part_failure(done, "the Matrix live side")),
     };
-    match failure {
+    match failure.filter(|_| !shutdown.is_cancelled()) {
         None => finish(stop, tx, relay_task, matrix, keybase_task).await,
         Some(e) => {
             error!(error = %Report::new(e.as_ref()), "the live relay is stopping");

@@ -199,7 +199,7 @@ async fn each_kind_of_event_crosses_both_ways_once() {
     let from_alice: Vec<Value> = live
         .kb_messages()
         .into_iter()
-        .filter(|m| m["sender"]["username"] == "alice")
+        .filter(|m| m["sender"]["username"] == "alice" && m["content"]["type"] == "text")
         .collect();
     assert!(
         from_alice.is_empty(),

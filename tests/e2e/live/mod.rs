@@ -171,12 +171,13 @@ impl Live {
     /// migration); later runs backfill from it.
     fn export(&mut self) {
         let out = self.dir.path().join("export");
+        // The mapping file's `both` link needs `keybase.export` set to be valid.
+        self.export = Some(out.clone());
         let done = self
             .command(&["export", out.to_str().unwrap(), "--chats"])
             .output()
             .unwrap();
         assert!(done.status.success(), "export: {}", text(&done.stderr));
-        self.export = Some(out);
     }
 
     /// Starts `kbbridge run` in the background, logging to `run-N.log`.
@@ -267,12 +268,33 @@ impl Live {
         // Invited as the room is made; the invite may trail the alias.
         loop {
             match self.human.join(&room).await {
-                Ok(()) => break room,
+                Ok(()) => break,
                 Err(e) => {
                     assert!(started.elapsed() < ARRIVAL, "cannot join {room}: {e}");
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
             }
+        }
+        self.relaying().await;
+        room
+    }
+
+    /// Waits until this run relays (its Keybase side listens: a relay-only link relays what is
+    /// said from then on).
+    async fn relaying(&mut self) {
+        let started = Instant::now();
+        loop {
+            self.assert_running();
+            let log = fs::read_to_string(self.log_path(self.runs)).unwrap_or_default();
+            if log.contains("relaying; stop with") {
+                return;
+            }
+            assert!(
+                started.elapsed() < ARRIVAL * 2,
+                "not relaying:\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
@@ -368,16 +390,19 @@ struct Keybase {
 impl Keybase {
     /// One `chat api` request as `who` (`bob`, `alice:phone`); the result.
     fn act(&self, who: &str, method: &str, options: &str) -> Value {
-        let request = format!(
-            r#"{{"method":"{method}","params":{{"options":{{{GENERAL},{options}}}}}}}"#
-        );
+        let request =
+            format!(r#"{{"method":"{method}","params":{{"options":{{{GENERAL},{options}}}}}}}"#);
         let out = Command::new(keybase_standin())
             .arg("--home")
             .arg(&self.home)
             .args(["admin", "as", who, &request])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{who} {method}: {}", text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{who} {method}: {}",
+            text(&out.stderr)
+        );
         let reply: Value = serde_json::from_slice(&out.stdout).unwrap();
         reply["result"].clone()
     }

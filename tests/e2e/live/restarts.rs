@@ -21,6 +21,8 @@ fn mx_body(i: usize) -> String {
 }
 
 /// How many times each body of `bodies` is in the room, as a message (not an edit) of `sender`.
+/// A message edited before kbbridge read it arrives edited (`kb6. edited`): `read` folds edits
+/// into their message, so it counts under its first word.
 fn matrix_counts(events: &[Value], sender: &str, bodies: &[String]) -> Vec<usize> {
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for e in messages_from(events, sender) {
@@ -28,7 +30,8 @@ fn matrix_counts(events: &[Value], sender: &str, bodies: &[String]) -> Vec<usize
             continue;
         }
         if let Some(b) = e["content"]["body"].as_str() {
-            *counts.entry(b).or_default() += 1;
+            let first = b.split(' ').next().unwrap_or(b);
+            *counts.entry(first).or_default() += 1;
         }
     }
     bodies
@@ -73,25 +76,51 @@ impl Live {
             let on_keybase = keybase_counts(&messages, mx);
             if on_matrix.iter().chain(&on_keybase).all(|&n| n >= 1) {
                 let dup_m: Vec<_> = kb.iter().zip(&on_matrix).filter(|(_, n)| **n > 1).collect();
-                let dup_k: Vec<_> = mx.iter().zip(&on_keybase).filter(|(_, n)| **n > 1).collect();
-                assert!(dup_m.is_empty(), "duplicated on Matrix: {dup_m:?}\n{}", self.logs());
-                assert!(dup_k.is_empty(), "duplicated on Keybase: {dup_k:?}\n{}", self.logs());
+                let dup_k: Vec<_> = mx
+                    .iter()
+                    .zip(&on_keybase)
+                    .filter(|(_, n)| **n > 1)
+                    .collect();
+                assert!(
+                    dup_m.is_empty(),
+                    "duplicated on Matrix: {dup_m:?}\n{}",
+                    self.logs()
+                );
+                assert!(
+                    dup_k.is_empty(),
+                    "duplicated on Keybase: {dup_k:?}\n{}",
+                    self.logs()
+                );
                 let texts: Vec<&str> = messages_from(&events, &bob)
                     .filter_map(|e| e["content"]["body"].as_str())
                     .collect();
                 let order = order_of(&texts, kb);
-                assert!(order.windows(2).all(|w| w[0] < w[1]), "Matrix order: {order:?}");
+                assert!(
+                    order.windows(2).all(|w| w[0] < w[1]),
+                    "Matrix order: {order:?}"
+                );
                 let texts: Vec<&str> = messages
                     .iter()
                     .filter_map(|m| m["content"]["text"]["body"].as_str())
                     .collect();
                 let order = order_of(&texts, mx);
-                assert!(order.windows(2).all(|w| w[0] < w[1]), "Keybase order: {order:?}");
+                assert!(
+                    order.windows(2).all(|w| w[0] < w[1]),
+                    "Keybase order: {order:?}"
+                );
                 return;
             }
             if started.elapsed() > ARRIVAL * 2 {
-                let lost_m: Vec<_> = kb.iter().zip(&on_matrix).filter(|(_, n)| **n == 0).collect();
-                let lost_k: Vec<_> = mx.iter().zip(&on_keybase).filter(|(_, n)| **n == 0).collect();
+                let lost_m: Vec<_> = kb
+                    .iter()
+                    .zip(&on_matrix)
+                    .filter(|(_, n)| **n == 0)
+                    .collect();
+                let lost_k: Vec<_> = mx
+                    .iter()
+                    .zip(&on_keybase)
+                    .filter(|(_, n)| **n == 0)
+                    .collect();
                 panic!(
                     "lost: on Matrix {lost_m:?}, on Keybase {lost_k:?}\n{}",
                     self.logs()
@@ -105,7 +134,11 @@ impl Live {
     async fn matrix_says(&self, room: &str, bodies: &[String], gap: Duration) {
         for b in bodies {
             self.human
-                .send(room, "m.room.message", json!({"msgtype": "m.text", "body": b}))
+                .send(
+                    room,
+                    "m.room.message",
+                    json!({"msgtype": "m.text", "body": b}),
+                )
                 .await
                 .unwrap();
             tokio::time::sleep(gap).await;
@@ -171,7 +204,11 @@ async fn sigkill_during_traffic_both_ways_repeats_and_loses_nothing() {
     let saying = tokio::spawn(async move {
         for b in &bodies {
             human
-                .send(&target, "m.room.message", json!({"msgtype": "m.text", "body": b}))
+                .send(
+                    &target,
+                    "m.room.message",
+                    json!({"msgtype": "m.text", "body": b}),
+                )
                 .await
                 .unwrap();
             tokio::time::sleep(Duration::from_millis(90)).await;
@@ -194,16 +231,21 @@ async fn sigkill_during_traffic_both_ways_repeats_and_loses_nothing() {
     // Edits and reactions: each applied exactly once to its copy.
     let (bob, carol) = (live.ghost("bob"), live.ghost("carol"));
     let events = live.read.messages(&room).await.unwrap();
-    let copy_of = |body: &str| -> String {
+    let copy_of = |body: &str| -> &Value {
         messages_from(&events, &bob)
-            .find(|e| e["content"]["body"] == body)
-            .and_then(|e| e["event_id"].as_str())
+            .filter(|e| e["content"]["m.relates_to"]["rel_type"] != "m.replace")
+            .find(|e| {
+                e["content"]["body"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .starts_with(body)
+            })
             .unwrap()
-            .to_owned()
     };
     for (i, b) in kb.iter().enumerate() {
         let copy = copy_of(b);
-        let relates = |e: &&Value| e["content"]["m.relates_to"]["event_id"] == copy.as_str();
+        let id = copy["event_id"].as_str().unwrap();
+        let relates = |e: &&Value| e["content"]["m.relates_to"]["event_id"] == id;
         let edits = messages_from(&events, &bob)
             .filter(relates)
             .filter(|e| e["content"]["m.relates_to"]["rel_type"] == "m.replace")
@@ -213,8 +255,25 @@ async fn sigkill_during_traffic_both_ways_repeats_and_loses_nothing() {
             .filter(|e| e["type"] == "m.reaction" && e["sender"] == carol.as_str())
             .filter(relates)
             .count();
-        assert_eq!(edits, usize::from(i % 6 == 0), "edits of {b}\n{}", live.logs());
-        assert_eq!(reactions, usize::from(i % 7 == 0), "reactions on {b}\n{}", live.logs());
+        if i % 6 == 0 {
+            // Edited: relayed as an edit once, or (kbbridge down meanwhile) read back with the
+            // edit folded in, and the edit then applied at most once more.
+            let folded = copy["content"]["body"] == format!("{b} edited").as_str();
+            assert!(
+                edits == 1 || (folded && edits == 0),
+                "{b}: {edits} edits, body {}\n{}",
+                copy["content"]["body"],
+                live.logs()
+            );
+        } else {
+            assert_eq!(edits, 0, "edits of {b}");
+        }
+        assert_eq!(
+            reactions,
+            usize::from(i % 7 == 0),
+            "reactions on {b}\n{}",
+            live.logs()
+        );
     }
     assert_eq!(live.stop(), Some(143));
 }
@@ -283,7 +342,10 @@ async fn a_both_link_relays_what_was_said_during_the_backfill_and_the_downtime()
         .collect();
     let last_old = texts.iter().rposition(|t| *t == "old41.").unwrap();
     let first_live = texts.iter().position(|t| *t == "kb0.").unwrap();
-    assert!(last_old < first_live, "the history before the live messages: {texts:?}");
+    assert!(
+        last_old < first_live,
+        "the history before the live messages: {texts:?}"
+    );
 
     // While kbbridge is down: both sides talk; all of it arrives after the restart.
     assert_eq!(live.stop(), Some(143));
@@ -298,6 +360,9 @@ async fn a_both_link_relays_what_was_said_during_the_backfill_and_the_downtime()
     let mx_all: Vec<String> = (0..10).map(mx_body).collect();
     live.assert_each_once(&room, &kb_all, &mx_all).await;
     let events = live.read.messages(&room).await.unwrap();
-    assert!(matrix_counts(&events, &carol, &old).iter().all(|&n| n == 1), "the history once");
+    assert!(
+        matrix_counts(&events, &carol, &old).iter().all(|&n| n == 1),
+        "the history once"
+    );
     assert_eq!(live.stop(), Some(143));
 }

@@ -259,6 +259,10 @@ impl Home {
 
     /// Appends `msg` to `conv`, giving it the next id and a time when it has none.
     pub fn append(&self, conv: &Conv, mut msg: Stored) -> Result<Stored> {
+        // Several processes write one conversation (kbbridge's `chat api`, people acting with
+        // `admin as`): the id is taken and the line written under one lock, as the server
+        // numbers messages one at a time.
+        let _lock = self.lock(conv)?;
         let existing = self.messages(conv)?;
         if msg.id == 0 {
             msg.id = existing.iter().map(|m| m.id).max().unwrap_or(0) + 1;
@@ -279,6 +283,24 @@ impl Home {
         };
         write().map_err(|e| format!("stand-in state {}: {e}", path.display()))?;
         Ok(msg)
+    }
+
+    /// Holds `conv`'s write lock until dropped.
+    fn lock(&self, conv: &Conv) -> Result<fs::File> {
+        let path = self.messages_path(conv).with_extension("lock");
+        let locked = || -> std::io::Result<fs::File> {
+            if let Some(dir) = path.parent() {
+                fs::create_dir_all(dir)?;
+            }
+            let f = OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)?;
+            f.lock()?;
+            Ok(f)
+        };
+        locked().map_err(|e| format!("stand-in lock {}: {e}", path.display()))
     }
 
     /// Where an attachment's bytes are.

@@ -10,6 +10,19 @@ fn body(m: &Value) -> &str {
     m["content"]["text"]["body"].as_str().unwrap_or_default()
 }
 
+/// A transaction as the homeserver pushes it: one message of `sender` in `room`.
+fn transaction(room: &str, sender: &str, text: &str) -> String {
+    let event = json!({
+        "type": "m.room.message",
+        "event_id": format!("${}", text.trim_end_matches('.')),
+        "sender": sender,
+        "room_id": room,
+        "origin_server_ts": 1_700_000_000_000_u64,
+        "content": {"msgtype": "m.text", "body": text},
+    });
+    json!({ "events": [event] }).to_string()
+}
+
 /// Who reacted with `emoji` to Keybase message `m`.
 fn reactors(m: &Value, emoji: &str) -> Vec<String> {
     m["reactions"]["reactions"][emoji]["users"]
@@ -165,6 +178,71 @@ async fn each_kind_of_event_crosses_both_ways_once() {
     })
     .await;
 
+    // Files: bob's on Keybase reaches Matrix with its bytes; the human's reaches Keybase.
+    let upload = live.dir.path().join("report.txt");
+    std::fs::write(&upload, "quarterly numbers").unwrap();
+    let attach = format!(
+        r#""filename":{:?},"title":"the report""#,
+        upload.display().to_string()
+    );
+    live.kb_write("bob", "attach", &attach);
+    let mxc = live
+        .on_matrix(&room, "bob's file", |events| {
+            messages_from(events, &bob)
+                .find(|e| e["content"]["url"].is_string())
+                .map(|e| e["content"]["url"].as_str().unwrap().to_owned())
+        })
+        .await;
+    assert_eq!(
+        live.read.download(&mxc).await.unwrap(),
+        b"quarterly numbers"
+    );
+    let uri = live
+        .human
+        .upload("notes.txt", "text/plain", b"from matrix".to_vec())
+        .await
+        .unwrap();
+    live.human
+        .send(
+            &room,
+            "m.room.message",
+            json!({"msgtype": "m.file", "body": "notes.txt", "url": uri,
+                "info": {"mimetype": "text/plain", "size": 11}}),
+        )
+        .await
+        .unwrap();
+    let file_id = live
+        .on_keybase("the Matrix file", |messages| {
+            messages
+                .iter()
+                .find(|m| {
+                    m["sender"]["username"] == "alice"
+                        && m["content"]["attachment"]["object"]["filename"] == "notes.txt"
+                })
+                .map(|m| m["id"].as_u64().unwrap())
+        })
+        .await;
+    let stored = live
+        .kb_home
+        .join(format!("files/acme#general/{file_id}-notes.txt"));
+    assert_eq!(std::fs::read(&stored).unwrap(), b"from matrix");
+
+    // The homeserver's door: a wrong hs_token is refused and changes nothing; a transaction
+    // sent twice is taken once.
+    let forged = transaction(&room, &live.human.user_id, "forged.");
+    assert_eq!(live.push("wrong-token", "t-forged", &forged), 403);
+    let replayed = transaction(&room, &live.human.user_id, "replayed.");
+    let token = live.pushing.hs_token.clone();
+    assert_eq!(live.push(&token, "t-replayed", &replayed), 200);
+    assert_eq!(live.push(&token, "t-replayed", &replayed), 200);
+    live.on_keybase("the replayed transaction", |messages| {
+        messages
+            .iter()
+            .any(|m| body(m).contains("replayed."))
+            .then_some(())
+    })
+    .await;
+
     // Deletes: the Matrix message's copy, and bob's message's copy.
     live.human.redact(&room, &said).await.unwrap();
     live.on_keybase("the Matrix delete", |messages| {
@@ -190,20 +268,26 @@ async fn each_kind_of_event_crosses_both_ways_once() {
             .filter(|e| e["content"]["m.relates_to"]["rel_type"] != "m.replace")
             .count()
     };
-    assert_eq!(plain(&bob), 1, "bob's message once: {events:#?}");
+    assert_eq!(
+        plain(&bob),
+        2,
+        "bob's message and file once each: {events:#?}"
+    );
     assert_eq!(plain(&carol), 1, "carol's reply once: {events:#?}");
     assert!(
         event_with_body(&events, &bob, "before the bridge").is_none(),
         "a relay-only link does not copy the history"
     );
-    let from_alice: Vec<Value> = live
+    let from_alice: Vec<String> = live
         .kb_messages()
-        .into_iter()
+        .iter()
         .filter(|m| m["sender"]["username"] == "alice" && m["content"]["type"] == "text")
+        .map(|m| body(m).to_owned())
         .collect();
     assert!(
-        from_alice.is_empty(),
-        "only the deleted relayed message was the bridge's: {from_alice:#?}"
+        from_alice.len() == 1 && from_alice[0].contains("replayed."),
+        "the bridge account's texts: the replayed transaction's, once (the other relayed text \
+         was deleted, the forged one refused): {from_alice:#?}"
     );
     assert_eq!(
         live.stop(),

@@ -20,6 +20,8 @@ mod restarts;
 use std::{
     fmt::Write as _,
     fs,
+    io::{Read, Write as _},
+    net::TcpStream,
     path::PathBuf,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
@@ -378,6 +380,29 @@ impl Live {
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+}
+
+impl Live {
+    /// PUTs `body` as transaction `txn` to kbbridge's appservice listener with `token`, as the
+    /// homeserver would; the HTTP status.
+    fn push(&self, token: &str, txn: &str, body: &str) -> u16 {
+        let mut stream = TcpStream::connect(self.pushing.listen).unwrap();
+        let request = format!(
+            "PUT /_matrix/app/v1/transactions/{txn} HTTP/1.1\r\nHost: {}\r\n\
+             Authorization: Bearer {token}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.pushing.listen,
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("not an HTTP answer: {answer:?}"))
     }
 }
 

@@ -153,28 +153,31 @@ fn attach(world: &World, conv: &Conv, call: &Call) -> Result<String, Fail> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "file".to_owned());
-    let all = world.messages(conv)?;
-    let id = all.iter().map(|m| m.id).max().unwrap_or(0) + 1;
-    let dest = world.home.attachment_file(conv, id, &filename, None);
-    let copy = || -> std::io::Result<u64> {
-        if let Some(dir) = dest.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        std::fs::copy(&source, &dest)
-    };
-    copy().map_err(|e| Fail::Reply(format!("unable to upload {source}: {e}")))?;
-    let msg = Stored {
-        id,
-        sender: world.me().to_owned(),
-        device: Some(world.device()),
-        sent_at_ms: now_ms(),
-        body: Body::Attachment {
-            filename,
-            title,
-            file: None,
-        },
-    };
-    world.home.append(conv, msg).map_err(Fail::Reply)?;
+    let stored = world
+        .home
+        .append_numbered(conv, |id| {
+            let dest = world.home.attachment_file(conv, id, &filename, None);
+            let copy = || -> std::io::Result<u64> {
+                if let Some(dir) = dest.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                std::fs::copy(&source, &dest)
+            };
+            copy().map_err(|e| format!("unable to upload {source}: {e}"))?;
+            Ok(Stored {
+                id,
+                sender: world.me().to_owned(),
+                device: Some(world.device()),
+                sent_at_ms: now_ms(),
+                body: Body::Attachment {
+                    filename: filename.clone(),
+                    title,
+                    file: None,
+                },
+            })
+        })
+        .map_err(Fail::Reply)?;
+    let id = stored.id;
     Ok(call.ok(&SendRes {
         message: "attachment sent",
         id: Some(id),

@@ -258,15 +258,30 @@ impl Home {
     }
 
     /// Appends `msg` to `conv`, giving it the next id and a time when it has none.
-    pub fn append(&self, conv: &Conv, mut msg: Stored) -> Result<Stored> {
+    pub fn append(&self, conv: &Conv, msg: Stored) -> Result<Stored> {
+        self.append_numbered(conv, |next| {
+            let mut msg = msg;
+            if msg.id == 0 {
+                msg.id = next;
+            }
+            Ok(msg)
+        })
+    }
+
+    /// Appends the message `build` makes from the next id of `conv` (an attachment stores its
+    /// file under its id first), giving it a time when it has none.
+    pub fn append_numbered(
+        &self,
+        conv: &Conv,
+        build: impl FnOnce(u64) -> Result<Stored>,
+    ) -> Result<Stored> {
         // Several processes write one conversation (kbbridge's `chat api`, people acting with
         // `admin as`): the id is taken and the line written under one lock, as the server
         // numbers messages one at a time.
         let _lock = self.lock(conv)?;
         let existing = self.messages(conv)?;
-        if msg.id == 0 {
-            msg.id = existing.iter().map(|m| m.id).max().unwrap_or(0) + 1;
-        }
+        let next = existing.iter().map(|m| m.id).max().unwrap_or(0) + 1;
+        let mut msg = build(next)?;
         if msg.sent_at_ms == 0 {
             let last = existing.iter().map(|m| m.sent_at_ms).max();
             msg.sent_at_ms = last.map_or(1_600_000_000_000, |t| t + 1000);

@@ -1,7 +1,10 @@
 //! The Keybase live side: one supervised api-listen for every relayed Keybase chat, caught up
 //! at each start from where each chat's relay stands, handed to the relay.
 
-use std::sync::Arc;
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Arc,
+};
 
 use adapter_keybase::{
     KeybaseExport,
@@ -14,10 +17,13 @@ use adapter_keybase::{
 };
 use anyhow::Context;
 use bridge_config::Config;
-use bridge_core::{ChatId, ChatRef, Cursor, MappingStore, relay::Queued};
+use bridge_core::{ChatId, ChatRef, Cursor, MappingStore, Platform, relay::Queued};
 use tokio::{sync::mpsc, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
+
+/// The store's kind for a Keybase chat's conversation id (`target` table).
+const CONVERSATION: &str = "conversation";
 
 /// Messages a catch-up reads per page.
 const CATCH_UP_PAGE: u32 = 100;
@@ -54,15 +60,41 @@ pub async fn start_keybase(
         .map_err(anyhow::Error::msg)?;
     let api = sink.api();
     let ids: Vec<ChatId> = chats.iter().map(|c| c.chat.clone()).collect();
+    let mut known = BTreeMap::new();
+    for chat in chats {
+        if let Some(id) = store
+            .target(Platform::Keybase, CONVERSATION, chat.chat.as_str())
+            .await?
+        {
+            known.insert(chat.chat.clone(), id);
+        }
+    }
     let conversations = {
         let mut api = api.lock().await;
-        find_conversations(&mut api, &ids)
+        find_conversations(&mut api, &ids, &known)
             .await
             .context("cannot find the linked Keybase conversations")?
     };
     let mut followed = Vec::new();
+    let mut names = HashMap::new();
     for chat in chats {
         let conversation = &conversations[&chat.chat];
+        if known.get(&chat.chat) != Some(&conversation.id) {
+            // Kept so that a rename while kbbridge is down does not lose the chat.
+            store
+                .save_target(
+                    Platform::Keybase,
+                    CONVERSATION,
+                    chat.chat.as_str(),
+                    &conversation.id,
+                    true,
+                )
+                .await?;
+        }
+        names.insert(conversation.id.clone(), chat.chat.clone());
+        if conversation.channel.chat_name() != chat.chat.as_str() {
+            sink.follow_rename(&chat.chat, conversation.channel.clone());
+        }
         let stored = store
             .live_position(chat)
             .await?
@@ -91,7 +123,7 @@ pub async fn start_keybase(
             position,
         });
     }
-    let reader = EventReader::new(me, Some(Downloader::new(Arc::clone(&api))));
+    let reader = EventReader::new(me, Some(Downloader::new(Arc::clone(&api)))).with_names(names);
     let listen = ApiListen::new(cli, ListenOptions::default());
     let feed = KeybaseFeed::new(&listen, CATCH_UP_PAGE);
     let (items_tx, items) = mpsc::channel(256);

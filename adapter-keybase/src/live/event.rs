@@ -240,6 +240,9 @@ pub struct EventReader {
     me: Identity,
     downloader: Option<Downloader>,
     memory: Arc<Mutex<Memory>>,
+    /// Chat names by conversation id, where they differ from the conversation's name today (a
+    /// channel renamed since its link was written keeps the name its link knows).
+    names: Arc<HashMap<String, ChatId>>,
 }
 
 /// The reaction and edit ids seen, oldest first for forgetting.
@@ -271,7 +274,16 @@ impl EventReader {
             me,
             downloader,
             memory: Arc::default(),
+            names: Arc::default(),
         }
+    }
+
+    /// The same reader naming the conversations of `names` (by id) with the given chat names
+    /// instead of their names today: a renamed channel's events keep the name its link knows.
+    #[must_use]
+    pub fn with_names(mut self, names: HashMap<String, ChatId>) -> Self {
+        self.names = Arc::new(names);
+        self
     }
 
     /// The client this reader takes as "this device".
@@ -330,7 +342,11 @@ impl EventReader {
 
     /// `source_local`: api-listen's flag; `None` in a catch-up.
     fn summary(&self, msg: Summary, source_local: Option<bool>) -> Vec<LiveEvent> {
-        let chat = ChatId::new(msg.channel.chat_name());
+        let chat = self
+            .names
+            .get(&msg.conversation_id)
+            .cloned()
+            .unwrap_or_else(|| ChatId::new(msg.channel.chat_name()));
         let local = source_local.unwrap_or_else(|| {
             self.me
                 .is_own_device(&msg.sender.username, &msg.sender.device_name)

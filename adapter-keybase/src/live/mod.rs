@@ -29,6 +29,7 @@ mod listen;
 use std::collections::{BTreeMap, BTreeSet};
 
 use bridge_core::ChatId;
+use tracing::warn;
 
 pub use self::{
     catchup::{CatchUp, catch_up, newest_id},
@@ -45,14 +46,17 @@ use crate::{
 
 /// The conversations of `chats` (kbbridge's names: `acme#general`, `alice,bob`), found as
 /// the exporter finds them (`list`, plus `listconvsonname` for each team, so channels not
-/// joined are found too): their conversation ids and channels, by chat.
+/// joined are found too): their conversation ids and channels, by chat. A chat not listed
+/// under its name is looked for by the id `known` gives it (found at an earlier start): a
+/// channel renamed since is found again.
 ///
 /// # Errors
 /// The client's errors; [`ClientError::Api`] naming the chats that Keybase does not list for
-/// this account.
+/// this account under their name or known id.
 pub async fn find_conversations(
     api: &mut ApiProcess,
     chats: &[ChatId],
+    known: &BTreeMap<ChatId, String>,
 ) -> Result<BTreeMap<ChatId, ConvSummary>, ClientError> {
     let teams: BTreeSet<String> = chats
         .iter()
@@ -69,10 +73,22 @@ pub async fn find_conversations(
             },
         })?;
     let mut found = BTreeMap::new();
-    for conv in all {
+    for conv in &all {
         let chat = ChatId::new(conv.channel.chat_name());
         if chats.contains(&chat) {
-            found.insert(chat, conv);
+            found.insert(chat, conv.clone());
+        }
+    }
+    for chat in chats {
+        if found.contains_key(chat) {
+            continue;
+        }
+        let Some(id) = known.get(chat) else { continue };
+        if let Some(conv) = all.iter().find(|c| &c.id == id) {
+            warn!(chat = %chat, now = %conv.channel.chat_name(), conversation = %id,
+                "this Keybase chat was renamed; it is still relayed (write its new name in the \
+                 mapping file to silence this)");
+            found.insert(chat.clone(), conv.clone());
         }
     }
     let missing: Vec<&str> = chats

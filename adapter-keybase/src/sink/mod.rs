@@ -59,6 +59,8 @@ pub struct KeybaseSink {
     api: Arc<Mutex<ApiProcess>>,
     format: SenderFormat,
     me: OnceCell<Identity>,
+    /// The channels of chats renamed since their link was written, by the name links use.
+    renamed: std::sync::RwLock<std::collections::HashMap<ChatId, ChatChannel>>,
 }
 
 impl std::fmt::Debug for KeybaseSink {
@@ -97,7 +99,29 @@ impl KeybaseSink {
             cli,
             format,
             me: OnceCell::new(),
+            renamed: std::sync::RwLock::default(),
         })
+    }
+
+    /// Writes to `chat` go to the channel `now`: the chat was renamed on Keybase since its link
+    /// was written (the live side finds it again by its conversation id).
+    pub fn follow_rename(&self, chat: &ChatId, now: ChatChannel) {
+        self.renamed
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(chat.clone(), now);
+    }
+
+    /// The channel `chat` is written to.
+    fn channel(&self, chat: &ChatId) -> ChatChannel {
+        let renamed = self
+            .renamed
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        renamed
+            .get(chat)
+            .cloned()
+            .unwrap_or_else(|| channel_of(chat))
     }
 
     /// The sink's `chat api` process, to share with the live side (catch-up, downloads), so
@@ -119,7 +143,7 @@ impl KeybaseSink {
         content: &Content,
     ) -> Result<(), AdapterError> {
         let options = TargetOptions {
-            channel: channel_of(to),
+            channel: self.channel(to),
             message_id: msg_number(target)?,
             message: MessageBody {
                 body: self.format.render(&sender.name, platform, &content.text),
@@ -157,7 +181,7 @@ impl KeybaseSink {
     /// The messages of `to` with the given ids (visible ones only), as JSON.
     async fn get(&self, to: &ChatId, ids: Vec<u64>) -> Result<Vec<Value>, AdapterError> {
         let options = GetOptions {
-            channel: channel_of(to),
+            channel: self.channel(to),
             message_ids: ids,
             peek: true,
         };
@@ -206,7 +230,7 @@ impl KeybaseSink {
     ) -> Result<u64, AdapterError> {
         if let Some(why) = file.unavailable_reason() {
             let options = SendOptions {
-                channel: channel_of(to),
+                channel: self.channel(to),
                 message: MessageBody {
                     body: self.note_body(msg, file, why),
                 },
@@ -230,7 +254,7 @@ impl KeybaseSink {
             AdapterError::transient(format!("cannot write {}: {e}", path.display()))
         })?;
         let options = AttachOptions {
-            channel: channel_of(to),
+            channel: self.channel(to),
             filename: path.to_string_lossy().into_owned(),
             title: self.file_title(msg, file),
         };
@@ -266,7 +290,7 @@ impl Sink for KeybaseSink {
                     None => None,
                 };
                 let options = SendOptions {
-                    channel: channel_of(to),
+                    channel: self.channel(to),
                     message: MessageBody {
                         body: self.text_body(out.msg),
                     },
@@ -293,7 +317,7 @@ impl Sink for KeybaseSink {
     ) -> Result<Option<MsgId>, AdapterError> {
         let me = self.identity().await?.clone();
         let options = ReadChannelOptions {
-            channel: channel_of(to),
+            channel: self.channel(to),
             pagination: PageRequest {
                 num: FIND_SENT_WINDOW,
                 next: None,
@@ -379,7 +403,7 @@ impl Sink for KeybaseSink {
     async fn delete(&self, to: &ChatId, target: &MsgId) -> Result<(), AdapterError> {
         let id = msg_number(target)?;
         let options = DeleteOptions {
-            channel: channel_of(to),
+            channel: self.channel(to),
             message_id: id,
         };
         match self.write("delete", &options).await {
@@ -425,7 +449,7 @@ impl Sink for KeybaseSink {
             return Ok(Some(MsgId::new(existing.to_string())));
         }
         let options = TargetOptions {
-            channel: channel_of(to),
+            channel: self.channel(to),
             message_id: id,
             message: MessageBody { body: key },
         };
@@ -483,7 +507,7 @@ impl Sink for KeybaseSink {
 
     async fn check(&self, to: &ChatId) -> Result<(), AdapterError> {
         let options = ReadChannelOptions {
-            channel: channel_of(to),
+            channel: self.channel(to),
             pagination: PageRequest { num: 1, next: None },
             peek: true,
         };

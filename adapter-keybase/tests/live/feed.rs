@@ -45,7 +45,7 @@ async fn every_message_comes_once_in_order_across_api_listen_deaths() {
     }
     let api = Arc::new(Mutex::new(cli.chat_api()));
     let chats: Vec<ChatId> = CHATS.iter().map(|(c, _)| ChatId::new(*c)).collect();
-    let convs = find_conversations(&mut *api.lock().await, &chats)
+    let convs = find_conversations(&mut *api.lock().await, &chats, &Default::default())
         .await
         .unwrap();
     let chat_of: BTreeMap<String, String> = convs

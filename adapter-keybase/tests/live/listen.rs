@@ -291,9 +291,13 @@ async fn api_listen_killed_mid_traffic_is_restarted_and_the_gap_is_caught_up() {
         ListenItem::Started { restarts: 0, .. }
     ));
     let mut api = cli.chat_api();
-    let convs = find_conversations(&mut api, &[ChatId::new("acme#general")])
-        .await
-        .unwrap();
+    let convs = find_conversations(
+        &mut api,
+        &[ChatId::new("acme#general")],
+        &Default::default(),
+    )
+    .await
+    .unwrap();
     let conv = convs[&ChatId::new("acme#general")].id.clone();
 
     let before = post(&s, "before", 3);
@@ -404,9 +408,13 @@ async fn a_catch_up_tells_this_device_from_the_accounts_phone() {
         &format!(r#"{GENERAL},"message":{{"body":"typed"}}"#),
     );
     let mut api = cli.chat_api();
-    let conv = find_conversations(&mut api, &[ChatId::new("acme#general")])
-        .await
-        .unwrap()[&ChatId::new("acme#general")]
+    let conv = find_conversations(
+        &mut api,
+        &[ChatId::new("acme#general")],
+        &Default::default(),
+    )
+    .await
+    .unwrap()[&ChatId::new("acme#general")]
         .id
         .clone();
     let reader = EventReader::new(Identity::of(&cli).await.unwrap(), None);
@@ -418,7 +426,7 @@ async fn a_catch_up_tells_this_device_from_the_accounts_phone() {
         .collect();
     assert_eq!(seen, [(1, false), (mine, true), (phone, false)]);
     // A chat the account does not have is named.
-    let err = find_conversations(&mut api, &[ChatId::new("acme#nope")])
+    let err = find_conversations(&mut api, &[ChatId::new("acme#nope")], &Default::default())
         .await
         .unwrap_err();
     assert!(err.to_string().contains("acme#nope"), "{err}");

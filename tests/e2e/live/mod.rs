@@ -66,6 +66,8 @@ struct Live {
     runs: u32,
     /// The export a backfill reads (`keybase.export`), once made.
     export: Option<PathBuf>,
+    /// The `"channel":{…}` the chat is read as (its name may change).
+    channel: String,
 }
 
 impl Live {
@@ -145,6 +147,7 @@ impl Live {
             child: None,
             runs: 0,
             export: None,
+            channel: GENERAL.to_owned(),
         }
     }
 
@@ -329,7 +332,12 @@ impl Live {
     /// Every message of `acme#general` as `read` shows it now (edits folded in, deleted ones
     /// gone), oldest first.
     fn kb_messages(&self) -> Vec<Value> {
-        let result = self.kb("alice", "read", r#""pagination":{"num":1000}"#);
+        let result = self.keybase().act_in(
+            &self.channel,
+            "alice",
+            "read",
+            r#""pagination":{"num":1000}"#,
+        );
         let mut messages: Vec<Value> = result["messages"]
             .as_array()
             .cloned()
@@ -415,8 +423,13 @@ struct Keybase {
 impl Keybase {
     /// One `chat api` request as `who` (`bob`, `alice:phone`); the result.
     fn act(&self, who: &str, method: &str, options: &str) -> Value {
+        self.act_in(GENERAL, who, method, options)
+    }
+
+    /// [`Keybase::act`] in `channel` (a `"channel":{…}` option).
+    fn act_in(&self, channel: &str, who: &str, method: &str, options: &str) -> Value {
         let request =
-            format!(r#"{{"method":"{method}","params":{{"options":{{{GENERAL},{options}}}}}}}"#);
+            format!(r#"{{"method":"{method}","params":{{"options":{{{channel},{options}}}}}}}"#);
         let out = Command::new(keybase_standin())
             .arg("--home")
             .arg(&self.home)
@@ -435,6 +448,14 @@ impl Keybase {
     /// [`Keybase::act`] for a write: the new message's id.
     fn write(&self, who: &str, method: &str, options: &str) -> u64 {
         let result = self.act(who, method, options);
+        result["id"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{method} as {who}: {result}"))
+    }
+
+    /// [`Keybase::write`] in `channel`.
+    fn write_in(&self, channel: &str, who: &str, method: &str, options: &str) -> u64 {
+        let result = self.act_in(channel, who, method, options);
         result["id"]
             .as_u64()
             .unwrap_or_else(|| panic!("{method} as {who}: {result}"))

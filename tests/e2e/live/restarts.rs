@@ -366,3 +366,44 @@ async fn a_both_link_relays_what_was_said_during_the_backfill_and_the_downtime()
     );
     assert_eq!(live.stop(), Some(143));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_channel_renamed_while_kbbridge_was_down_is_found_by_its_id() {
+    let _one = PUSHING.lock().await;
+    let mut live = Live::new("relay").await;
+    live.start();
+    let room = live.room().await;
+    live.keybase().say("bob", "kb0.");
+    live.assert_each_once(&room, &[kb_body(0)], &[]).await;
+    assert_eq!(live.stop(), Some(143));
+
+    // Renamed on Keybase meanwhile: same conversation, the topic `general` is now `main`.
+    let list = live.kb("alice", "list", r#""topic_type":"chat""#);
+    let id = list["conversations"][0]["id"].as_str().unwrap().to_owned();
+    let state = &live.kb_home;
+    std::fs::write(
+        state.join("conversations.json"),
+        format!(r#"[{{"name": "acme", "topic_name": "main", "id": "{id}"}}]"#),
+    )
+    .unwrap();
+    std::fs::rename(
+        state.join("messages/acme#general.jsonl"),
+        state.join("messages/acme#main.jsonl"),
+    )
+    .unwrap();
+    let main = r#""channel":{"name":"acme","members_type":"team","topic_name":"main"}"#;
+    live.keybase()
+        .write_in(main, "bob", "send", r#""message":{"body":"kb1."}"#);
+    live.channel = main.to_owned();
+
+    live.start();
+    live.relaying().await;
+    live.matrix_says(&room, &[mx_body(0)], Duration::ZERO).await;
+    live.assert_each_once(&room, &[kb_body(0), kb_body(1)], &[mx_body(0)])
+        .await;
+    assert!(
+        live.logs().contains("was renamed"),
+        "the rename is reported"
+    );
+    assert_eq!(live.stop(), Some(143));
+}

@@ -81,6 +81,7 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     let mut tally = Tally::default();
     check_export(config, &links, &mut tally).await?;
     let store = check_database(config, &mut tally).await?;
+    check_keybase_live(config, &links, &mut tally).await?;
     for platform in wiring::target_platforms(&links) {
         outln!("{platform}:")?;
         match platform {
@@ -111,6 +112,60 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
         n => outln!("everything backfill needs checks out ({n} note(s) above)")?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// For relaying links: the `keybase` client answers, is logged in (as `keybase.username` when
+/// set), and lists every relayed chat.
+async fn check_keybase_live(
+    config: &Config,
+    links: &[&Link],
+    tally: &mut Tally,
+) -> anyhow::Result<()> {
+    let relaying: Vec<&&Link> = links.iter().filter(|l| l.mode.relays()).collect();
+    if relaying.is_empty() {
+        return Ok(());
+    }
+    outln!("keybase (live):")?;
+    let section = config.keybase.clone().unwrap_or_default();
+    let cli = adapter_keybase::cli::KeybaseCli::from_config(&section);
+    let me = match adapter_keybase::live::Identity::of(&cli).await {
+        Ok(me) => me,
+        Err(e) => {
+            return tally.problem(
+                "client",
+                format!(
+                    "cannot ask `{} whoami` who is logged in: {}; is the Keybase service \
+                     running and logged in? (keybase.binary, keybase.home)",
+                    section.binary.display(),
+                    bridge_core::Report::new(&e)
+                ),
+            );
+        }
+    };
+    if let Err(why) = me.expect(section.username.as_deref()) {
+        return tally.problem("client", why);
+    }
+    outln!("  client: logged in as {}", Escaped(&me.username))?;
+    let chats: Vec<bridge_core::ChatId> = relaying.iter().map(|l| l.source.chat.clone()).collect();
+    let mut api = cli.chat_api();
+    let found =
+        adapter_keybase::live::find_conversations(&mut api, &chats, &Default::default()).await;
+    match found {
+        Ok(found) => {
+            for link in relaying {
+                if let Some(conv) = found.get(&link.source.chat) {
+                    outln!(
+                        "  {}: {} is conversation {}",
+                        Escaped(&link.name),
+                        Escaped(&link.source),
+                        Escaped(&conv.id)
+                    )?;
+                }
+            }
+        }
+        Err(e) => tally.problem("chats", bridge_core::Report::new(&e))?,
+    }
+    Ok(())
 }
 
 /// The export opens and has every chat a backfill link copies.

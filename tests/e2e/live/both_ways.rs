@@ -296,3 +296,35 @@ async fn each_kind_of_event_crosses_both_ways_once() {
         live.logs()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_asks_the_keybase_client_what_the_relay_needs() {
+    let _one = PUSHING.lock().await;
+    let live = Live::new("relay").await;
+    let out = live.command(&["check"]).output().unwrap();
+    let stdout = crate::support::text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        crate::support::text(&out.stderr)
+    );
+    assert!(stdout.contains("keybase (live):"), "{stdout}");
+    assert!(stdout.contains("client: logged in as alice"), "{stdout}");
+    assert!(
+        stdout.contains("general: keybase:acme#general is conversation 0000"),
+        "{stdout}"
+    );
+
+    // Logged in as someone else than the mapping file says.
+    let out = live
+        .command(&["check"])
+        .env("KBBRIDGE__KEYBASE__USERNAME", "bob")
+        .output()
+        .unwrap();
+    let stdout = crate::support::text(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("client: problem: the keybase client is logged in as alice"),
+        "{stdout}"
+    );
+}

@@ -173,6 +173,23 @@ async fn an_echo_storm_ends_with_each_message_once_on_each_side() {
     assert_eq!(live.stop(), Some(143));
 }
 
+/// Which of the SIGKILL test's messages are edited, reacted to and deleted.
+fn kb_edited(i: usize) -> bool {
+    i % 6 == 0
+}
+fn kb_reacted(i: usize) -> bool {
+    i % 7 == 0
+}
+fn kb_deleted(i: usize) -> bool {
+    i % 11 == 5
+}
+fn mx_edited(j: usize) -> bool {
+    j % 4 == 1
+}
+fn mx_deleted(j: usize) -> bool {
+    j % 5 == 2
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn sigkill_during_traffic_both_ways_repeats_and_loses_nothing() {
     let _one = PUSHING.lock().await;
@@ -182,35 +199,44 @@ async fn sigkill_during_traffic_both_ways_repeats_and_loses_nothing() {
     let room = live.room().await;
     let kb: Vec<String> = (0..60).map(kb_body).collect();
     let mx: Vec<String> = (0..40).map(mx_body).collect();
-    // Keybase traffic: messages, every sixth edited, every seventh reacted to by carol.
+    // Keybase traffic: messages, some edited, some reacted to by carol, some deleted.
     let keybase = live.keybase();
     let bodies = kb.clone();
     let posting = std::thread::spawn(move || {
         for (i, b) in bodies.iter().enumerate() {
             let id = keybase.say("bob", b);
-            if i % 6 == 0 {
+            if kb_edited(i) {
                 let edit = format!(r#""message_id":{id},"message":{{"body":"{b} edited"}}"#);
                 keybase.write("bob", "edit", &edit);
             }
-            if i % 7 == 0 {
+            if kb_reacted(i) {
                 let react = format!(r#""message_id":{id},"message":{{"body":"🎉"}}"#);
                 keybase.write("carol", "reaction", &react);
+            }
+            if kb_deleted(i) {
+                keybase.write("bob", "delete", &format!(r#""message_id":{id}"#));
             }
             std::thread::sleep(Duration::from_millis(60));
         }
     });
+    // Matrix traffic: messages, some edited, some redacted.
     let human = live.human.clone();
     let (target, bodies) = (room.clone(), mx.clone());
     let saying = tokio::spawn(async move {
-        for b in &bodies {
-            human
-                .send(
-                    &target,
-                    "m.room.message",
-                    json!({"msgtype": "m.text", "body": b}),
-                )
-                .await
-                .unwrap();
+        for (j, b) in bodies.iter().enumerate() {
+            let text = json!({"msgtype": "m.text", "body": b});
+            let id = human.send(&target, "m.room.message", text).await.unwrap();
+            if mx_edited(j) {
+                let edit = json!({
+                    "msgtype": "m.text", "body": format!("* {b} edited"),
+                    "m.new_content": {"msgtype": "m.text", "body": format!("{b} edited")},
+                    "m.relates_to": {"rel_type": "m.replace", "event_id": id},
+                });
+                human.send(&target, "m.room.message", edit).await.unwrap();
+            }
+            if mx_deleted(j) {
+                human.redact(&target, &id).await.unwrap();
+            }
             tokio::time::sleep(Duration::from_millis(90)).await;
         }
     });
@@ -226,10 +252,43 @@ async fn sigkill_during_traffic_both_ways_repeats_and_loses_nothing() {
     }
     posting.join().unwrap();
     saying.await.unwrap();
-    live.assert_each_once(&room, &kb, &mx).await;
 
-    // Edits and reactions: each applied exactly once to its copy.
-    let (bob, carol) = (live.ghost("bob"), live.ghost("carol"));
+    // Each message that stands is on the other side once, in order; each deleted one is not.
+    let kb_kept: Vec<String> = (0..60).filter(|&i| !kb_deleted(i)).map(kb_body).collect();
+    let mx_kept: Vec<String> = (0..40).filter(|&j| !mx_deleted(j)).map(mx_body).collect();
+    live.assert_each_once(&room, &kb_kept, &mx_kept).await;
+    let kb_gone: Vec<String> = (0..60).filter(|&i| kb_deleted(i)).map(kb_body).collect();
+    let mx_gone: Vec<String> = (0..40).filter(|&j| mx_deleted(j)).map(mx_body).collect();
+    let bob = live.ghost("bob");
+    live.on_matrix(&room, "bob's deleted messages gone", |events| {
+        matrix_counts(events, &bob, &kb_gone)
+            .iter()
+            .all(|&n| n == 0)
+            .then_some(())
+    })
+    .await;
+    live.on_keybase("the redacted Matrix messages gone", |messages| {
+        keybase_counts(messages, &mx_gone)
+            .iter()
+            .all(|&n| n == 0)
+            .then_some(())
+    })
+    .await;
+    // Matrix edits: applied to the copy on Keybase.
+    let mx_new: Vec<String> = (0..40)
+        .filter(|&j| mx_edited(j) && !mx_deleted(j))
+        .map(|j| format!("{} edited", mx_body(j)))
+        .collect();
+    live.on_keybase("the Matrix edits", |messages| {
+        keybase_counts(messages, &mx_new)
+            .iter()
+            .all(|&n| n == 1)
+            .then_some(())
+    })
+    .await;
+
+    // Keybase edits and reactions: each applied exactly once to its copy.
+    let carol = live.ghost("carol");
     let events = live.read.messages(&room).await.unwrap();
     let copy_of = |body: &str| -> &Value {
         messages_from(&events, &bob)
@@ -242,7 +301,7 @@ async fn sigkill_during_traffic_both_ways_repeats_and_loses_nothing() {
             })
             .unwrap()
     };
-    for (i, b) in kb.iter().enumerate() {
+    for (i, b) in kb.iter().enumerate().filter(|(i, _)| !kb_deleted(*i)) {
         let copy = copy_of(b);
         let id = copy["event_id"].as_str().unwrap();
         let relates = |e: &&Value| e["content"]["m.relates_to"]["event_id"] == id;
@@ -255,9 +314,9 @@ async fn sigkill_during_traffic_both_ways_repeats_and_loses_nothing() {
             .filter(|e| e["type"] == "m.reaction" && e["sender"] == carol.as_str())
             .filter(relates)
             .count();
-        if i % 6 == 0 {
-            // Edited: relayed as an edit once, or (kbbridge down meanwhile) read back with the
-            // edit folded in, and the edit then applied at most once more.
+        if kb_edited(i) {
+            // Relayed as an edit once, or (kbbridge down meanwhile) read back with the edit
+            // folded in, the edit then applied at most once more.
             let folded = copy["content"]["body"] == format!("{b} edited").as_str();
             assert!(
                 edits == 1 || (folded && edits == 0),
@@ -270,7 +329,7 @@ async fn sigkill_during_traffic_both_ways_repeats_and_loses_nothing() {
         }
         assert_eq!(
             reactions,
-            usize::from(i % 7 == 0),
+            usize::from(kb_reacted(i)),
             "reactions on {b}\n{}",
             live.logs()
         );

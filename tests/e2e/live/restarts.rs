@@ -175,10 +175,10 @@ async fn an_echo_storm_ends_with_each_message_once_on_each_side() {
 
 /// Which of the SIGKILL test's messages are edited, reacted to and deleted.
 fn kb_edited(i: usize) -> bool {
-    i % 6 == 0
+    i.is_multiple_of(6)
 }
 fn kb_reacted(i: usize) -> bool {
-    i % 7 == 0
+    i.is_multiple_of(7)
 }
 fn kb_deleted(i: usize) -> bool {
     i % 11 == 5

@@ -8,6 +8,7 @@
 //! - [`signals`]: SIGINT/SIGTERM → cancellation; the exit code after such a stop (130, 143).
 //! - [`progress`]: progress bars (terminal) or periodic log lines (otherwise).
 //! - [`wiring`]: config → store, export, sinks and backfill jobs.
+//! - [`patterns`]: pattern links (`acme#*`, `direct:*`) expanded into one link per chat.
 //! - `commands/`: one file per subcommand: `check`, `plan`, `backfill`, `run`, `status`,
 //!   `demo`, `matrix-registration`, and the export tools `export`, `inspect`, `convert`.
 
@@ -18,6 +19,7 @@ mod commands;
 mod live;
 pub mod logging;
 pub mod output;
+pub mod patterns;
 pub mod private_file;
 pub mod progress;
 pub mod signals;
@@ -47,14 +49,16 @@ pub async fn run(
         Command::MatrixRegistration => return commands::matrix_registration::run(&cli.config),
         // Reads the database only: it must work without the platforms' tokens.
         Command::Status => {
-            let config = wiring::load_config_without_secrets(&cli.config)?;
+            let mut config = wiring::load_config_without_secrets(&cli.config)?;
+            patterns::expand_links(&mut config).await?;
             return commands::status::run(&config).await;
         }
         command => command,
     };
-    let config = wiring::load_config(&cli.config)?;
+    let mut config = wiring::load_config(&cli.config)?;
+    let expanded = patterns::expand_links(&mut config).await?;
     match command {
-        Command::Check => commands::check::run(&config).await,
+        Command::Check => commands::check::run(&config, &expanded).await,
         Command::Plan(filter) => commands::plan::run(&config, &filter).await,
         Command::Backfill(filter) => {
             commands::backfill::run(&config, &filter, display, shutdown).await

@@ -1,6 +1,10 @@
 //! Config → store, export, sinks and backfill jobs.
 
-use std::{collections::BTreeSet, path::Path, sync::Arc};
+use std::{
+    collections::BTreeSet,
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex, PoisonError},
+};
 
 use adapter_keybase::KeybaseExport;
 use anyhow::{Context, bail};
@@ -78,27 +82,34 @@ pub async fn open_store(config: &Config) -> anyhow::Result<MappingStore> {
     Ok(store)
 }
 
-/// The links named in `names` (all links when empty), in file order.
+/// The links named in `names` (all links when empty), in file order. A pattern link's name
+/// selects every link it was expanded into.
 ///
 /// # Errors
 /// When a name matches no link; the message lists the names that exist.
 pub fn select_links<'a>(config: &'a Config, names: &[String]) -> anyhow::Result<Vec<&'a Link>> {
-    let all: Vec<&Link> = config.links.iter().map(|l| &l.link).collect();
     if names.is_empty() {
-        return Ok(all);
+        return Ok(config.links.iter().map(|l| &l.link).collect());
     }
     for n in names {
-        if !all.iter().any(|l| &l.name == n) {
-            let known: Vec<&str> = all.iter().map(|l| l.name.as_str()).collect();
+        if !config.links.iter().any(|l| l.is_named(n)) {
+            let mut known: Vec<&str> = config
+                .links
+                .iter()
+                .flat_map(|l| std::iter::once(l.name()).chain(l.group.as_deref()))
+                .collect();
+            known.dedup();
             bail!(
                 "no link is named {n:?}; the mapping file has: {}",
                 known.join(", ")
             );
         }
     }
-    Ok(all
-        .into_iter()
-        .filter(|l| names.contains(&l.name))
+    Ok(config
+        .links
+        .iter()
+        .filter(|l| names.iter().any(|n| l.is_named(n)))
+        .map(|l| &l.link)
         .collect())
 }
 
@@ -110,20 +121,28 @@ pub fn target_platforms(links: &[&Link]) -> BTreeSet<Platform> {
         .collect()
 }
 
-/// Opens the Keybase export the config names.
+/// Opens the Keybase export the config names (once per process: pattern expansion and the
+/// backfill share it).
 ///
 /// # Errors
 /// When `[keybase] export` is missing or the export cannot be read.
 pub fn open_export(config: &Config) -> anyhow::Result<Arc<KeybaseExport>> {
+    static OPENED: Mutex<Vec<(PathBuf, Arc<KeybaseExport>)>> = Mutex::new(Vec::new());
     let path = config
         .keybase
         .as_ref()
         .and_then(|k| k.export.as_ref())
         .context("backfill links need `keybase.export` (the export file or folder)")?;
+    let mut opened = OPENED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((_, export)) = opened.iter().find(|(p, _)| p == path) {
+        return Ok(Arc::clone(export));
+    }
     let export = KeybaseExport::open(path)
         .with_context(|| format!("cannot read the Keybase export {}", path.display()))?;
     info!(export = %path.display(), "keybase export open");
-    Ok(Arc::new(export))
+    let export = Arc::new(export);
+    opened.push((path.clone(), Arc::clone(&export)));
+    Ok(export)
 }
 
 /// Builds the sink for `platform`.

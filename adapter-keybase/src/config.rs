@@ -145,6 +145,77 @@ pub fn parse_chat(s: &str) -> Result<ChatId, String> {
     }
 }
 
+/// What a link's `keybase = "…"` names when it names many chats.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ChatPattern {
+    /// Every channel of a team and of its subteams: `acme#*` (`acme#…`, `acme.ops#…`), or of
+    /// one subteam and its own: `acme.ops#*`.
+    Team(String),
+    /// Every direct and group conversation: `direct:*`.
+    Direct,
+}
+
+/// The pattern of every direct and group conversation.
+pub const DIRECT_PATTERN: &str = "direct:*";
+
+impl ChatPattern {
+    /// Whether `chat` (as [`parse_chat`] writes it) is one of the pattern's.
+    pub fn matches(&self, chat: &ChatId) -> bool {
+        let name = chat.as_str();
+        match self {
+            ChatPattern::Team(team) => match name.split_once('#') {
+                Some((t, _)) if !t.contains(',') => {
+                    t == team
+                        || t.strip_prefix(team.as_str())
+                            .is_some_and(|rest| rest.starts_with('.'))
+                }
+                _ => false,
+            },
+            ChatPattern::Direct => is_direct(name),
+        }
+    }
+
+    /// How narrow the pattern is: where two match one chat, the narrower one takes it
+    /// (`acme.ops#*` over `acme#*`).
+    pub fn depth(&self) -> usize {
+        match self {
+            ChatPattern::Team(team) => team.split('.').count(),
+            ChatPattern::Direct => 0,
+        }
+    }
+}
+
+impl std::fmt::Display for ChatPattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChatPattern::Team(team) => write!(f, "{team}#*"),
+            ChatPattern::Direct => f.write_str(DIRECT_PATTERN),
+        }
+    }
+}
+
+/// Whether `chat` is a direct or group conversation (`alice,bob`, `alice,bob#carol`), not a
+/// team channel.
+pub fn is_direct(chat: &str) -> bool {
+    match chat.split_once('#') {
+        Some((before, _)) => before.contains(','),
+        None => true,
+    }
+}
+
+/// Parses a link's `keybase = "…"` when it is a pattern: `team#*`, `team.subteam#*` or
+/// [`DIRECT_PATTERN`]; `None` when it is not written as one (then it is a chat).
+///
+/// # Errors
+/// Why the team of a `…#*` is not a team name.
+pub fn parse_pattern(s: &str) -> Option<Result<ChatPattern, String>> {
+    if s == DIRECT_PATTERN {
+        return Some(Ok(ChatPattern::Direct));
+    }
+    let team = s.strip_suffix("#*")?;
+    Some(check_team(team).map(|()| ChatPattern::Team(team.to_owned())))
+}
+
 /// Checks a team name: dot-separated parts of 2 to 16 characters of `a-z`, `0-9` and `_`, not
 /// starting with `_` (subteams are `acme.ops`).
 fn check_team(team: &str) -> Result<(), String> {
@@ -184,6 +255,24 @@ fn check_word(word: &str, what: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn patterns_name_teams_with_their_subteams_or_every_direct_chat() {
+        let acme = parse_pattern("acme#*").unwrap().unwrap();
+        let ops = parse_pattern("acme.ops#*").unwrap().unwrap();
+        let direct = parse_pattern("direct:*").unwrap().unwrap();
+        let chat = |s: &str| ChatId::new(s);
+        assert!(acme.matches(&chat("acme#general")) && acme.matches(&chat("acme.ops#alerts")));
+        assert!(!acme.matches(&chat("acmecorp#general")) && !acme.matches(&chat("alice,bob")));
+        assert!(ops.matches(&chat("acme.ops#alerts")) && !ops.matches(&chat("acme#general")));
+        assert!(ops.depth() > acme.depth());
+        assert!(direct.matches(&chat("alice,bob")) && direct.matches(&chat("alice,bob#carol")));
+        assert!(!direct.matches(&chat("acme#general")));
+        assert!(parse_pattern("acme#general").is_none());
+        assert!(parse_pattern("../../tmp#*").unwrap().is_err());
+        assert!(parse_chat("../../tmp#general").is_err());
+        assert_eq!(acme.to_string(), "acme#*");
+    }
 
     #[test]
     fn team_channels_parse_as_written() {

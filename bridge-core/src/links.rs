@@ -13,6 +13,8 @@ pub enum LinkMode {
     Relay,
     /// Backfill first, then relay.
     Both,
+    /// Nothing: the chat is left out of a pattern that names it (`mode = "skip"`).
+    Skip,
 }
 
 impl LinkMode {

@@ -6,6 +6,7 @@ use std::{
 };
 
 use adapter_discord::config::Snowflake;
+use adapter_keybase::config::ChatPattern;
 use bridge_core::{
     ChatId, ChatRef, Platform,
     links::{Link, LinkMode},
@@ -163,7 +164,7 @@ pub(crate) fn check(raw: &[Option<RawLink>], problems: &mut Problems) -> (Vec<Li
                 names.insert(name, index);
             }
         }
-        let source = check_source(link.keybase.as_deref(), &at, problems);
+        let (source, pattern) = check_source(link.keybase.as_deref(), &at, problems);
         let discord = link
             .discord
             .as_deref()
@@ -173,7 +174,15 @@ pub(crate) fn check(raw: &[Option<RawLink>], problems: &mut Problems) -> (Vec<Li
             .as_deref()
             .and_then(|s| matrix_target(s, &at, problems));
         let mode = check_mode(link.mode.as_deref(), &at, problems);
-        if link.discord.is_none() && link.matrix.is_none() {
+        let skip = mode == Some(LinkMode::Skip);
+        if skip && pattern.is_some() {
+            problems.push(
+                at.key("mode"),
+                "\"skip\" leaves out one chat a pattern names; a pattern link itself is \
+                 removed instead",
+            );
+        }
+        if link.discord.is_none() && link.matrix.is_none() && !skip {
             problems.push(at.clone(), "has no target: set discord, matrix or both");
         }
         if link.discord.is_some() {
@@ -193,6 +202,14 @@ pub(crate) fn check(raw: &[Option<RawLink>], problems: &mut Problems) -> (Vec<Li
                 .collect();
         for (platform, target) in &targets {
             let at = at.key(platform.as_str());
+            if pattern.is_some() && *target != Target::Auto {
+                problems.push(
+                    at,
+                    "a link naming many chats (a pattern) writes each into its own chat: \
+                     set \"auto\"",
+                );
+                continue;
+            }
             seen.record(index, source.as_ref(), *platform, target, &at, problems);
         }
 
@@ -215,7 +232,12 @@ pub(crate) fn check(raw: &[Option<RawLink>], problems: &mut Problems) -> (Vec<Li
                 targets,
                 mode,
             };
-            links.push(LinkConfig { link, auto });
+            links.push(LinkConfig {
+                link,
+                auto,
+                pattern,
+                group: None,
+            });
         }
     }
     (links, usage)
@@ -242,21 +264,41 @@ fn check_name<'a>(name: Option<&'a str>, at: &KeyPath, problems: &mut Problems) 
     None
 }
 
-fn check_source(keybase: Option<&str>, at: &KeyPath, problems: &mut Problems) -> Option<ChatId> {
+/// The link's Keybase chat, or the pattern of the chats it names (its source is then the
+/// pattern as written).
+fn check_source(
+    keybase: Option<&str>,
+    at: &KeyPath,
+    problems: &mut Problems,
+) -> (Option<ChatId>, Option<ChatPattern>) {
     let Some(chat) = keybase else {
-        let message =
-            "missing (required): the Keybase chat, e.g. \"acme#general\" or \"alice,bob\"";
+        let message = "missing (required): the Keybase chat, e.g. \"acme#general\" or \
+                       \"alice,bob\", or the chats of a team (\"acme#*\") or every direct \
+                       conversation (\"direct:*\")";
         problems.push(at.key("keybase"), message);
-        return None;
+        return (None, None);
     };
-    adapter_keybase::config::parse_chat(chat)
+    if let Some(pattern) = adapter_keybase::config::parse_pattern(chat) {
+        return match pattern {
+            Ok(p) => (Some(ChatId::new(chat)), Some(p)),
+            Err(why) => {
+                problems.push(
+                    at.key("keybase"),
+                    format!("{chat:?} is not a pattern: {why}"),
+                );
+                (None, None)
+            }
+        };
+    }
+    let source = adapter_keybase::config::parse_chat(chat)
         .map_err(|why| {
             problems.push(
                 at.key("keybase"),
                 format!("{chat:?} is not a Keybase chat: {why}"),
             )
         })
-        .ok()
+        .ok();
+    (source, None)
 }
 
 fn discord_target(s: &str, at: &KeyPath, problems: &mut Problems) -> Option<Target> {
@@ -297,10 +339,11 @@ fn matrix_target(s: &str, at: &KeyPath, problems: &mut Problems) -> Option<Targe
 }
 
 fn check_mode(mode: Option<&str>, at: &KeyPath, problems: &mut Problems) -> Option<LinkMode> {
-    const MODES: [(&str, LinkMode); 3] = [
+    const MODES: [(&str, LinkMode); 4] = [
         ("backfill", LinkMode::Backfill),
         ("relay", LinkMode::Relay),
         ("both", LinkMode::Both),
+        ("skip", LinkMode::Skip),
     ];
     let Some(mode) = mode else {
         return Some(LinkMode::Backfill);
@@ -308,7 +351,7 @@ fn check_mode(mode: Option<&str>, at: &KeyPath, problems: &mut Problems) -> Opti
     if let Some((_, mode)) = MODES.iter().find(|(name, _)| *name == mode) {
         return Some(*mode);
     }
-    let mut message = format!("{mode:?} is not one of \"backfill\", \"relay\", \"both\"");
+    let mut message = format!("{mode:?} is not one of \"backfill\", \"relay\", \"both\", \"skip\"");
     if let Some(suggestion) = did_you_mean(mode, MODES.map(|(name, _)| name)) {
         message.push_str(&format!(" (did you mean {suggestion:?}?)"));
     }

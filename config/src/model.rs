@@ -3,9 +3,9 @@
 use std::{collections::BTreeSet, fmt, path::PathBuf};
 
 use adapter_discord::config::DiscordConfig;
-use adapter_keybase::config::KeybaseConfig;
+use adapter_keybase::config::{ChatPattern, KeybaseConfig};
 use adapter_matrix::config::MatrixConfig;
-use bridge_core::{ChatRef, Platform, backfill::BackfillOptions, links::Link};
+use bridge_core::{ChatId, ChatRef, Platform, backfill::BackfillOptions, links::Link};
 
 /// The value of a link's `discord` or `matrix` key that asks kbbridge to create (or reuse, on
 /// later runs) a chat for the link. It stays the target's [`bridge_core::ChatId`] until then.
@@ -75,6 +75,13 @@ pub struct LinkConfig {
     pub link: Link,
     /// The platforms whose target was written `"auto"`.
     pub auto: BTreeSet<Platform>,
+    /// The chats the link names when its `keybase` is a pattern (`acme#*`, `direct:*`); its
+    /// source is then the pattern as written, until the wiring expands it into one link per
+    /// chat ([`LinkConfig::expand`]).
+    pub pattern: Option<ChatPattern>,
+    /// For a link expanded from a pattern: the pattern link's name (`--link` selects the
+    /// expansion by it).
+    pub group: Option<String>,
 }
 
 impl LinkConfig {
@@ -86,6 +93,25 @@ impl LinkConfig {
     /// Whether the target on `platform` is still to be created or found (`"auto"`).
     pub fn is_auto(&self, platform: Platform) -> bool {
         self.auto.contains(&platform)
+    }
+
+    /// Whether `name` selects this link: its own name, or the pattern link it came from.
+    pub fn is_named(&self, name: &str) -> bool {
+        self.link.name == name || self.group.as_deref() == Some(name)
+    }
+
+    /// The link for `chat` that this pattern link stands for: named `<name>/<chat>`, with the
+    /// same targets and mode.
+    pub fn expand(&self, chat: &ChatId) -> LinkConfig {
+        let mut link = self.link.clone();
+        link.name = format!("{}/{chat}", self.link.name);
+        link.source = ChatRef::new(Platform::Keybase, chat.clone());
+        LinkConfig {
+            link,
+            auto: self.auto.clone(),
+            pattern: None,
+            group: Some(self.link.name.clone()),
+        }
     }
 
     /// The targets whose chat is known (not `"auto"`).

@@ -271,7 +271,7 @@ fn messages_name_the_key_and_the_fix() {
     );
     let shown = err.to_string();
     for expected in [
-        r#"link[1].mode: "sync" is not one of "backfill", "relay", "both""#,
+        r#"link[1].mode: "sync" is not one of "backfill", "relay", "both", "skip""#,
         r#"link[3].discord: link[0] ("general") already copies acme#general into this Discord channel"#,
         r#"link[4].discord: Discord channel 112233445566778899 is already the target of link[0] ("general")"#,
         r#"link[5].matrix: link[4] ("other") already copies acme#other into an "auto" Matrix room"#,

@@ -9,13 +9,14 @@ use std::process::ExitCode;
 
 use bridge_config::Config;
 use bridge_core::{
-    HistorySource, MappingStore, Platform,
+    ChatId, HistorySource, MappingStore, Platform,
     links::Link,
     preflight::{Finding, Report, Verdict},
 };
 
 use crate::{
     output::{Escaped, outln},
+    patterns::Expanded,
     wiring,
 };
 
@@ -71,13 +72,23 @@ fn causes(e: &anyhow::Error) -> String {
 ///
 /// # Errors
 /// Only when no link matches (never for a failing check: those are printed and counted).
-pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
+pub async fn run(config: &Config, expanded: &[Expanded]) -> anyhow::Result<ExitCode> {
     let links = wiring::select_links(config, &[])?;
     outln!(
         "{}: {} link(s), mapping file is valid",
         Escaped(config.path.display()),
         links.len()
     )?;
+    for e in expanded {
+        let names: Vec<&str> = e.chats.iter().map(ChatId::as_str).collect();
+        outln!(
+            "  {} ({}): {} chat(s): {}",
+            Escaped(&e.link),
+            Escaped(&e.pattern),
+            e.chats.len(),
+            Escaped(names.join(", "))
+        )?;
+    }
     let mut tally = Tally::default();
     check_export(config, &links, &mut tally).await?;
     let store = check_database(config, &mut tally).await?;

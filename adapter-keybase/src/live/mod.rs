@@ -44,6 +44,35 @@ use crate::{
     exporter::{ExportError, chats},
 };
 
+/// Every chat this account has (kbbridge's names), as the exporter lists them (`list`, plus the
+/// channels of every team named there or in `teams`, joined or not): what a pattern link
+/// (`acme#*`) names when no export lists the chats.
+///
+/// # Errors
+/// The client's errors.
+pub async fn all_chats(
+    api: &mut ApiProcess,
+    teams: &BTreeSet<String>,
+) -> Result<Vec<ChatId>, ClientError> {
+    let all = chats::conversations(api, teams)
+        .await
+        .map_err(|e| match e {
+            ExportError::Client(c) => c,
+            other => ClientError::BadReply {
+                method: "list".to_owned(),
+                detail: other.to_string(),
+                excerpt: String::new(),
+            },
+        })?;
+    let mut names: Vec<ChatId> = all
+        .iter()
+        .map(|c| ChatId::new(c.channel.chat_name()))
+        .collect();
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
 /// The conversations of `chats` (kbbridge's names: `acme#general`, `alice,bob`), found as
 /// the exporter finds them (`list`, plus `listconvsonname` for each team, so channels not
 /// joined are found too): their conversation ids and channels, by chat. A chat not listed

@@ -15,6 +15,7 @@ mod demo;
 mod registration;
 mod replay;
 mod secrets;
+mod team;
 mod verify;
 
 use std::{

@@ -1,0 +1,199 @@
+//! A whole team in one step: a mapping file of two pattern links (`acme#*`, `direct:*`)
+//! migrates a generated team with subteams, nine channels and two direct conversations, each
+//! chat into its own room in the team's spaces, every message once.
+
+use std::{fs, path::Path};
+
+use adapter_keybase::export::chat_info;
+use adapter_matrix::{
+    localpart,
+    testing::{synapse, unique_prefix},
+};
+use bridge_core::ChatId;
+
+use super::{
+    Bridge,
+    verify::{expected, verify_room},
+};
+use crate::support::{kbbridge, keybase_standin, text};
+
+/// The team's channels (team, subteams) and the direct conversations.
+const CHATS: [(&str, &str); 11] = [
+    ("acme", "general"),
+    ("acme", "random"),
+    ("acme", "dev"),
+    ("acme", "design"),
+    ("acme.ops", "alerts"),
+    ("acme.ops", "deploys"),
+    ("acme.ops", "incidents"),
+    ("acme.ops.oncall", "pager"),
+    ("acme.sales", "leads"),
+    ("alice,bob", ""),
+    ("alice,bob,carol", ""),
+];
+
+/// A Keybase stand-in state with the team and its history (five messages a chat, a reply and
+/// a reaction in each), exported with `kbbridge export`; the export folder.
+fn team_export(dir: &Path) -> std::path::PathBuf {
+    let home = dir.join("keybase");
+    let write = |name: &str, content: &str| {
+        let path = home.join(name);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, content).unwrap();
+    };
+    write(
+        "users.json",
+        r#"{"me": "alice", "users": [{"username": "alice"}, {"username": "bob"},
+            {"username": "carol"}]}"#,
+    );
+    let members = r#"{"members": {"alice": "owner", "bob": "writer", "carol": "writer"}}"#;
+    write(
+        "teams.json",
+        &format!(
+            r#"{{"acme": {members}, "acme.ops": {members}, "acme.ops.oncall": {members},
+                "acme.sales": {members}}}"#
+        ),
+    );
+    let conversations: Vec<String> = CHATS
+        .iter()
+        .map(|(name, topic)| {
+            if topic.is_empty() {
+                format!(r#"{{"name": "{name}"}}"#)
+            } else {
+                format!(r#"{{"name": "{name}", "topic_name": "{topic}"}}"#)
+            }
+        })
+        .collect();
+    write(
+        "conversations.json",
+        &format!("[{}]", conversations.join(", ")),
+    );
+    for (c, (name, topic)) in CHATS.iter().enumerate() {
+        let chat = if topic.is_empty() {
+            (*name).to_owned()
+        } else {
+            format!("{name}#{topic}")
+        };
+        let t0 = 1_600_000_000_000_u64 + c as u64 * 100_000;
+        let who = ["alice", "bob", "carol"];
+        let mut lines: Vec<String> = (1..=5_u64)
+            .map(|id| {
+                let sender = who[(id as usize + c) % 2 + usize::from(chat.contains("carol"))];
+                let reply = if id == 3 { r#","reply_to":1"# } else { "" };
+                format!(
+                    r#"{{"id":{id},"sender":"{sender}","sent_at_ms":{},"type":"text","body":"{chat} message {id}"{reply}}}"#,
+                    t0 + id * 1000
+                )
+            })
+            .collect();
+        lines.push(format!(
+            r#"{{"id":6,"sender":"alice","sent_at_ms":{},"type":"reaction","target":2,"emoji":":+1:"}}"#,
+            t0 + 6000
+        ));
+        write(
+            &format!("messages/{chat}.jsonl"),
+            &(lines.join("\n") + "\n"),
+        );
+    }
+    let out = dir.join("export");
+    let done = kbbridge()
+        .args(["--config", dir.join("absent.toml").to_str().unwrap()])
+        .args(["export", out.to_str().unwrap(), "--chats", "--binary"])
+        .arg(keybase_standin())
+        .arg("--home")
+        .arg(&home)
+        .output()
+        .unwrap();
+    assert!(done.status.success(), "export: {}", text(&done.stderr));
+    out
+}
+
+/// The full alias of the alias localpart `local` (which holds the prefix already).
+fn full(bridge: &Bridge, local: &str) -> String {
+    format!("#{local}:{}", bridge.synapse.server_name)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_pattern_links_migrate_a_whole_team_with_its_subteams_and_direct_chats() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = team_export(dir.path());
+    let config = dir.path().join("kbbridge.toml");
+    fs::write(
+        &config,
+        format!(
+            "[keybase]\nexport = {:?}\n\n[matrix]\nserver_name = \"localhost\"\n\n\
+             [[link]]\nname = \"acme\"\nkeybase = \"acme#*\"\nmatrix = \"auto\"\n\n\
+             [[link]]\nname = \"direct\"\nkeybase = \"direct:*\"\nmatrix = \"auto\"\n",
+            export.display().to_string()
+        ),
+    )
+    .unwrap();
+    let bridge = Bridge {
+        dir,
+        config,
+        prefix: unique_prefix(),
+        synapse: synapse(),
+    };
+
+    let check = bridge.run(&["check"]);
+    let stdout = text(&check.stdout);
+    assert!(check.status.success(), "{stdout}\n{}", text(&check.stderr));
+    assert!(stdout.contains("acme (acme#*): 9 chat(s)"), "{stdout}");
+    assert!(stdout.contains("direct (direct:*): 2 chat(s)"), "{stdout}");
+
+    let out = bridge.run(&["backfill"]);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let read = bridge.synapse.read_back();
+    let expected = expected(&export).await;
+    let mut events = 0;
+    for (name, topic) in CHATS {
+        let chat = if topic.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{name}#{topic}")
+        };
+        let info = chat_info::describe(&ChatId::new(chat.as_str()), None);
+        let alias = localpart::room_alias(&bridge.prefix, &info);
+        let room = read.alias(&full(&bridge, &alias)).await.unwrap();
+        events += verify_room(&bridge, &read, &room, &expected[chat.as_str()]).await;
+    }
+    assert!(events >= 11 * 6, "only {events} events");
+
+    // The rooms sit in the team's spaces: acme ⊃ acme.ops ⊃ acme.ops.oncall ⊃ pager.
+    let oncall = read
+        .alias(&full(
+            &bridge,
+            &localpart::space_alias(
+                &bridge.prefix,
+                &["acme".into(), "ops".into(), "oncall".into()],
+            ),
+        ))
+        .await
+        .unwrap();
+    let ops = read
+        .alias(&full(
+            &bridge,
+            &localpart::space_alias(&bridge.prefix, &["acme".into(), "ops".into()]),
+        ))
+        .await
+        .unwrap();
+    let tree = read.hierarchy(&ops).await.unwrap();
+    let children: Vec<&str> =
+        tree.iter().find(|r| r["room_id"] == ops.as_str()).unwrap()["children_state"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s["state_key"].as_str())
+            .collect();
+    assert!(children.contains(&oncall.as_str()), "{children:?}");
+    assert_eq!(
+        children.len(),
+        4,
+        "alerts, deploys, incidents and the oncall space"
+    );
+}

@@ -53,8 +53,11 @@ pub enum Command {
     Plan(LinkFilter),
     /// Replay the export into the targets (resumable; re-running sends only what is missing).
     Backfill(LinkFilter),
-    /// Backfill, then keep relaying live (the relay comes in a later version).
+    /// Backfill the links that ask for it, then relay live until stopped.
     Run(LinkFilter),
+    /// Write a mapping file for everything in an export (one link per team, the direct
+    /// conversations together) to the `--config` path.
+    Init(InitArgs),
     /// Show backfill progress, pending sends and rejected messages from the database.
     Status,
     /// Print the appservice registration (YAML) to give the Matrix homeserver.
@@ -67,6 +70,27 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Write an export as one row per message: JSON, CSV or XLSX.
     Convert(ConvertArgs),
+}
+
+/// `kbbridge init`: the export, and the one target platform.
+#[derive(Debug, Clone, clap::Args)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["discord", "matrix"])))]
+pub struct InitArgs {
+    /// The Keybase export (a file or folder `plan` and `backfill` can read).
+    #[arg(value_name = "EXPORT")]
+    pub export: PathBuf,
+    /// Migrate to this Discord server (its ID: right-click the server, Copy Server ID).
+    #[arg(long, value_name = "GUILD_ID")]
+    pub discord: Option<String>,
+    /// Migrate to this Matrix homeserver (its server name, as in `@user:SERVER`).
+    #[arg(long, value_name = "SERVER_NAME")]
+    pub matrix: Option<String>,
+    /// Where kbbridge reaches the homeserver (default `https://SERVER_NAME`).
+    #[arg(long, value_name = "URL", requires = "matrix")]
+    pub homeserver: Option<String>,
+    /// What the links do: `backfill` (copy the history once), `relay` or `both`.
+    #[arg(long, default_value = "backfill", value_parser = ["backfill", "relay", "both"])]
+    pub mode: String,
 }
 
 /// Which links a command works on.

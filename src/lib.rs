@@ -9,7 +9,7 @@
 //! - [`progress`]: progress bars (terminal) or periodic log lines (otherwise).
 //! - [`wiring`]: config → store, export, sinks and backfill jobs.
 //! - [`patterns`]: pattern links (`acme#*`, `direct:*`) expanded into one link per chat.
-//! - `commands/`: one file per subcommand: `check`, `plan`, `backfill`, `run`, `status`,
+//! - `commands/`: one file per subcommand: `init`, `check`, `plan`, `backfill`, `run`, `status`,
 //!   `demo`, `matrix-registration`, and the export tools `export`, `inspect`, `convert`.
 
 #![warn(missing_docs)]
@@ -43,6 +43,8 @@ pub async fn run(
     // Export-folder verbs need no mapping file (`export` reads `[keybase]` when there is one).
     let command = match cli.command {
         Command::Export(args) => return commands::export::run(&cli.config, &args, shutdown).await,
+        // Writes the mapping file: there is none to read yet.
+        Command::Init(args) => return commands::init::run(&cli.config, &args),
         Command::Inspect(args) => return commands::inspect::run(&args),
         Command::Convert(args) => return commands::convert::run(&args),
         // Makes the Matrix tokens a file without them is refused for.
@@ -67,6 +69,7 @@ pub async fn run(
         Command::Demo => commands::demo::run(&config, display, shutdown).await,
         // Handled above, before the mapping file is read.
         Command::Export(_)
+        | Command::Init(_)
         | Command::Inspect(_)
         | Command::Convert(_)
         | Command::MatrixRegistration

@@ -5,6 +5,7 @@ pub mod check;
 pub mod convert;
 pub mod demo;
 pub mod export;
+pub mod init;
 pub mod inspect;
 pub mod matrix_registration;
 pub mod plan;

@@ -27,8 +27,10 @@ pub async fn run(config: &Config, filter: &LinkFilter) -> anyhow::Result<ExitCod
     let export = wiring::open_export(config)?;
     let store = wiring::open_store(config).await?;
 
+    // Names expanded from a pattern (`acme/acme#general`) are long: the column fits them.
+    let width = links.iter().map(|l| l.name.chars().count()).max().unwrap_or(0).max(16);
     outln!(
-        "{:<16} {:<22} {:>8}  {:<28} {:>8} {:>9} {:>10}",
+        "{:<width$} {:<22} {:>8}  {:<28} {:>8} {:>9} {:>10}",
         "link",
         "source",
         "messages",
@@ -59,7 +61,7 @@ pub async fn run(config: &Config, filter: &LinkFilter) -> anyhow::Result<ExitCod
             *left_per_platform.entry(target.platform).or_default() += left;
             total_left += left;
             outln!(
-                "{:<16} {:<22} {:>8}  {:<28} {:>8} {:>9} {:>10}",
+                "{:<width$} {:<22} {:>8}  {:<28} {:>8} {:>9} {:>10}",
                 Escaped(&link.name),
                 Escaped(&link.source.chat),
                 count,

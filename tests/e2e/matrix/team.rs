@@ -197,3 +197,80 @@ async fn two_pattern_links_migrate_a_whole_team_with_its_subteams_and_direct_cha
         "alerts, deploys, incidents and the oncall space"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn init_writes_a_mapping_file_that_checks_plans_and_migrates_with_no_hand_edit() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = team_export(dir.path());
+    let config = dir.path().join("kbbridge.toml");
+    let synapse = synapse();
+    let init = kbbridge()
+        .args(["--config", config.to_str().unwrap(), "init"])
+        .arg(&export)
+        .args(["--matrix", &synapse.server_name, "--homeserver"])
+        .arg(synapse.url.as_str())
+        .output()
+        .unwrap();
+    let stdout = text(&init.stdout);
+    assert!(init.status.success(), "{stdout}\n{}", text(&init.stderr));
+    assert!(
+        stdout.contains("next: set KBBRIDGE__MATRIX__AS_TOKEN"),
+        "{stdout}"
+    );
+    let written = fs::read_to_string(&config).unwrap();
+    assert!(written.contains("keybase = \"acme#*\""), "{written}");
+    assert!(written.contains("keybase = \"direct:*\""), "{written}");
+    assert!(
+        !written.contains("as_token ="),
+        "no secret in the file: {written}"
+    );
+
+    // A second init never overwrites it.
+    let again = kbbridge()
+        .args(["--config", config.to_str().unwrap(), "init"])
+        .arg(&export)
+        .args(["--matrix", "elsewhere.org"])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(
+        text(&again.stderr).contains("exists already"),
+        "{}",
+        text(&again.stderr)
+    );
+    assert_eq!(fs::read_to_string(&config).unwrap(), written);
+
+    let bridge = Bridge {
+        dir,
+        config,
+        prefix: unique_prefix(),
+        synapse,
+    };
+    for command in ["check", "plan", "backfill"] {
+        let out = bridge.run(&[command]);
+        assert!(
+            out.status.success(),
+            "{command}: {}\n{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+    }
+    let read = bridge.synapse.read_back();
+    let expected = expected(&export).await;
+    for (name, topic) in CHATS {
+        let chat = if topic.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{name}#{topic}")
+        };
+        let info = chat_info::describe(&ChatId::new(chat.as_str()), None);
+        let room = read
+            .alias(&full(
+                &bridge,
+                &localpart::room_alias(&bridge.prefix, &info),
+            ))
+            .await
+            .unwrap();
+        verify_room(&bridge, &read, &room, &expected[chat.as_str()]).await;
+    }
+}

@@ -116,7 +116,15 @@ fn full_example_sets_every_key() {
     assert_eq!(config.backfill.retry.max_delay.as_millis(), 60_000);
     assert!(config.database_url.ends_with("config/examples/kbbridge.db"));
 
-    assert_eq!(config.links.len(), 3);
+    assert_eq!(config.links.len(), 5);
+    let ops = config.link("ops").unwrap();
+    assert_eq!(
+        ops.pattern,
+        Some(adapter_keybase::config::ChatPattern::Team(
+            "acme.ops".into()
+        ))
+    );
+    assert_eq!(config.link("ops-noise").unwrap().link.mode, LinkMode::Skip);
     let general = config.link("general").unwrap();
     assert_eq!(general.link.mode, LinkMode::Both);
     assert_eq!(

@@ -28,7 +28,12 @@ pub async fn run(config: &Config, filter: &LinkFilter) -> anyhow::Result<ExitCod
     let store = wiring::open_store(config).await?;
 
     // Names expanded from a pattern (`acme/acme#general`) are long: the column fits them.
-    let width = links.iter().map(|l| l.name.chars().count()).max().unwrap_or(0).max(16);
+    let width = links
+        .iter()
+        .map(|l| l.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(16);
     outln!(
         "{:<width$} {:<22} {:>8}  {:<28} {:>8} {:>9} {:>10}",
         "link",

@@ -58,6 +58,9 @@ pub enum Command {
     /// Write a mapping file for everything in an export (one link per team, the direct
     /// conversations together) to the `--config` path.
     Init(InitArgs),
+    /// Read every backfilled chat back and compare it with the export: exit 0 only when each
+    /// message is there once, in order, untouched.
+    Verify(LinkFilter),
     /// Show backfill progress, pending sends and rejected messages from the database.
     Status,
     /// Print the appservice registration (YAML) to give the Matrix homeserver.

@@ -27,6 +27,7 @@ pub mod markdown;
 pub mod names;
 pub mod permissions;
 pub mod preflight;
+mod read_back;
 mod reconcile;
 pub mod sink;
 pub mod split;

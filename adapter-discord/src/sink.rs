@@ -540,6 +540,10 @@ impl Sink for DiscordSink {
         Ok(self.reconcile(to, &out).await?)
     }
 
+    async fn read_back(&self, chat: &ChatId) -> Result<Vec<bridge_core::Posted>, AdapterError> {
+        Ok(self.read_back_channel(chat).await?)
+    }
+
     async fn resolve_chat(
         &self,
         source: &ChatInfo,

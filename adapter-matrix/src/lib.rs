@@ -50,6 +50,7 @@ pub mod media;
 pub mod parts;
 pub mod ping;
 pub mod preflight;
+pub mod read_back;
 mod reconcile;
 pub mod registration;
 mod rooms;

@@ -352,6 +352,19 @@ impl Sink for MatrixSink {
         Ok(reconcile::find(&self.client, &room, out.msg, out.part).await?)
     }
 
+    /// The room's messages and reactions (`read_back.rs`); kbbridge's are the bot's and its
+    /// ghosts'.
+    async fn read_back(&self, chat: &ChatId) -> Result<Vec<bridge_core::Posted>, AdapterError> {
+        let room = parse_room(chat.as_str())?;
+        let bot = self.client.bot().as_str().to_owned();
+        let prefix = format!("@{}", self.config.ghost_prefix);
+        let server = format!(":{}", self.client.server_name());
+        let ours = |sender: &str| {
+            sender == bot || (sender.starts_with(&prefix) && sender.ends_with(&server))
+        };
+        Ok(crate::read_back::read_back(&self.client, &room, ours).await?)
+    }
+
     /// An `m.replace` of `target`'s text, sent by the ghost (or the bot) that sent `target`;
     /// files are not changed.
     async fn edit(

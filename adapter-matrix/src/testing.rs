@@ -173,6 +173,29 @@ impl ReadBack {
         serde_json::from_slice(&bytes).map_err(|e| format!("GET {path}: {e}"))
     }
 
+    /// `PUT` `body` to a client-API path as the appservice (add `?user_id=` to act as one of
+    /// its users), as someone tampering with the room by hand would; the JSON answer.
+    ///
+    /// # Errors
+    /// The status and body of any non-2xx answer.
+    pub async fn put(&self, path: &str, body: &Value) -> Result<Value, String> {
+        let resp = self
+            .http
+            .put(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .map_err(|e| format!("PUT {path}: {e}"))?;
+        let status = resp.status();
+        let text = resp.text().await.map_err(|e| format!("PUT {path}: {e}"))?;
+        if !status.is_success() {
+            return Err(format!("PUT {path}: {status} {text}"));
+        }
+        serde_json::from_str(&text).map_err(|e| format!("PUT {path}: {e}"))
+    }
+
     /// `GET` a path and its raw body.
     ///
     /// # Errors

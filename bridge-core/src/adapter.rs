@@ -223,6 +223,26 @@ pub struct TextPart<'a> {
     pub part: u32,
 }
 
+/// One message (or other event, such as a Matrix reaction) of a target chat, read back for
+/// `kbbridge verify` ([`Sink::read_back`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Posted {
+    /// Its ID on the target.
+    pub id: MsgId,
+    /// Posted by kbbridge (its bot, ghosts or webhook).
+    pub ours: bool,
+    /// The copy part it says it is (origin and part number), where the target keeps that
+    /// (Matrix events carry it); `None` elsewhere.
+    pub source: Option<(crate::ids::MsgRef, u32)>,
+    /// Deleted since (still listed, as Matrix lists redacted events).
+    pub gone: bool,
+    /// Edited since it was posted.
+    pub edited: bool,
+    /// Its text now, for naming it and for finding a copy posted twice where the target keeps
+    /// no source.
+    pub text: String,
+}
+
 /// A place messages can be written to.
 #[async_trait]
 pub trait Sink: Send + Sync {
@@ -264,6 +284,15 @@ pub trait Sink: Send + Sync {
         _out: Outgoing<'_>,
     ) -> Result<Option<MsgId>, AdapterError> {
         Err(AdapterError::Unsupported("finding a sent message"))
+    }
+
+    /// Everything in `chat`, oldest first, for `kbbridge verify`: what kbbridge posted and
+    /// what others did, with what the target says of each.
+    ///
+    /// # Errors
+    /// [`AdapterError::Unsupported`] unless the sink implements it.
+    async fn read_back(&self, _chat: &ChatId) -> Result<Vec<Posted>, AdapterError> {
+        Err(AdapterError::Unsupported("reading a chat back"))
     }
 
     /// Replaces the content of a message this sink sent.

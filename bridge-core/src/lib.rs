@@ -48,9 +48,10 @@ pub mod secret;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod verify;
 
 pub use adapter::{
-    AdapterError, BoxError, HistorySource, Incoming, LiveSource, Mode, Outgoing, Page,
+    AdapterError, BoxError, HistorySource, Incoming, LiveSource, Mode, Outgoing, Page, Posted,
     ReactionStyle, Sink, TextPart,
 };
 pub use ids::{ChatId, ChatRef, Cursor, MsgId, MsgRef, Platform, UserId};

@@ -179,6 +179,9 @@ pub struct FakeSink {
     resolving: AtomicUsize,
     max_resolving: AtomicUsize,
     resolved: AtomicUsize,
+    /// Whether [`Sink::read_back`] tells each post's source part (as Matrix does; Discord
+    /// does not).
+    sources: bool,
 }
 
 /// Counts a send as in flight until dropped (a dropped send future counts too).
@@ -212,6 +215,7 @@ impl FakeSink {
             resolving: AtomicUsize::new(0),
             max_resolving: AtomicUsize::new(0),
             resolved: AtomicUsize::new(0),
+            sources: true,
         }
     }
 
@@ -342,6 +346,26 @@ impl FakeSink {
         Ok(id)
     }
 
+    /// Makes [`Sink::read_back`] tell no post's source, like a target that keeps none.
+    pub fn without_sources(mut self) -> Self {
+        self.sources = false;
+        self
+    }
+
+    /// Posts the part `id` again, as someone re-posting a copy by hand would; the new ID.
+    ///
+    /// # Panics
+    /// When `id` was never delivered.
+    pub fn repost(&self, id: &MsgId) -> MsgId {
+        let original = self
+            .delivered()
+            .into_iter()
+            .find(|d| &d.id == id)
+            .expect("a delivered part");
+        let to = original.to.clone();
+        self.record(&to, original).expect("recorded")
+    }
+
     /// Makes every send take `latency` (on tokio's clock).
     pub fn with_latency(mut self, latency: Duration) -> Self {
         self.latency = latency;
@@ -452,6 +476,29 @@ impl Sink for FakeSink {
             Some(e) => Err(e),
             None => Ok(id),
         }
+    }
+
+    /// What was delivered to `chat`, with the deletes and edits asked for since; each says
+    /// its source part, as Matrix events do.
+    async fn read_back(&self, chat: &ChatId) -> Result<Vec<crate::Posted>, AdapterError> {
+        let actions = self.actions();
+        Ok(self
+            .delivered()
+            .into_iter()
+            .filter(|d| &d.to == chat)
+            .map(|d| crate::Posted {
+                gone: actions
+                    .iter()
+                    .any(|a| matches!(a, Action::Delete(c, id) if c == chat && id == &d.id)),
+                edited: actions
+                    .iter()
+                    .any(|a| matches!(a, Action::Edit(c, id, _) if c == chat && id == &d.id)),
+                ours: true,
+                source: self.sources.then_some((d.origin, d.part)),
+                text: d.text,
+                id: d.id,
+            })
+            .collect())
     }
 
     async fn find_sent(

@@ -12,3 +12,4 @@ pub mod plan;
 mod report;
 pub mod run;
 pub mod status;
+pub mod verify;

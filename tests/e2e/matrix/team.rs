@@ -274,3 +274,116 @@ async fn init_writes_a_mapping_file_that_checks_plans_and_migrates_with_no_hand_
         verify_room(&bridge, &read, &room, &expected[chat.as_str()]).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_passes_a_complete_migration_and_names_each_copy_changed_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = team_export(dir.path());
+    let config = dir.path().join("kbbridge.toml");
+    fs::write(
+        &config,
+        format!(
+            "[keybase]\nexport = {:?}\n\n[matrix]\nserver_name = \"localhost\"\n\n\
+             [[link]]\nname = \"acme\"\nkeybase = \"acme#*\"\nmatrix = \"auto\"\n",
+            export.display().to_string()
+        ),
+    )
+    .unwrap();
+    let bridge = Bridge {
+        dir,
+        config,
+        prefix: unique_prefix(),
+        synapse: synapse(),
+    };
+    let out = bridge.run(&["backfill"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = bridge.run(&["verify"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    assert!(
+        stdout.contains("9 target chat(s) verified, 0 with problems"),
+        "{stdout}"
+    );
+
+    // By hand in acme#dev's room: message 1's copy redacted, message 2's posted again by its
+    // ghost, message 4's edited by its ghost.
+    let read = bridge.synapse.read_back();
+    let info = chat_info::describe(&ChatId::new("acme#dev"), None);
+    let room = read
+        .alias(&full(
+            &bridge,
+            &localpart::room_alias(&bridge.prefix, &info),
+        ))
+        .await
+        .unwrap();
+    let events = read.messages(&room).await.unwrap();
+    let copy = |n: u64| -> serde_json::Value {
+        events
+            .iter()
+            .find(|e| e["content"]["body"] == format!("acme#dev message {n}").as_str())
+            .cloned()
+            .unwrap()
+    };
+    let path = |kind: &str, sender: &str, txn: &str| {
+        format!(
+            "/_matrix/client/v3/rooms/{}/{kind}/{txn}?user_id={}",
+            adapter_matrix::testing::segment(&room),
+            adapter_matrix::testing::segment(sender)
+        )
+    };
+    let first = copy(1);
+    let bot = bridge.bot();
+    read.put(
+        &format!(
+            "/_matrix/client/v3/rooms/{}/redact/{}/hand-1?user_id={}",
+            adapter_matrix::testing::segment(&room),
+            adapter_matrix::testing::segment(first["event_id"].as_str().unwrap()),
+            adapter_matrix::testing::segment(&bot)
+        ),
+        &serde_json::json!({}),
+    )
+    .await
+    .unwrap();
+    let second = copy(2);
+    let sender = second["sender"].as_str().unwrap();
+    read.put(
+        &path("send/m.room.message", sender, "hand-2"),
+        &second["content"],
+    )
+    .await
+    .unwrap();
+    let fourth = copy(4);
+    let sender = fourth["sender"].as_str().unwrap();
+    read.put(
+        &path("send/m.room.message", sender, "hand-3"),
+        &serde_json::json!({
+            "msgtype": "m.text", "body": "* changed",
+            "m.new_content": {"msgtype": "m.text", "body": "changed"},
+            "m.relates_to": {"rel_type": "m.replace", "event_id": fourth["event_id"]},
+        }),
+    )
+    .await
+    .unwrap();
+
+    let out = bridge.run(&["verify"]);
+    let stdout = text(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("8 target chat(s) verified, 1 with problems"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("acme/acme#dev → matrix:"), "{stdout}");
+    assert!(stdout.contains("FAILED: 3 problem(s)"), "{stdout}");
+    assert!(
+        stdout.contains("keybase:acme#dev:1 part 0: missing on the target"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("keybase:acme#dev:2 part 0: also posted as"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("keybase:acme#dev:4 part 0: edited on the target"),
+        "{stdout}"
+    );
+}

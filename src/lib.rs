@@ -60,12 +60,14 @@ pub async fn run(
     let mut config = wiring::load_config(&cli.config)?;
     let expanded = patterns::expand_links(&mut config).await?;
     match command {
-        Command::Check => commands::check::run(&config, &expanded).await,
+        Command::Check => commands::check::run(&config, &expanded.patterns).await,
         Command::Plan(filter) => commands::plan::run(&config, &filter).await,
         Command::Backfill(filter) => {
             commands::backfill::run(&config, &filter, display, shutdown).await
         }
-        Command::Run(filter) => commands::run::run(&config, &filter, display, shutdown).await,
+        Command::Run(filter) => {
+            commands::run::run(&config, &expanded, &filter, display, shutdown).await
+        }
         Command::Verify(filter) => commands::verify::run(&config, &filter).await,
         Command::Demo => commands::demo::run(&config, display, shutdown).await,
         // Handled above, before the mapping file is read.

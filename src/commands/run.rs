@@ -17,8 +17,9 @@ use tracing::{error, info, warn};
 use crate::{
     cli::LinkFilter,
     commands::{backfill, report},
-    live::{self, LiveSinks},
+    live::{self, Growth, KeybaseSide, LiveSinks},
     logging::Display,
+    patterns::Expansion,
     wiring,
 };
 
@@ -33,6 +34,7 @@ const QUEUE: usize = 1024;
 /// stopped on an error.
 pub async fn run(
     config: &Config,
+    expansion: &Expansion,
     filter: &LinkFilter,
     display: Display,
     shutdown: CancellationToken,
@@ -44,16 +46,37 @@ pub async fn run(
         return backfill::run(config, filter, display, shutdown).await;
     }
     let store = wiring::open_store(config).await?;
-    let result = relay(config, &links, &relaying, &store, display, shutdown).await;
+    let growth = growth(config, expansion, filter);
+    let result = relay(config, &links, &relaying, &store, growth, display, shutdown).await;
     store.close().await;
     result
 }
 
+/// The relaying pattern links, to link the channels created on Keybase while kbbridge runs
+/// (none when `--link` narrows the run).
+fn growth(config: &Config, expansion: &Expansion, filter: &LinkFilter) -> Option<Growth> {
+    let templates: Vec<_> = expansion
+        .patterns
+        .iter()
+        .map(|e| e.template.clone())
+        .filter(|t| t.link.mode.relays())
+        .filter(|t| filter.links.is_empty() || filter.links.contains(&t.link.name))
+        .collect();
+    if templates.is_empty() {
+        return None;
+    }
+    let mut known = expansion.reserved.clone();
+    known.extend(config.links.iter().map(|l| l.link.source.chat.clone()));
+    Some(Growth { templates, known })
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn relay(
     config: &Config,
     links: &[&Link],
     relaying: &[&Link],
     store: &MappingStore,
+    growth: Option<Growth>,
     display: Display,
     shutdown: CancellationToken,
 ) -> anyhow::Result<ExitCode> {
@@ -107,21 +130,35 @@ async fn relay(
         return finish(stop, tx, relay_task, matrix, None).await;
     }
     let keybase_chats = live_keybase_chats(&resolved, &outcomes);
-    let keybase = if keybase_chats.is_empty() {
+    let keybase = if keybase_chats.is_empty() && growth.is_none() {
         None
     } else {
-        Some(
-            live::start_keybase(
-                config,
-                store,
-                &sinks.keybase,
-                &keybase_chats,
-                export.as_deref(),
-                tx.clone(),
-                stop.clone(),
-            )
-            .await?,
+        let started = live::start_keybase(
+            config,
+            store,
+            &sinks.keybase,
+            &keybase_chats,
+            export.as_deref(),
+            tx.clone(),
+            stop.child_token(),
         )
+        .await?;
+        let side = KeybaseSide {
+            config: config.clone(),
+            store: store.clone(),
+            sinks: sinks.clone(),
+            relay: Arc::clone(&engine),
+            rooms: matrix.as_ref().map(|m| m.rooms.clone()),
+            export: export.clone(),
+            out: tx.clone(),
+            stop: stop.clone(),
+        };
+        Some(tokio::spawn(live::keep_keybase(
+            side,
+            started,
+            keybase_chats,
+            growth,
+        )))
     };
     info!(
         links = resolved.len(),
@@ -129,7 +166,7 @@ async fn relay(
     );
 
     // Runs until shutdown or until a part stops on its own (which is an error).
-    let mut keybase_task = keybase.map(|k| k.task);
+    let mut keybase_task = keybase;
     let mut matrix_task = matrix.as_mut().map(|m| &mut m.task);
     let failure = tokio::select! {
         // First: on shutdown every part ends too, and that is not a failure.

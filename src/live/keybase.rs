@@ -32,6 +32,8 @@ const CATCH_UP_PAGE: u32 = 100;
 pub struct KeybaseLive {
     /// Ends when the feed stops: on shutdown, or with why it could not go on.
     pub task: JoinHandle<anyhow::Result<()>>,
+    /// Stops this feed (the token it was started with).
+    pub stop: CancellationToken,
 }
 
 /// Starts following `chats` on the Keybase account of `[keybase]`, each after its position:
@@ -127,12 +129,13 @@ pub async fn start_keybase(
     let listen = ApiListen::new(cli, ListenOptions::default());
     let feed = KeybaseFeed::new(&listen, CATCH_UP_PAGE);
     let (items_tx, items) = mpsc::channel(256);
+    let stop = shutdown.clone();
     let task = tokio::spawn(async move {
         let feeding = feed.run(reader, api, followed, items_tx, shutdown);
         let (fed, ()) = tokio::join!(feeding, hand_over(items, out));
         fed.context("the Keybase live feed stopped")
     });
-    Ok(KeybaseLive { task })
+    Ok(KeybaseLive { task, stop })
 }
 
 /// Hands the feed's events to the relay, in order.

@@ -19,6 +19,8 @@ pub struct MatrixLive {
     pub listening: Listening,
     /// The pump: ends on shutdown, or with the store's error.
     pub task: JoinHandle<anyhow::Result<()>>,
+    /// The rooms the listener takes events from (rooms of links added later join them).
+    pub rooms: KnownRooms,
 }
 
 /// Listens on `matrix.listen` for the rooms among `chats`, pings the homeserver so it sends
@@ -42,7 +44,7 @@ pub async fn start_matrix(
     for chat in chats.iter().filter(|c| c.platform == Platform::Matrix) {
         rooms.insert(&chat.chat);
     }
-    let listening = appservice::start(section, sink.client(), store.clone(), rooms)
+    let listening = appservice::start(section, sink.client(), store.clone(), rooms.clone())
         .await
         .context("cannot receive from the Matrix homeserver")?;
     let client = Arc::new(MatrixClient::for_config(section)?);
@@ -54,5 +56,9 @@ pub async fn start_matrix(
             .await
             .context("the Matrix inbox cannot be read")
     });
-    Ok(MatrixLive { listening, task })
+    Ok(MatrixLive {
+        listening,
+        task,
+        rooms,
+    })
 }

@@ -4,6 +4,8 @@
 //! - `targets.rs`: each relaying link's chats, its targets found or made as a backfill would.
 //! - `keybase.rs`: the supervised api-listen with its catch-ups, from each chat's position.
 //! - `matrix.rs`: the appservice listener and its inbox, handed to the relay.
+//! - `growth.rs`: the Keybase feed kept running, and a channel created on Keybase while
+//!   kbbridge runs linked when a relaying pattern link names it.
 //!
 //! Order of a start (relay.md §4.3): the Matrix listener and the relay start first (what
 //! Matrix users say goes to Keybase at once; what the homeserver queued while kbbridge was
@@ -11,11 +13,13 @@
 //! chat after the later of the export's newest message and the stored live position, so what
 //! was said on Keybase during the backfill or the downtime comes after the history, once.
 
+mod growth;
 mod keybase;
 mod matrix;
 mod targets;
 
 pub use self::{
+    growth::{Growth, KeybaseSide, keep_keybase},
     keybase::start_keybase,
     matrix::{MatrixLive, start_matrix},
     targets::{LiveSinks, resolve_links},

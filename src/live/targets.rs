@@ -16,6 +16,7 @@ use tracing::warn;
 use crate::wiring;
 
 /// The sinks the relay writes with, kept concrete where the live side needs more of them.
+#[derive(Clone)]
 pub struct LiveSinks {
     /// Writes into Keybase (its `chat api` process is shared with the Keybase feed).
     pub keybase: Arc<KeybaseSink>,

@@ -26,6 +26,39 @@ pub struct Expanded {
     pub pattern: ChatPattern,
     /// The chats it took, in name order.
     pub chats: Vec<ChatId>,
+    /// The pattern link itself, to expand chats that appear later.
+    pub template: LinkConfig,
+}
+
+/// The chats every link names explicitly (a pattern never takes them), before expansion.
+pub fn explicit_chats(config: &Config) -> BTreeSet<ChatId> {
+    config
+        .links
+        .iter()
+        .filter(|l| l.pattern.is_none())
+        .map(|l| l.link.source.chat.clone())
+        .collect()
+}
+
+/// The template among `templates` that takes `chat`: the narrowest pattern naming it.
+pub fn taker<'a>(templates: &'a [LinkConfig], chat: &ChatId) -> Option<&'a LinkConfig> {
+    templates
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| Some((i, l, l.pattern.as_ref()?)))
+        .filter(|(_, _, p)| p.matches(chat))
+        .max_by_key(|(i, _, p)| (p.depth(), std::cmp::Reverse(*i)))
+        .map(|(_, l, _)| l)
+}
+
+/// What the expansion of a mapping file did.
+#[derive(Clone, Debug, Default)]
+pub struct Expansion {
+    /// Each pattern link and the chats it took.
+    pub patterns: Vec<Expanded>,
+    /// The chats links name one by one (`mode = "skip"` ones included): no pattern takes them,
+    /// now or when they appear later.
+    pub reserved: BTreeSet<ChatId>,
 }
 
 /// Expands the pattern links of `config` in place; what each became.
@@ -33,17 +66,19 @@ pub struct Expanded {
 /// # Errors
 /// When the chats cannot be listed: the export cannot be read, or (without an export) the
 /// Keybase client cannot be asked.
-pub async fn expand_links(config: &mut Config) -> anyhow::Result<Vec<Expanded>> {
+pub async fn expand_links(config: &mut Config) -> anyhow::Result<Expansion> {
+    let reserved = explicit_chats(config);
     let has_patterns = config.links.iter().any(|l| l.pattern.is_some());
-    let has_skips = config.links.iter().any(|l| l.link.mode == LinkMode::Skip);
     if !has_patterns {
-        if has_skips {
-            config.links.retain(|l| l.link.mode != LinkMode::Skip);
-        }
-        return Ok(Vec::new());
+        config.links.retain(|l| l.link.mode != LinkMode::Skip);
+        return Ok(Expansion {
+            patterns: Vec::new(),
+            reserved,
+        });
     }
     let chats = available_chats(config).await?;
-    Ok(expand(config, &chats))
+    let patterns = expand(config, &chats);
+    Ok(Expansion { patterns, reserved })
 }
 
 /// The chats patterns are expanded against.
@@ -71,12 +106,7 @@ async fn available_chats(config: &Config) -> anyhow::Result<Vec<ChatId>> {
 
 /// Expands against `chats`.
 pub fn expand(config: &mut Config, chats: &[ChatId]) -> Vec<Expanded> {
-    let explicit: BTreeSet<ChatId> = config
-        .links
-        .iter()
-        .filter(|l| l.pattern.is_none())
-        .map(|l| l.link.source.chat.clone())
-        .collect();
+    let explicit = explicit_chats(config);
     // Each chat to the narrowest pattern naming it (the first in file order among equals).
     let mut taken: BTreeMap<ChatId, usize> = BTreeMap::new();
     for chat in chats.iter().filter(|c| !explicit.contains(*c)) {
@@ -118,6 +148,7 @@ pub fn expand(config: &mut Config, chats: &[ChatId]) -> Vec<Expanded> {
                     link: link.link.name.clone(),
                     pattern: pattern.clone(),
                     chats: mine,
+                    template: link.clone(),
                 });
             }
         }

@@ -90,11 +90,16 @@ impl Relay {
         leases: &mut Leases,
     ) -> Result<Outcome, RelayError> {
         let from = incoming.event.subject().chat_ref();
-        let Some((link, others)) = self.router.route(&from) else {
+        let route = self
+            .router
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .route(&from)
+            .map(|(link, others)| (link.clone(), others.to_vec()));
+        let Some((link, others)) = route else {
             debug!(chat = %from, "event of a chat no link names; ignored");
             return Ok(Outcome::Done(Applied::Unrouted));
         };
-        let others = others.to_vec();
         if incoming.own {
             return Ok(Outcome::Done(Applied::Echo));
         }

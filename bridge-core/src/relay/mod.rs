@@ -145,7 +145,8 @@ impl Queued {
 pub struct Relay {
     store: MappingStore,
     sinks: BTreeMap<Platform, Arc<dyn Sink>>,
-    router: Router,
+    /// Behind a lock: links are added while the relay runs (a channel created on Keybase).
+    router: std::sync::RwLock<Router>,
     options: RelayOptions,
     lease: LeaseOptions,
 }
@@ -169,10 +170,21 @@ impl Relay {
         Self {
             store,
             sinks,
-            router,
+            router: std::sync::RwLock::new(router),
             options,
             lease,
         }
+    }
+
+    /// Relays `link` from now on (a chat created while the relay runs).
+    ///
+    /// # Errors
+    /// [`RouteConflict`] when one of its chats is already relayed by another link.
+    pub fn add_link(&self, link: &RelayLink) -> Result<(), RouteConflict> {
+        self.router
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .add(link)
     }
 
     /// Takes leases under `holder` instead of this process's own name (tests that play

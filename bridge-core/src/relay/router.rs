@@ -37,21 +37,35 @@ impl Router {
     /// # Errors
     /// [`RouteConflict`] when two links name the same chat.
     pub fn new(links: &[RelayLink]) -> Result<Self, RouteConflict> {
-        let mut routes: HashMap<ChatRef, (Arc<str>, Vec<ChatRef>)> = HashMap::new();
+        let mut router = Self::default();
         for link in links {
-            for chat in &link.chats {
-                let others = link.chats.iter().filter(|c| *c != chat).cloned().collect();
-                if let Some((first, _)) = routes.get(chat) {
-                    return Err(RouteConflict {
-                        chat: chat.clone(),
-                        first: first.clone(),
-                        second: link.name.clone(),
-                    });
-                }
-                routes.insert(chat.clone(), (link.name.clone(), others));
-            }
+            router.add(link)?;
         }
-        Ok(Self { routes })
+        Ok(router)
+    }
+
+    /// Adds the routes of `link`; none is added when one of its chats is already routed.
+    ///
+    /// # Errors
+    /// [`RouteConflict`] when another link names one of its chats.
+    pub fn add(&mut self, link: &RelayLink) -> Result<(), RouteConflict> {
+        if let Some((chat, (first, _))) = link
+            .chats
+            .iter()
+            .find_map(|c| self.routes.get(c).map(|r| (c, r)))
+        {
+            return Err(RouteConflict {
+                chat: chat.clone(),
+                first: first.clone(),
+                second: link.name.clone(),
+            });
+        }
+        for chat in &link.chats {
+            let others = link.chats.iter().filter(|c| *c != chat).cloned().collect();
+            self.routes
+                .insert(chat.clone(), (link.name.clone(), others));
+        }
+        Ok(())
     }
 
     /// The link of `chat` and the chats its events go to; `None` for a chat no link names.

@@ -1,0 +1,163 @@
+//! The Keybase side kept running, and grown: a channel created on Keybase while kbbridge runs,
+//! named by a relaying pattern link (`acme#*`), is linked, its targets made, and relayed from
+//! its first message.
+//!
+//! The account's chats are listed every [`WATCH`]; a new one taken by a pattern becomes that
+//! pattern's link (`<link>/<chat>`), its targets are set up as any link's are, the relay routes
+//! it, and the Keybase feed is restarted with it (its position is stored as 0 first, so the
+//! catch-up of the restart reads it from the start).
+
+use std::{collections::BTreeSet, sync::Arc, time::Duration};
+
+use adapter_keybase::{KeybaseExport, config::ChatPattern, live::all_chats};
+use adapter_matrix::appservice::KnownRooms;
+use bridge_config::{Config, LinkConfig};
+use bridge_core::{
+    ChatId, ChatRef, Cursor, MappingStore, Platform,
+    relay::{Queued, Relay},
+};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use super::{keybase::KeybaseLive, start_keybase, targets::LiveSinks};
+use crate::patterns;
+
+/// How often the account's chats are listed for new ones.
+pub const WATCH: Duration = Duration::from_secs(30);
+
+/// Which chats may appear and be linked.
+#[derive(Clone, Debug)]
+pub struct Growth {
+    /// The relaying pattern links.
+    pub templates: Vec<LinkConfig>,
+    /// Chats never taken by a pattern: named by a link of their own, or already linked.
+    pub known: BTreeSet<ChatId>,
+}
+
+/// What the Keybase side needs to grow.
+pub struct KeybaseSide {
+    /// The mapping file.
+    pub config: Config,
+    /// The store.
+    pub store: MappingStore,
+    /// The sinks (targets are set up with them).
+    pub sinks: LiveSinks,
+    /// The relay, which routes new links.
+    pub relay: Arc<Relay>,
+    /// The Matrix rooms the listener takes events from, when a link has a Matrix side.
+    pub rooms: Option<KnownRooms>,
+    /// The export, for positions.
+    pub export: Option<Arc<KeybaseExport>>,
+    /// Where events go.
+    pub out: mpsc::Sender<Queued>,
+    /// Stops everything.
+    pub stop: CancellationToken,
+}
+
+/// Runs the Keybase feed of `chats` until it ends (on `side.stop`, or with its error); with
+/// `growth`, links the channels that appear meanwhile.
+///
+/// # Errors
+/// The feed's error, or the store's while linking a new channel.
+pub async fn keep_keybase(
+    side: KeybaseSide,
+    mut live: KeybaseLive,
+    mut chats: Vec<ChatRef>,
+    growth: Option<Growth>,
+) -> anyhow::Result<()> {
+    let Some(mut growth) = growth.filter(|g| !g.templates.is_empty()) else {
+        return live.task.await?;
+    };
+    let mut tick = tokio::time::interval(WATCH);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            done = &mut live.task => return done?,
+            _ = tick.tick() => {}
+        }
+        let added = match grow(&side, &mut growth).await {
+            Ok(added) => added,
+            Err(e) => {
+                warn!(error = %bridge_core::Report::new(e.as_ref()),
+                    "cannot look for new Keybase channels; trying again later");
+                continue;
+            }
+        };
+        if added.is_empty() {
+            continue;
+        }
+        // The feed restarts with the new chats, catching each up from its stored position.
+        live.stop.cancel();
+        let _ = (&mut live.task).await;
+        chats.extend(added);
+        live = start_keybase(
+            &side.config,
+            &side.store,
+            &side.sinks.keybase,
+            &chats,
+            side.export.as_deref(),
+            side.out.clone(),
+            side.stop.child_token(),
+        )
+        .await?;
+    }
+}
+
+/// Links the chats that appeared since `growth` was last looked at; their Keybase chats.
+async fn grow(side: &KeybaseSide, growth: &mut Growth) -> anyhow::Result<Vec<ChatRef>> {
+    let teams: BTreeSet<String> = growth
+        .templates
+        .iter()
+        .filter_map(|l| match &l.pattern {
+            Some(ChatPattern::Team(team)) => Some(team.split('.').next()?.to_owned()),
+            _ => None,
+        })
+        .collect();
+    let listed = {
+        let api = side.sinks.keybase.api();
+        let mut api = api.lock().await;
+        all_chats(&mut api, &teams).await?
+    };
+    let mut added = Vec::new();
+    for chat in listed {
+        if growth.known.contains(&chat) {
+            continue;
+        }
+        growth.known.insert(chat.clone());
+        let Some(template) = patterns::taker(&growth.templates, &chat) else {
+            continue;
+        };
+        let link = template.expand(&chat);
+        let resolved = super::resolve_links(
+            &side.config,
+            &[&link.link],
+            &side.store,
+            &side.sinks,
+            side.export.as_deref(),
+        )
+        .await?;
+        for relay_link in resolved {
+            if let Err(e) = side.relay.add_link(&relay_link) {
+                warn!(link = %relay_link.name, error = %e, "new channel not relayed");
+                continue;
+            }
+            if let Some(rooms) = &side.rooms {
+                for room in relay_link
+                    .chats
+                    .iter()
+                    .filter(|c| c.platform == Platform::Matrix)
+                {
+                    rooms.insert(&room.chat);
+                }
+            }
+            // From its first message: everything in it is new.
+            side.store
+                .save_live_position(&link.link.source, &Cursor::new("0"))
+                .await?;
+            info!(link = %relay_link.name, chat = %chat, "new Keybase channel linked");
+            added.push(link.link.source.clone());
+        }
+    }
+    Ok(added)
+}

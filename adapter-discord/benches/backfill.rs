@@ -1,4 +1,5 @@
-//! Backfill throughput against the Discord stand-in with its documented limits (STANDIN.md):
+//! Backfill throughput against the Discord stand-in with its documented limits
+//! (tests/standins/discord/STANDIN.md):
 //! 2,000 messages into 1 channel, then into 8 channels, through the real engine, store
 //! (SQLite), sink, serenity and TLS. Prints the achieved rate against the allowed rate and the
 //! 429s seen.
@@ -15,13 +16,13 @@ use adapter_discord::{
     client::TestTarget,
     config::{DiscordConfig, ReactionStyle, TimeFormat},
     limiter::LimiterOptions,
-    standin::{Limits, StandIn, StandInOptions, TEXT},
 };
 use bridge_core::{
     ChatId, ChatRef, MappingStore, Platform, Secret,
     backfill::{Backfill, BackfillJob, BackfillOptions, Target},
     testing::{FakeHistory, text_message},
 };
+use discord_standin::{Limits, StandIn, StandInOptions, TEXT};
 use tokio_util::sync::CancellationToken;
 
 fn env<T: std::str::FromStr>(name: &str, default: T) -> T {

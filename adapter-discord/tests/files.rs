@@ -9,13 +9,13 @@ use std::sync::Arc;
 use adapter_discord::{
     limiter::LimiterOptions,
     sink::{DiscordSink, SinkOptions},
-    standin::{Fault, FaultTarget, Limits},
 };
 use bridge_core::{
     Attachment, Message,
     model::{Blob, MemoryBlob},
 };
 use common::{Rig, backfill, chat, kb, rig};
+use discord_standin::{Fault, FaultTarget, Limits};
 
 const MAX_FILE: u64 = 1000;
 

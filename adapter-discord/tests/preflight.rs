@@ -3,15 +3,13 @@
 
 mod common;
 
-use adapter_discord::{
-    preflight::preflight,
-    standin::{BOT_DEFAULT, CATEGORY, Limits},
-};
+use adapter_discord::preflight::preflight;
 use bridge_core::{
     ChatId, Secret,
     preflight::{Report, Verdict},
 };
 use common::{Rig, rig};
+use discord_standin::{BOT_DEFAULT, CATEGORY, Limits};
 use serenity::model::Permissions;
 
 async fn check(

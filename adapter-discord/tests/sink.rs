@@ -5,14 +5,12 @@ mod common;
 
 use std::{sync::Arc, time::Duration};
 
-use adapter_discord::{
-    limiter::LimiterOptions,
-    standin::{CATEGORY, Fault, FaultTarget, Limits, TEXT},
-};
+use adapter_discord::limiter::LimiterOptions;
 use bridge_core::{
     Attachment, ChatId, ChatInfo, ChatKind, Reaction, Sender, Sink, UserId, model::MemoryBlob,
 };
 use common::{backfill, chat, kb, rig};
+use discord_standin::{CATEGORY, Fault, FaultTarget, Limits, TEXT};
 
 fn user(name: &str) -> Sender {
     Sender {

@@ -5,7 +5,7 @@ use std::{
     process::Command,
 };
 
-use adapter_discord::standin::StandIn;
+use discord_standin::StandIn;
 
 /// The repository root.
 pub fn root() -> PathBuf {
@@ -25,20 +25,10 @@ pub fn kbbridge() -> Command {
     cmd
 }
 
-/// The Keybase stand-in, next to the `kbbridge` binary; built first when this package is
-/// tested alone.
+/// The Keybase stand-in (`tests/standins/keybase`), next to the `kbbridge` binary; built first
+/// when missing or older than its sources, as when this package is tested alone.
 pub fn keybase_standin() -> PathBuf {
-    let path = Path::new(env!("CARGO_BIN_EXE_kbbridge")).with_file_name("keybase-standin");
-    if !path.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let status = Command::new(cargo)
-            .args(["build", "-p", "adapter-keybase", "--bin", "keybase-standin"])
-            .current_dir(root())
-            .status()
-            .expect("run cargo build for the stand-in");
-        assert!(status.success(), "cannot build the keybase stand-in");
-    }
-    path
+    keybase_standin::executable()
 }
 
 /// Output bytes as text, for assertions and failure messages.

@@ -9,7 +9,6 @@ use adapter_discord::{
     client::TestTarget,
     config::{DiscordConfig, ReactionStyle, TimeFormat},
     limiter::LimiterOptions,
-    standin::{Limits, StandIn, StandInOptions, TEXT},
 };
 use bridge_core::{
     ChatId, ChatRef, Content, MappingStore, Message, Platform, Secret, Syntax,
@@ -17,6 +16,7 @@ use bridge_core::{
     retry::RetryPolicy,
     testing::{FakeHistory, text_message},
 };
+use discord_standin::{Limits, StandIn, StandInOptions, TEXT};
 use tokio_util::sync::CancellationToken;
 
 pub struct Rig {

@@ -13,7 +13,6 @@ use std::{sync::Arc, time::Instant};
 
 use adapter_discord::{
     DiscordSink, SinkOptions,
-    client::TestTarget,
     config::{DiscordConfig, ReactionStyle, TimeFormat},
     limiter::LimiterOptions,
 };
@@ -51,11 +50,11 @@ async fn run(channels: usize, total: usize, scale: f64) {
         avatar_url: None,
         time_format: TimeFormat::Prefix,
         reactions: ReactionStyle::Line,
+        // The stand-in, reached over TLS as discord.com.
+        connect_to: Some(standin.tls_addr()),
+        ca_file: Some(dir.path().join("standin-ca.pem")),
     };
-    let testing = TestTarget {
-        resolve: standin.tls_addr(),
-        ca_pem: standin.ca_pem().to_owned(),
-    };
+    std::fs::write(dir.path().join("standin-ca.pem"), standin.ca_pem()).expect("write the CA");
     // Our limiter is told the stand-in's (scaled) global limit, as an operator would set it.
     let limiter = LimiterOptions {
         global_limit: limits.global.limit,
@@ -63,7 +62,6 @@ async fn run(channels: usize, total: usize, scale: f64) {
         ..LimiterOptions::default()
     };
     let options = SinkOptions {
-        testing: Some(testing),
         limiter,
         ..SinkOptions::default()
     };

@@ -32,7 +32,6 @@ fn file(name: &str, n: usize) -> Attachment {
 /// A sink that knows the stand-in's upload limit, as one configured for the server would.
 fn sink(r: &Rig) -> Arc<DiscordSink> {
     let options = SinkOptions {
-        testing: Some(r.target()),
         limiter: LimiterOptions::default(),
         max_file_size: MAX_FILE,
         ..SinkOptions::default()

@@ -37,13 +37,14 @@ pub fn text(b: &[u8]) -> String {
 }
 
 /// [`kbbridge`] pointed at the Discord stand-in `standin`, whose test certificate is in the file
-/// `ca` (see adapter-discord/STANDIN.md); the caller sets the bot token.
+/// `ca`, through the `[discord]` keys `connect_to` and `ca_file` set as environment overrides
+/// (see tests/standins/discord/STANDIN.md); the caller sets the bot token.
 pub fn kbbridge_on(standin: &StandIn, ca: &Path) -> Command {
     let mut cmd = kbbridge();
     cmd.env(
-        "KBBRIDGE_TESTING_DISCORD_RESOLVE",
+        "KBBRIDGE__DISCORD__CONNECT_TO",
         standin.tls_addr().to_string(),
     )
-    .env("KBBRIDGE_TESTING_DISCORD_CA", ca);
+    .env("KBBRIDGE__DISCORD__CA_FILE", ca);
     cmd
 }

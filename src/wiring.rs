@@ -177,8 +177,8 @@ fn matrix_sink(config: &Config, store: &MappingStore) -> anyhow::Result<Arc<dyn 
 
 // --- end Matrix ---------------------------------------------------------------------------
 
-/// The Discord sink, from `[discord]` (issue 5; its test-equipment variables are documented in
-/// `adapter-discord/STANDIN.md`).
+/// The Discord sink, from `[discord]` (issue 5; how the tests point it at the Discord stand-in,
+/// with `connect_to` and `ca_file`, is in `tests/standins/discord/STANDIN.md`).
 fn discord_sink(config: &Config, store: &MappingStore) -> anyhow::Result<Arc<dyn Sink>> {
     let section = config
         .discord

@@ -1,4 +1,5 @@
-//! Backfill throughput against the Discord stand-in with its documented limits (STANDIN.md):
+//! Backfill throughput against the Discord stand-in with its documented limits
+//! (tests/standins/discord/STANDIN.md):
 //! 2,000 messages into 1 channel, then into 8 channels, through the real engine, store
 //! (SQLite), sink, serenity and TLS. Prints the achieved rate against the allowed rate and the
 //! 429s seen.
@@ -12,16 +13,15 @@ use std::{sync::Arc, time::Instant};
 
 use adapter_discord::{
     DiscordSink, SinkOptions,
-    client::TestTarget,
     config::{DiscordConfig, ReactionStyle, TimeFormat},
     limiter::LimiterOptions,
-    standin::{Limits, StandIn, StandInOptions, TEXT},
 };
 use bridge_core::{
     ChatId, ChatRef, MappingStore, Platform, Secret,
     backfill::{Backfill, BackfillJob, BackfillOptions, Target},
     testing::{FakeHistory, text_message},
 };
+use discord_standin::{Limits, StandIn, StandInOptions, TEXT};
 use tokio_util::sync::CancellationToken;
 
 fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -50,11 +50,11 @@ async fn run(channels: usize, total: usize, scale: f64) {
         avatar_url: None,
         time_format: TimeFormat::Prefix,
         reactions: ReactionStyle::Line,
+        // The stand-in, reached over TLS as discord.com.
+        connect_to: Some(standin.tls_addr()),
+        ca_file: Some(dir.path().join("standin-ca.pem")),
     };
-    let testing = TestTarget {
-        resolve: standin.tls_addr(),
-        ca_pem: standin.ca_pem().to_owned(),
-    };
+    std::fs::write(dir.path().join("standin-ca.pem"), standin.ca_pem()).expect("write the CA");
     // Our limiter is told the stand-in's (scaled) global limit, as an operator would set it.
     let limiter = LimiterOptions {
         global_limit: limits.global.limit,
@@ -62,7 +62,6 @@ async fn run(channels: usize, total: usize, scale: f64) {
         ..LimiterOptions::default()
     };
     let options = SinkOptions {
-        testing: Some(testing),
         limiter,
         ..SinkOptions::default()
     };

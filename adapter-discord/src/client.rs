@@ -8,8 +8,9 @@
 //! - **`api_base`**: through an HTTP proxy of the API (nirn-proxy…). serenity only honours
 //!   `proxy` with its rate limiter off, so ours does everything: buckets, global, 429s.
 //!
-//! Test equipment: [`TestTarget`] points `discord.com` at a stand-in and trusts its certificate;
-//! production never sets it unless the two `KBBRIDGE_TESTING_DISCORD_*` variables are set.
+//! Either way, [`Transport`] applies `[discord]`'s `connect_to` (another address for
+//! `discord.com`) and `ca_file` (the certificates to trust instead of the public roots): the
+//! tests point them at the Discord stand-in; a private network or CA may need them too.
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -24,42 +25,54 @@ use tracing::warn;
 use url::Url;
 
 use crate::{
+    config::DiscordConfig,
     error::DiscordError,
     limiter::{Limiter, Observed},
 };
 
-/// Env var (test equipment): the address `discord.com` resolves to, e.g. `127.0.0.1:8443`.
-pub const TEST_RESOLVE_ENV: &str = "KBBRIDGE_TESTING_DISCORD_RESOLVE";
-/// Env var (test equipment): a PEM file of the certificate to trust instead of the public roots.
-pub const TEST_CA_ENV: &str = "KBBRIDGE_TESTING_DISCORD_CA";
-
-/// Test equipment: reach a Discord stand-in instead of Discord, over TLS, with serenity
-/// unchanged. Never set in production.
-#[derive(Clone, Debug)]
-pub struct TestTarget {
-    /// Where `discord.com` resolves to.
-    pub resolve: SocketAddr,
-    /// The PEM certificate to trust (the only one trusted).
-    pub ca_pem: String,
+/// How requests reach Discord: `[discord]`'s `connect_to` and `ca_file`, the file read and
+/// checked. Both unset (the default): `discord.com` as DNS gives it, the public roots.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Transport {
+    /// Where to connect for `discord.com`.
+    connect_to: Option<SocketAddr>,
+    /// The only certificates trusted, when set.
+    roots: Option<Vec<Certificate>>,
 }
 
-impl TestTarget {
-    /// From [`TEST_RESOLVE_ENV`] and [`TEST_CA_ENV`]; `None` unless both are set.
+impl Transport {
+    /// The transport `config` asks for. Both settings are logged when set, since they change
+    /// whom kbbridge trusts to be Discord.
     ///
     /// # Errors
-    /// When one is set but unreadable.
-    pub fn from_env() -> Result<Option<Self>, DiscordError> {
-        let (Ok(resolve), Ok(ca)) = (std::env::var(TEST_RESOLVE_ENV), std::env::var(TEST_CA_ENV))
-        else {
-            return Ok(None);
+    /// [`DiscordError::Setup`] when `ca_file` cannot be read or holds no PEM certificate.
+    pub(crate) fn new(config: &DiscordConfig) -> Result<Self, DiscordError> {
+        let roots = match &config.ca_file {
+            None => None,
+            Some(path) => {
+                let shown = path.display();
+                let pem = std::fs::read(path).map_err(|e| {
+                    DiscordError::Setup(format!("discord.ca_file: cannot read {shown}: {e}"))
+                })?;
+                let certs = Certificate::from_pem_bundle(&pem).map_err(|e| {
+                    DiscordError::Setup(format!("discord.ca_file: {shown}: not PEM: {e}"))
+                })?;
+                if certs.is_empty() {
+                    return Err(DiscordError::Setup(format!(
+                        "discord.ca_file: {shown}: no certificate in it"
+                    )));
+                }
+                warn!(ca_file = %shown, "only the certificates of discord.ca_file are trusted");
+                Some(certs)
+            }
         };
-        let resolve = resolve
-            .parse()
-            .map_err(|_| DiscordError::Setup(format!("{TEST_RESOLVE_ENV}: not an address")))?;
-        let ca_pem = std::fs::read_to_string(&ca)
-            .map_err(|e| DiscordError::Setup(format!("{TEST_CA_ENV}: {ca}: {e}")))?;
-        warn!(resolve = %resolve, "test equipment: discord.com is redirected to a stand-in");
-        Ok(Some(Self { resolve, ca_pem }))
+        if let Some(addr) = config.connect_to {
+            warn!(connect_to = %addr, "discord.com is reached at discord.connect_to, not through DNS");
+        }
+        Ok(Self {
+            connect_to: config.connect_to,
+            roots,
+        })
     }
 }
 
@@ -80,11 +93,11 @@ impl Rest {
     /// Builds the clients. `api_base` routes every call through a proxy of the API.
     ///
     /// # Errors
-    /// [`DiscordError::Setup`] for an empty or non-ASCII token, or a bad test certificate.
+    /// [`DiscordError::Setup`] for an empty or non-ASCII token.
     pub(crate) fn new(
         token: &Secret,
         api_base: Option<&Url>,
-        testing: Option<&TestTarget>,
+        transport: &Transport,
         limiter: Arc<Limiter>,
     ) -> Result<Self, DiscordError> {
         let raw = token.expose().trim();
@@ -97,13 +110,14 @@ impl Rest {
             .use_rustls_tls()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60));
-        if let Some(t) = testing {
-            let ca = Certificate::from_pem(t.ca_pem.as_bytes())
-                .map_err(|e| DiscordError::Setup(format!("test certificate: {e}")))?;
-            builder = builder
-                .tls_built_in_root_certs(false)
-                .add_root_certificate(ca)
-                .resolve("discord.com", t.resolve);
+        if let Some(roots) = &transport.roots {
+            builder = builder.tls_built_in_root_certs(false);
+            for cert in roots {
+                builder = builder.add_root_certificate(cert.clone());
+            }
+        }
+        if let Some(addr) = transport.connect_to {
+            builder = builder.resolve("discord.com", addr);
         }
         let client = builder
             .build()

@@ -3,7 +3,12 @@
 //! Only this adapter knows what a Discord ID looks like, so the check `bridge-config` runs on a
 //! link's `discord = "…"` value lives here too: [`Snowflake`]'s `FromStr`.
 
-use std::{fmt, str::FromStr};
+use std::{
+    fmt,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    str::FromStr,
+};
 
 use bridge_core::Secret;
 use serde::{Deserialize, Deserializer, de};
@@ -35,9 +40,28 @@ pub struct DiscordConfig {
     /// How the reactions of a copied message are shown.
     #[serde(default)]
     pub reactions: ReactionStyle,
+    /// For test equipment and private networks: the address (`IP:port`) to connect to for
+    /// `discord.com` instead of the one DNS gives. TLS still checks the certificate against the
+    /// name `discord.com`. The tests point it at the Discord stand-in. Unset: DNS.
+    #[serde(default)]
+    pub connect_to: Option<SocketAddr>,
+    /// For test equipment and private CAs (a TLS-inspecting proxy, a private `api_base`): a PEM
+    /// file of the certificates to trust for HTTPS **instead of** the public roots. Relative to
+    /// the mapping file's folder. Unset: the public roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 impl DiscordConfig {
+    /// Makes a relative `ca_file` relative to `dir`, the mapping file's folder.
+    pub fn resolve_paths(&mut self, dir: &Path) {
+        if let Some(path) = &mut self.ca_file {
+            if path.is_relative() && !path.as_os_str().is_empty() {
+                *path = dir.join(&*path);
+            }
+        }
+    }
+
     /// What is wrong inside the section, as `(key, message)` pairs (keys relative to the
     /// section). Whether a token is needed depends on the links: `bridge-config` checks that.
     pub fn problems(&self) -> Vec<(String, String)> {
@@ -51,6 +75,20 @@ impl DiscordConfig {
             if let Err(why) = check_avatar_template(template) {
                 problems.push(("avatar_url".to_owned(), why));
             }
+        }
+        if self.connect_to.is_some() && self.api_base.is_some() {
+            problems.push((
+                "connect_to".to_owned(),
+                "has no effect with api_base: requests then go to the proxy, not to discord.com"
+                    .to_owned(),
+            ));
+        }
+        if self
+            .ca_file
+            .as_ref()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
+            problems.push(("ca_file".to_owned(), "must not be empty".to_owned()));
         }
         problems
     }
@@ -249,6 +287,34 @@ mod tests {
         );
         let err = ReactionStyle::try_from("emoji".to_owned()).unwrap_err();
         assert_eq!(err, r#""emoji" is not one of "line", "bot", "none""#);
+    }
+
+    #[test]
+    fn connect_to_and_ca_file_are_checked_and_resolved() {
+        let mut config: DiscordConfig = serde_json::from_value(serde_json::json!({
+            "guild_id": "112233445566778899",
+            "connect_to": "127.0.0.1:8443",
+            "ca_file": "certs/ca.pem",
+        }))
+        .unwrap();
+        assert_eq!(config.connect_to, Some("127.0.0.1:8443".parse().unwrap()));
+        assert!(config.problems().is_empty(), "{:?}", config.problems());
+        config.resolve_paths(Path::new("/etc/kbbridge"));
+        assert_eq!(
+            config.ca_file.as_deref(),
+            Some(Path::new("/etc/kbbridge/certs/ca.pem"))
+        );
+
+        config.api_base = Some(Url::parse("http://127.0.0.1:8080").unwrap());
+        config.ca_file = Some(PathBuf::new());
+        let keys: Vec<_> = config.problems().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["connect_to", "ca_file"]);
+
+        let not_an_address = serde_json::from_value::<DiscordConfig>(serde_json::json!({
+            "guild_id": "112233445566778899",
+            "connect_to": "discord.example:443",
+        }));
+        assert!(not_an_address.is_err());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use bridge_core::{AdapterError, BoxError, StoreError};
 /// Everything that can go wrong talking to Discord.
 #[derive(Debug, thiserror::Error)]
 pub enum DiscordError {
-    /// The `[discord]` settings cannot work (an empty token, a bad test certificate).
+    /// The `[discord]` settings cannot work (an empty token, an unusable `ca_file`).
     #[error("invalid Discord setting: {0}")]
     Setup(String),
     /// No answer: connection refused or dropped, timeout, broken body.

@@ -13,7 +13,6 @@
 //! - [`preflight`]: what `kbbridge check` asks Discord (token, guild, permissions, channels);
 //!   [`permissions`]: the bot's permissions, computed as Discord does.
 //! - [`error`]: [`DiscordError`] and its one classification into [`bridge_core::AdapterError`].
-//! - [`standin`] (feature `standin`): a stand-in for Discord's REST API, test equipment.
 
 #![warn(missing_docs)]
 
@@ -31,8 +30,6 @@ mod read_back;
 mod reconcile;
 pub mod sink;
 pub mod split;
-#[cfg(feature = "standin")]
-pub mod standin;
 mod webhooks;
 
 pub use error::DiscordError;

@@ -24,7 +24,7 @@ use serenity::{
 
 use crate::{
     channels,
-    client::{Rest, TestTarget},
+    client::{Rest, Transport},
     config::{DiscordConfig, ReactionStyle},
     error::DiscordError,
     limiter::{Limiter, LimiterOptions},
@@ -41,19 +41,25 @@ pub(crate) const IN_CHANNEL: Permissions = Permissions::VIEW_CHANNEL
 /// Asks Discord whether a backfill with `config` would start: the token, the guild, the
 /// bot's permissions there (with Manage Channels when `auto_links`, the number of links whose
 /// target is "auto", is not 0; and room for their channels), and each of `named`'s channels,
-/// given as (link name, channel ID).
-/// `testing` reaches a stand-in instead of Discord (test equipment).
+/// given as (link name, channel ID). Discord is reached as `config` says (`connect_to`,
+/// `ca_file` included).
 ///
 /// Never fails: whatever goes wrong is a finding of the report.
 pub async fn preflight(
     config: &DiscordConfig,
-    testing: Option<&TestTarget>,
     named: &[(String, ChatId)],
     auto_links: usize,
 ) -> Report {
     let mut report = Report::default();
+    let transport = match Transport::new(config) {
+        Ok(transport) => transport,
+        Err(e) => {
+            report.add("ca_file", Verdict::Problem, e.to_string());
+            return report;
+        }
+    };
     let limiter = Arc::new(Limiter::new(LimiterOptions::default()));
-    let rest = match Rest::new(&config.token, config.api_base.as_ref(), testing, limiter) {
+    let rest = match Rest::new(&config.token, config.api_base.as_ref(), &transport, limiter) {
         Ok(rest) => rest,
         Err(e) => {
             report.add("token", Verdict::Problem, e.to_string());

@@ -29,7 +29,7 @@ use tracing::{debug, warn};
 
 use crate::{
     channels,
-    client::{Rest, TestTarget},
+    client::{Rest, Transport},
     config::{DiscordConfig, ReactionStyle, TimeFormat},
     convert::{self, PartPlan, SendTime, Style},
     error::DiscordError,
@@ -53,8 +53,6 @@ pub struct SinkOptions {
     pub max_file_size: u64,
     /// Pages of 100 recent messages read to find an interrupted send.
     pub reconcile_pages: u32,
-    /// Test equipment: reach a stand-in instead of Discord.
-    pub testing: Option<TestTarget>,
 }
 
 impl Default for SinkOptions {
@@ -63,7 +61,6 @@ impl Default for SinkOptions {
             limiter: LimiterOptions::default(),
             max_file_size: 10 * 1024 * 1024,
             reconcile_pages: 5,
-            testing: None,
         }
     }
 }
@@ -96,17 +93,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl DiscordSink {
-    /// A sink for `config`, recording what it creates in `store`. The test-equipment variables
-    /// ([`crate::client::TEST_RESOLVE_ENV`], [`crate::client::TEST_CA_ENV`]) are honoured.
+    /// A sink for `config`, recording what it creates in `store`.
     ///
     /// # Errors
-    /// [`DiscordError::Setup`] for a missing token or unreadable test settings.
+    /// [`DiscordError::Setup`] for a missing token or an unusable `ca_file`.
     pub fn new(config: &DiscordConfig, store: MappingStore) -> Result<Self, DiscordError> {
-        let options = SinkOptions {
-            testing: TestTarget::from_env()?,
-            ..SinkOptions::default()
-        };
-        Self::with_options(config, store, options)
+        Self::with_options(config, store, SinkOptions::default())
     }
 
     /// A sink with explicit options.
@@ -122,7 +114,7 @@ impl DiscordSink {
         let rest = Rest::new(
             &config.token,
             config.api_base.as_ref(),
-            options.testing.as_ref(),
+            &Transport::new(config)?,
             limiter,
         )?;
         Ok(Self {

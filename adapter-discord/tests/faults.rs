@@ -5,8 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use adapter_discord::standin::{Fault, FaultTarget, Limits};
 use common::{backfill, chat, kb, rig};
+use discord_standin::{Fault, FaultTarget, Limits};
 
 /// Every 7th webhook execute loses its connection (alternately before and after the message is
 /// created), over 350 messages in seven links; and before that, one link's first five sends

@@ -9,13 +9,13 @@ use std::sync::Arc;
 use adapter_discord::{
     limiter::LimiterOptions,
     sink::{DiscordSink, SinkOptions},
-    standin::{Fault, FaultTarget, Limits},
 };
 use bridge_core::{
     Attachment, Message,
     model::{Blob, MemoryBlob},
 };
 use common::{Rig, backfill, chat, kb, rig};
+use discord_standin::{Fault, FaultTarget, Limits};
 
 const MAX_FILE: u64 = 1000;
 
@@ -32,7 +32,6 @@ fn file(name: &str, n: usize) -> Attachment {
 /// A sink that knows the stand-in's upload limit, as one configured for the server would.
 fn sink(r: &Rig) -> Arc<DiscordSink> {
     let options = SinkOptions {
-        testing: Some(r.target()),
         limiter: LimiterOptions::default(),
         max_file_size: MAX_FILE,
         ..SinkOptions::default()

@@ -3,27 +3,21 @@
 
 mod common;
 
-use adapter_discord::{
-    preflight::preflight,
-    standin::{BOT_DEFAULT, CATEGORY, Limits},
-};
+use adapter_discord::preflight::preflight;
 use bridge_core::{
     ChatId, Secret,
     preflight::{Report, Verdict},
 };
-use common::{Rig, rig};
+use common::rig;
+use discord_standin::{BOT_DEFAULT, CATEGORY, Limits};
 use serenity::model::Permissions;
 
-async fn check(
-    r: &Rig,
-    config: &adapter_discord::config::DiscordConfig,
-    named: &[(&str, u64)],
-) -> Report {
+async fn check(config: &adapter_discord::config::DiscordConfig, named: &[(&str, u64)]) -> Report {
     let named: Vec<(String, ChatId)> = named
         .iter()
         .map(|(l, c)| ((*l).to_owned(), ChatId::from(c.to_string())))
         .collect();
-    preflight(config, Some(&r.target()), &named, 2).await
+    preflight(config, &named, 2).await
 }
 
 fn verdict(report: &Report, check: &str) -> Verdict {
@@ -44,7 +38,7 @@ fn text<'a>(report: &'a Report, check: &str) -> &'a str {
 async fn a_ready_guild_passes_every_check() {
     let r = rig(Limits::discord(), 1 << 20).await;
     let general = r.channel("general");
-    let report = check(&r, &r.config(), &[("l0", general)]).await;
+    let report = check(&r.config(), &[("l0", general)]).await;
     assert_eq!(report.problems().count(), 0, "{report:#?}");
     for c in ["token", "guild", "permissions", "channel"] {
         assert_eq!(verdict(&report, c), Verdict::Ok, "{report:#?}");
@@ -58,7 +52,7 @@ async fn a_wrong_token_is_named_and_nothing_else_is_asked() {
     let r = rig(Limits::discord(), 1 << 20).await;
     let mut config = r.config();
     config.token = Secret::new("not-the-token");
-    let report = check(&r, &config, &[("l0", r.channel("general"))]).await;
+    let report = check(&config, &[("l0", r.channel("general"))]).await;
     assert_eq!(verdict(&report, "token"), Verdict::Problem);
     assert!(
         text(&report, "token").contains("the bot token is wrong"),
@@ -79,7 +73,7 @@ async fn a_guild_the_bot_is_not_in_is_named() {
     for guild in [r.standin.other_guild_id(), 112233445566778899] {
         let mut config = r.config();
         config.guild_id = guild.to_string().parse().unwrap();
-        let report = check(&r, &config, &[("l0", general)]).await;
+        let report = check(&config, &[("l0", general)]).await;
         assert_eq!(verdict(&report, "token"), Verdict::Ok);
         assert_eq!(verdict(&report, "guild"), Verdict::Problem, "{report:#?}");
         let t = text(&report, "guild");
@@ -109,7 +103,7 @@ async fn missing_permissions_are_each_named() {
         - Permissions::ATTACH_FILES;
     r.standin
         .set_role_permissions(r.standin.bot_role_id(), without.bits());
-    let report = check(&r, &r.config(), &[]).await;
+    let report = check(&r.config(), &[]).await;
     assert_eq!(verdict(&report, "guild"), Verdict::Ok);
     assert_eq!(verdict(&report, "permissions"), Verdict::Problem);
     let t = text(&report, "permissions");
@@ -125,13 +119,13 @@ async fn missing_permissions_are_each_named() {
         guild,
         (Permissions::from_bits_retain(BOT_DEFAULT) - Permissions::MANAGE_CHANNELS).bits(),
     );
-    let named_only = preflight(&r.config(), Some(&r.target()), &[], 0).await;
+    let named_only = preflight(&r.config(), &[], 0).await;
     assert_eq!(
         verdict(&named_only, "permissions"),
         Verdict::Ok,
         "{named_only:#?}"
     );
-    let auto = check(&r, &r.config(), &[]).await;
+    let auto = check(&r.config(), &[]).await;
     assert!(
         text(&auto, "permissions").contains("lacks Manage Channels in"),
         "{auto:#?}"
@@ -144,20 +138,20 @@ async fn administrator_and_ownership_grant_everything() {
     let guild = r.standin.guild_id();
     r.standin.set_role_permissions(guild, 0);
     r.standin.set_role_permissions(r.standin.bot_role_id(), 0);
-    let report = check(&r, &r.config(), &[]).await;
+    let report = check(&r.config(), &[]).await;
     assert_eq!(verdict(&report, "permissions"), Verdict::Problem);
 
     let admin = r
         .standin
         .add_role("admins", Permissions::ADMINISTRATOR.bits());
     r.standin.set_bot_roles(&[r.standin.bot_role_id(), admin]);
-    let report = check(&r, &r.config(), &[]).await;
+    let report = check(&r.config(), &[]).await;
     assert_eq!(verdict(&report, "permissions"), Verdict::Ok, "{report:#?}");
     assert!(text(&report, "permissions").contains("administrator"));
 
     r.standin.set_bot_roles(&[]);
     r.standin.set_owner(r.standin.bot_id());
-    let report = check(&r, &r.config(), &[]).await;
+    let report = check(&r.config(), &[]).await;
     assert_eq!(verdict(&report, "permissions"), Verdict::Ok, "{report:#?}");
     assert!(text(&report, "permissions").contains("owns the server"));
 }
@@ -171,7 +165,6 @@ async fn named_channels_must_exist_in_the_guild_and_be_usable() {
     let category = r.standin.create_channel("Teams", CATEGORY, None);
     let missing = 123456789012345678;
     let report = check(
-        &r,
         &r.config(),
         &[
             ("ok", general),
@@ -214,7 +207,7 @@ async fn named_channels_must_exist_in_the_guild_and_be_usable() {
         .standin
         .add_role("admins", Permissions::ADMINISTRATOR.bits());
     r.standin.set_bot_roles(&[admin]);
-    let report = check(&r, &r.config(), &[("hidden", private)]).await;
+    let report = check(&r.config(), &[("hidden", private)]).await;
     assert_eq!(report.problems().count(), 0, "{report:#?}");
 }
 
@@ -225,12 +218,12 @@ async fn a_full_guild_is_noted() {
     for i in 0..499 {
         r.channel(&format!("c{i}"));
     }
-    let report = preflight(&r.config(), Some(&r.target()), &[], 1).await;
+    let report = preflight(&r.config(), &[], 1).await;
     assert!(
         report.get("channels").is_none(),
         "one more fits: {report:#?}"
     );
-    let report = preflight(&r.config(), Some(&r.target()), &[], 3).await;
+    let report = preflight(&r.config(), &[], 3).await;
     let (text, verdict) = (text(&report, "channels"), verdict(&report, "channels"));
     assert_eq!(verdict, Verdict::Note);
     assert!(
@@ -242,4 +235,34 @@ async fn a_full_guild_is_noted() {
         "{text}"
     );
     assert_eq!(report.problems().count(), 0, "{report:#?}");
+}
+
+/// `ca_file` is what makes the stand-in trusted: without it its certificate is refused, and an
+/// unreadable one is a finding of its own.
+#[tokio::test]
+async fn the_ca_file_decides_whom_the_client_trusts() {
+    let r = rig(Limits::discord(), 1 << 20).await;
+    let mut config = r.config();
+    config.ca_file = None;
+    let report = preflight(&config, &[], 0).await;
+    assert_eq!(verdict(&report, "token"), Verdict::Problem, "{report:#?}");
+    assert_eq!(r.standin.stats().requests, 0, "no request got through TLS");
+
+    config.ca_file = Some(r.dir.path().join("missing.pem"));
+    let report = preflight(&config, &[], 0).await;
+    assert_eq!(verdict(&report, "ca_file"), Verdict::Problem, "{report:#?}");
+    let t = text(&report, "ca_file");
+    assert!(
+        t.contains("cannot read") && t.contains("missing.pem"),
+        "{t}"
+    );
+    assert!(report.get("token").is_none(), "{report:#?}");
+
+    std::fs::write(r.dir.path().join("empty.pem"), "not a certificate\n").unwrap();
+    config.ca_file = Some(r.dir.path().join("empty.pem"));
+    let report = preflight(&config, &[], 0).await;
+    assert!(
+        text(&report, "ca_file").contains("no certificate"),
+        "{report:#?}"
+    );
 }

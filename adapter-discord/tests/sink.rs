@@ -5,14 +5,12 @@ mod common;
 
 use std::{sync::Arc, time::Duration};
 
-use adapter_discord::{
-    limiter::LimiterOptions,
-    standin::{CATEGORY, Fault, FaultTarget, Limits, TEXT},
-};
+use adapter_discord::limiter::LimiterOptions;
 use bridge_core::{
     Attachment, ChatId, ChatInfo, ChatKind, Reaction, Sender, Sink, UserId, model::MemoryBlob,
 };
 use common::{backfill, chat, kb, rig};
+use discord_standin::{CATEGORY, Fault, FaultTarget, Limits, TEXT};
 
 fn user(name: &str) -> Sender {
     Sender {
@@ -244,6 +242,10 @@ async fn through_an_api_proxy_our_limiter_alone_keeps_the_pace() {
     let r = rig(Limits::discord().scaled(0.1), 1000).await;
     let mut config = r.config();
     config.api_base = Some(format!("http://{}", r.standin.http_addr()).parse().unwrap());
+    // As a proxy deployment has it: connect_to is refused with api_base, and the proxy here
+    // speaks plain HTTP.
+    config.connect_to = None;
+    config.ca_file = None;
     let sink = r.sink_with(&config, LimiterOptions::default());
     let channel = r.channel("general");
     let c = chat("acme#general");

@@ -51,7 +51,9 @@
 //!   files into Keybase as the bridge account.
 //! - [`inspect`]: per-channel figures of an export; [`tabular`]: an export as JSON, CSV or XLSX
 //!   rows.
-//! - `src/bin/keybase-standin/`: the stand-in `keybase` for tests (`STANDIN.md`).
+//!
+//! The tests run [`cli`] against a stand-in `keybase`: test equipment of its own,
+//! `tests/standins/keybase` at the workspace's root.
 
 #![warn(missing_docs)]
 

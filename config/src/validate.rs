@@ -28,7 +28,7 @@ pub(crate) fn validate(
     let raw = RawConfig::read(root, &mut problems);
     let (links, usage) = links::check(&raw.links, &mut problems);
     let keybase = keybase(raw.keybase, &usage, dir, &mut problems);
-    let discord = discord(raw.discord, &usage, &mut problems);
+    let discord = discord(raw.discord, &usage, dir, &mut problems);
     let matrix = matrix(raw.matrix, &usage, &mut problems);
     let database = KeyPath::root().key("database");
     let url = raw.database.present().and_then(|d| d.url.as_deref());
@@ -96,6 +96,7 @@ fn keybase(
 fn discord(
     section: Section<DiscordConfig>,
     usage: &Usage,
+    dir: &Path,
     problems: &mut Problems,
 ) -> Option<DiscordConfig> {
     let path = KeyPath::root().key("discord");
@@ -110,7 +111,8 @@ fn discord(
             None
         }
         Section::Absent | Section::Invalid => None,
-        Section::Present(config) => {
+        Section::Present(mut config) => {
+            config.resolve_paths(dir);
             push_all(&path, config.problems(), problems);
             if !usage.discord.is_empty() && config.token.is_empty() {
                 let message = format!(

@@ -102,6 +102,13 @@ fn full_example_sets_every_key() {
     assert_eq!(discord.token.expose(), SECRETS[0].1);
     assert_eq!(discord.guild_id.get(), 112233445566778800);
     assert!(discord.api_base.is_some() && discord.avatar_url.is_some());
+    assert!(
+        discord
+            .ca_file
+            .as_ref()
+            .unwrap()
+            .ends_with("config/examples/private-ca.pem")
+    );
     let matrix = config.matrix.as_ref().unwrap();
     assert_eq!(matrix.as_token.expose(), SECRETS[1].1);
     assert_eq!(matrix.hs_token.expose(), SECRETS[2].1);
@@ -315,6 +322,31 @@ fn missing_tokens_say_where_to_set_them() {
         "{shown}"
     );
     assert!(shown.contains("env KBBRIDGE__MATRIX__HS_TOKEN"), "{shown}");
+}
+
+#[test]
+fn discord_connect_to_and_ca_file_come_from_the_environment_as_the_tests_set_them() {
+    let file = example("discord-migration.toml");
+    let env = [
+        ("KBBRIDGE__DISCORD__CONNECT_TO", "127.0.0.1:8443"),
+        ("KBBRIDGE__DISCORD__CA_FILE", "standin-ca.pem"),
+    ];
+    let config = load_with_env(&file, SECRETS.into_iter().chain(env)).unwrap();
+    let discord = config.discord.as_ref().unwrap();
+    assert_eq!(discord.connect_to, Some("127.0.0.1:8443".parse().unwrap()));
+    assert_eq!(
+        discord.ca_file.as_deref(),
+        Some(file.with_file_name("standin-ca.pem").as_path())
+    );
+
+    let env = [("KBBRIDGE__DISCORD__CONNECT_TO", "discord.example:443")];
+    let err = load_with_env(&file, SECRETS.into_iter().chain(env)).unwrap_err();
+    assert_eq!(problem_paths(&err), ["discord.connect_to"], "{err}");
+    // With api_base, requests go to the proxy: a connect_to would silently do nothing.
+    let env = [("KBBRIDGE__DISCORD__CONNECT_TO", "127.0.0.1:8443")];
+    let err = load_with_env(&example("full.toml"), SECRETS.into_iter().chain(env)).unwrap_err();
+    assert_eq!(problem_paths(&err), ["discord.connect_to"], "{err}");
+    assert!(err.to_string().contains("api_base"), "{err}");
 }
 
 #[test]

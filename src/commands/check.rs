@@ -274,13 +274,8 @@ async fn check_discord(config: &Config, links: &[&Link], tally: &mut Tally) -> a
             "links write to Discord but there is no [discord]",
         );
     };
-    let testing = match adapter_discord::client::TestTarget::from_env() {
-        Ok(t) => t,
-        Err(e) => return tally.problem("discord", e),
-    };
     let (named, auto) = targets(links, Platform::Discord);
-    let report =
-        adapter_discord::preflight::preflight(section, testing.as_ref(), &named, auto.len()).await;
+    let report = adapter_discord::preflight::preflight(section, &named, auto.len()).await;
     tally.report(&report)?;
     print_auto(&auto, Platform::Discord)
 }

@@ -8,8 +8,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use adapter_discord::standin::{BOT_DEFAULT, Limits, StandIn, StandInOptions};
 use adapter_matrix::testing::{synapse, unique_prefix};
+use discord_standin::{BOT_DEFAULT, Limits, StandIn, StandInOptions};
 use tempfile::TempDir;
 
 use crate::support::{kbbridge, kbbridge_on, root, text};

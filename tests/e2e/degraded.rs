@@ -11,9 +11,9 @@ use std::{
     process::Command,
 };
 
-use adapter_discord::standin::{StandIn, StandInOptions, TEXT};
 use adapter_keybase::layout::safe_file_name;
 use adapter_matrix::testing::{synapse, unique_prefix};
+use discord_standin::{StandIn, StandInOptions, TEXT};
 use serde_json::Value;
 
 use crate::support::{kbbridge, kbbridge_on, text};

@@ -13,10 +13,12 @@ use adapter_discord::{
     config::{ReactionStyle, TimeFormat},
     convert::{self, Style},
     names::webhook_username,
-    standin::{Chaos, Fault, FaultTarget, Limits, RecordedMessage, StandIn, StandInOptions, TEXT},
 };
 use adapter_keybase::KeybaseExport;
 use bridge_core::{ChatId, HistorySource, Message, Mode};
+use discord_standin::{
+    Chaos, Fault, FaultTarget, Limits, RecordedMessage, StandIn, StandInOptions, TEXT,
+};
 
 use crate::support::{kbbridge_on, root, text};
 

@@ -1,5 +1,6 @@
 //! `kbbridge inspect`, `convert` and `export` (issue 3): the sample export, and an export from
-//! the stand-in `keybase` (adapter-keybase's test equipment) read back by `inspect` and `plan`.
+//! the stand-in `keybase` (test equipment, `tests/standins/keybase`) read back by `inspect` and
+//! `plan`.
 
 use std::{
     path::{Path, PathBuf},

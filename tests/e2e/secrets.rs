@@ -14,7 +14,7 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use adapter_discord::standin::{Fault, FaultTarget, Limits, StandIn, StandInOptions};
+use discord_standin::{Fault, FaultTarget, Limits, StandIn, StandInOptions};
 
 use crate::support::{kbbridge_on, root, text};
 

@@ -5,7 +5,7 @@ use std::{
     process::Command,
 };
 
-use adapter_discord::standin::StandIn;
+use discord_standin::StandIn;
 
 /// The repository root.
 pub fn root() -> PathBuf {
@@ -25,20 +25,10 @@ pub fn kbbridge() -> Command {
     cmd
 }
 
-/// The Keybase stand-in, next to the `kbbridge` binary; built first when this package is
-/// tested alone.
+/// The Keybase stand-in (`tests/standins/keybase`), next to the `kbbridge` binary; built first
+/// when missing or older than its sources, as when this package is tested alone.
 pub fn keybase_standin() -> PathBuf {
-    let path = Path::new(env!("CARGO_BIN_EXE_kbbridge")).with_file_name("keybase-standin");
-    if !path.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let status = Command::new(cargo)
-            .args(["build", "-p", "adapter-keybase", "--bin", "keybase-standin"])
-            .current_dir(root())
-            .status()
-            .expect("run cargo build for the stand-in");
-        assert!(status.success(), "cannot build the keybase stand-in");
-    }
-    path
+    keybase_standin::executable()
 }
 
 /// Output bytes as text, for assertions and failure messages.
@@ -47,13 +37,14 @@ pub fn text(b: &[u8]) -> String {
 }
 
 /// [`kbbridge`] pointed at the Discord stand-in `standin`, whose test certificate is in the file
-/// `ca` (see adapter-discord/STANDIN.md); the caller sets the bot token.
+/// `ca`, through the `[discord]` keys `connect_to` and `ca_file` set as environment overrides
+/// (see tests/standins/discord/STANDIN.md); the caller sets the bot token.
 pub fn kbbridge_on(standin: &StandIn, ca: &Path) -> Command {
     let mut cmd = kbbridge();
     cmd.env(
-        "KBBRIDGE_TESTING_DISCORD_RESOLVE",
+        "KBBRIDGE__DISCORD__CONNECT_TO",
         standin.tls_addr().to_string(),
     )
-    .env("KBBRIDGE_TESTING_DISCORD_CA", ca);
+    .env("KBBRIDGE__DISCORD__CA_FILE", ca);
     cmd
 }

@@ -14,10 +14,12 @@ use std::{
 use adapter_discord::{
     config::{ReactionStyle, TimeFormat},
     convert::{self, Style},
-    standin::{BucketLimit, Fault, FaultTarget, Limits, RecordedMessage, StandIn, StandInOptions},
 };
 use adapter_keybase::KeybaseExport;
 use bridge_core::{ChatId, HistorySource, Mode};
+use discord_standin::{
+    BucketLimit, Fault, FaultTarget, Limits, RecordedMessage, StandIn, StandInOptions,
+};
 use sqlx::{Connection, Executor, postgres::PgConnection};
 
 use crate::support::{kbbridge, kbbridge_on, root, text};

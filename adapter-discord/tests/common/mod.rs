@@ -1,4 +1,5 @@
-//! Shared set-up: a stand-in, a store, a sink pointed at the stand-in over TLS, the engine.
+//! Shared set-up: a stand-in, a store, a sink pointed at the stand-in over TLS (by the
+//! `[discord]` keys `connect_to` and `ca_file`, as the binary's tests set them), the engine.
 
 #![allow(dead_code)]
 
@@ -6,10 +7,8 @@ use std::{sync::Arc, time::Duration};
 
 use adapter_discord::{
     DiscordSink, SinkOptions,
-    client::TestTarget,
     config::{DiscordConfig, ReactionStyle, TimeFormat},
     limiter::LimiterOptions,
-    standin::{Limits, StandIn, StandInOptions, TEXT},
 };
 use bridge_core::{
     ChatId, ChatRef, Content, MappingStore, Message, Platform, Secret, Syntax,
@@ -17,6 +16,7 @@ use bridge_core::{
     retry::RetryPolicy,
     testing::{FakeHistory, text_message},
 };
+use discord_standin::{Limits, StandIn, StandInOptions, TEXT};
 use tokio_util::sync::CancellationToken;
 
 pub struct Rig {
@@ -24,6 +24,9 @@ pub struct Rig {
     pub store: MappingStore,
     pub dir: tempfile::TempDir,
 }
+
+/// The stand-in's certificate, in the rig's folder.
+const CA_FILE: &str = "standin-ca.pem";
 
 pub async fn rig(limits: Limits, max_file_size: u64) -> Rig {
     let standin = StandIn::start(StandInOptions {
@@ -34,6 +37,7 @@ pub async fn rig(limits: Limits, max_file_size: u64) -> Rig {
     .await
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(CA_FILE), standin.ca_pem()).unwrap();
     let store = MappingStore::open(&format!("sqlite://{}/kb.db", dir.path().display()))
         .await
         .unwrap();
@@ -53,19 +57,13 @@ impl Rig {
             avatar_url: Some("https://avatars.example/{username}.png".into()),
             time_format: TimeFormat::Prefix,
             reactions: ReactionStyle::Line,
-        }
-    }
-
-    pub fn target(&self) -> TestTarget {
-        TestTarget {
-            resolve: self.standin.tls_addr(),
-            ca_pem: self.standin.ca_pem().to_owned(),
+            connect_to: Some(self.standin.tls_addr()),
+            ca_file: Some(self.dir.path().join(CA_FILE)),
         }
     }
 
     pub fn sink_with(&self, config: &DiscordConfig, limiter: LimiterOptions) -> Arc<DiscordSink> {
         let options = SinkOptions {
-            testing: Some(self.target()),
             limiter,
             ..SinkOptions::default()
         };

@@ -7,7 +7,7 @@ use adapter_keybase::cli::{
     requests::{PageRequest, ReadOptions},
 };
 
-use super::world;
+use super::{standin::Client, world};
 
 fn read(conversation_id: &str, next: Option<&str>) -> ReadOptions {
     ReadOptions {

@@ -9,7 +9,10 @@ use adapter_keybase::{
 };
 use bridge_core::{ChatId, Cursor, Message, MessageKind};
 
-use super::{standin::StandIn, world};
+use super::{
+    standin::{Client, StandIn},
+    world,
+};
 
 /// One message, everything a target would see (attachment bytes included).
 #[derive(Debug, PartialEq, Eq)]

@@ -8,6 +8,7 @@ use adapter_keybase::{
 
 use super::{
     export::{run, snapshot},
+    standin::Client,
     world,
 };
 

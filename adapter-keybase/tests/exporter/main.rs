@@ -1,10 +1,10 @@
 //! The Keybase client and exporter against the stand-in `keybase` (test equipment in
-//! `src/bin/keybase-standin`), and the stand-in's own fidelity.
+//! `tests/standins/keybase`, whose own tests check its fidelity).
+
+use keybase_standin::samples::export as world;
 
 mod client;
 mod export;
 mod incremental;
 mod listen;
 mod standin;
-mod standin_api;
-mod world;

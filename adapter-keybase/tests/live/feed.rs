@@ -16,7 +16,10 @@ use bridge_core::{ChatId, Event};
 use tokio::sync::{Mutex, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use super::world::{self, write};
+use super::{
+    standin::Client,
+    world::{self, write},
+};
 
 const CHATS: [(&str, &str); 2] = [
     (

@@ -17,7 +17,7 @@ use tokio::sync::{Mutex, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    standin::StandIn,
+    standin::{Client, StandIn},
     world::{self, GENERAL, write},
 };
 

@@ -11,7 +11,10 @@ use bridge_core::{
 };
 use chrono::Utc;
 
-use super::world::{self, general_msg, read_general};
+use super::{
+    standin::Client,
+    world::{self, general_msg, read_general},
+};
 
 fn matrix_message(id: &str, who: &str, text: &str, attachments: Vec<Attachment>) -> Message {
     Message {

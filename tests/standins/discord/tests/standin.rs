@@ -1,11 +1,9 @@
 //! The stand-in itself: Discord's limits, errors and headers, reached over TLS as
 //! `discord.com`, and serenity's own builders and rate limiter working against it.
 
-mod common;
-
 use std::time::Duration;
 
-use adapter_discord::standin::{Fault, FaultTarget, Limits, StandIn, StandInOptions, TEXT};
+use discord_standin::{Fault, FaultTarget, Limits, StandIn, StandInOptions, TEXT};
 use reqwest::{Certificate, Client, StatusCode};
 use serde_json::{Value, json};
 use serenity::{

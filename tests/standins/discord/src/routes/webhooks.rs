@@ -18,7 +18,7 @@ use super::{
     payload::{accept, check_content, read_body},
     unknown_channel, unknown_message,
 };
-use crate::standin::{
+use crate::{
     Shared,
     state::{TEXT, WebhookInfo, World},
     wire,

@@ -1,9 +1,9 @@
 //! The stand-in against keybase.md: envelopes, error classes, pagination, output shapes, the
 //! writing methods, the team API and the one-shot commands.
 
-use super::world;
+use keybase_standin::samples::export as world;
 
-fn id_of(s: &super::standin::StandIn, chat: &str) -> String {
+fn id_of(s: &keybase_standin::StandIn, chat: &str) -> String {
     let list = s.api(&[r#"{"method":"list"}"#]);
     list[0]["result"]["conversations"]
         .as_array()

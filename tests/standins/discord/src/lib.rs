@@ -1,5 +1,5 @@
-//! A stand-in for Discord's REST API: **test equipment** (feature `standin`), not part of the
-//! bridge. It serves HTTPS with a self-signed certificate for `discord.com` (so serenity, with a
+//! A stand-in for Discord's REST API: **test equipment**, not part of the bridge (only a
+//! dev-dependency of the crates that test against it). It serves HTTPS with a self-signed certificate for `discord.com` (so serenity, with a
 //! `reqwest` client that resolves `discord.com` here and trusts that certificate, runs unchanged,
 //! its own rate limiter included) and plain HTTP for attachment downloads and for `api_base`
 //! (proxy) mode. `STANDIN.md` lists what it implements and where it knowingly differs from

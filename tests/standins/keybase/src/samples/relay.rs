@@ -1,7 +1,8 @@
-//! The world of the live tests: `alice` is the bridge account (logged in on her "laptop",
-//! which is the stand-in's own device; she also has a "phone"), `bob` and `carol` are people.
+//! The world of the live side's tests (adapter-keybase/tests/live) and the stand-in's relay
+//! rules: `alice` is the bridge account (logged in on her "laptop", which is the stand-in's own
+//! device; she also has a "phone"), `bob` and `carol` are people.
 
-use super::standin::StandIn;
+use crate::StandIn;
 
 /// A team channel and a direct chat, each with a first message from bob.
 pub fn build() -> StandIn {

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{bad_json, webhooks::check_name};
-use crate::standin::{
+use crate::{
     Shared,
     filenames::discord_file_name,
     state::{RecordedFile, RecordedMessage, WebhookInfo},

@@ -1,8 +1,9 @@
-//! The Keybase world the exporter tests use: a big team with channels, a subteam whose
-//! channel the user never joined, a direct chat with attachments, a group chat; edits,
-//! deletes, reactions, a reply, system and headline messages; follows, proofs, KBFS, git.
+//! The world of the exporter's tests (adapter-keybase/tests/exporter) and the stand-in's API
+//! tests: a big team with channels, a subteam whose channel the user never joined, a direct
+//! chat with attachments, a group chat; edits, deletes, reactions, a reply, system and headline
+//! messages; follows, proofs, KBFS, git.
 
-use super::standin::StandIn;
+use crate::StandIn;
 
 /// `acme#general` gets this many plain messages after its setup ones.
 pub const GENERAL_BULK: u64 = 23;

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{bad_json, unknown_channel};
-use crate::standin::{
+use crate::{
     Shared,
     state::{CATEGORY, ChannelInfo, TEXT, normalize_text_channel_name},
     wire,

@@ -16,7 +16,7 @@ use super::{
     payload::{accept, read_body},
     unknown_channel, unknown_message,
 };
-use crate::standin::{
+use crate::{
     Shared,
     state::{RecordedMessage, TEXT},
     wire,

@@ -1,7 +1,7 @@
 //! `keybase-standin`: a stand-in `keybase` executable for tests (test equipment, see
-//! `adapter-keybase/STANDIN.md`). It speaks the JSON APIs of keybase.md from a folder of JSON
-//! files (`--home DIR` or `$KEYBASE_STANDIN_HOME`) and logs every request to
-//! `DIR/requests.log`.
+//! `STANDIN.md`; tests find it with this package's library, `lib.rs`). It speaks the JSON APIs
+//! of keybase.md from a folder of JSON files (`--home DIR` or `$KEYBASE_STANDIN_HOME`) and logs
+//! every request to `DIR/requests.log`.
 //!
 //! Layout: `api_loop.rs` (the `chat api`/`team api` request loop), `envelope.rs` (request and
 //! reply envelopes), `chat_api.rs` / `chat_write.rs` (chat methods), `render.rs` / `content.rs` (messages as

@@ -3,7 +3,7 @@
 //! until killed. Environment: `STANDIN_TOKEN` (default `standin-token`), `STANDIN_SCALE` (time
 //! scale of every limit, default 1), `STANDIN_MAX_FILE` (bytes, default 10 MiB).
 
-use adapter_discord::standin::{Limits, StandIn, StandInOptions};
+use discord_standin::{Limits, StandIn, StandInOptions};
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {

@@ -12,7 +12,7 @@ use axum::{
 };
 use serde_json::{Value, json};
 
-use crate::standin::{Shared, guild::RoleInfo, state::World, wire};
+use crate::{Shared, guild::RoleInfo, state::World, wire};
 
 /// The error for a guild other than the stand-in's, or `None` for its own.
 fn guild_error(w: &World, g: u64) -> Option<Response> {

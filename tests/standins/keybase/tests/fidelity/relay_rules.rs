@@ -1,7 +1,7 @@
 //! The stand-in's rules the relay relies on (relay.md §7.3): a repeated reaction toggles off,
 //! a delete lists its target's edits and reactions, messages carry their device, `whoami`.
 
-use super::world::{self, GENERAL, act, general_msg, write};
+use keybase_standin::samples::relay::{self as world, GENERAL, act, general_msg, write};
 
 #[test]
 fn a_repeated_reaction_toggles_off_as_a_delete_of_the_first() {

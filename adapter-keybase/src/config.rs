@@ -39,6 +39,9 @@ pub struct KeybaseConfig {
     /// account: `{name}` (the author's name), `{platform}` (Discord, Matrix) and `{text}` (the
     /// message; required). Keybase markdown.
     pub sender_format: String,
+    /// How often (seconds) the live relay lists the account's chats for channels created
+    /// since it started, which a relaying pattern link (`acme#*`) then links. 1 to 3600.
+    pub watch_seconds: u64,
 }
 
 /// The default of `[keybase] sender_format`.
@@ -53,6 +56,7 @@ impl Default for KeybaseConfig {
             username: None,
             notices: true,
             sender_format: DEFAULT_SENDER_FORMAT.to_owned(),
+            watch_seconds: 30,
         }
     }
 }
@@ -93,6 +97,12 @@ impl KeybaseConfig {
         }
         if let Err(why) = crate::sink::SenderFormat::parse(&self.sender_format) {
             problems.push(("sender_format".to_owned(), why));
+        }
+        if !(1..=3600).contains(&self.watch_seconds) {
+            problems.push((
+                "watch_seconds".to_owned(),
+                format!("{} is not between 1 and 3600", self.watch_seconds),
+            ));
         }
         problems
     }
@@ -348,11 +358,15 @@ mod tests {
             username: Some("Bot!".into()),
             binary: PathBuf::new(),
             sender_format: "{name} says".into(),
+            watch_seconds: 0,
             ..KeybaseConfig::default()
         };
         let problems = config.problems();
         let keys: Vec<_> = problems.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(keys, ["binary", "username", "sender_format"]);
+        assert_eq!(
+            keys,
+            ["binary", "username", "sender_format", "watch_seconds"]
+        );
         assert!(problems[2].1.contains("no {text}"), "{}", problems[2].1);
         assert!(KeybaseConfig::default().problems().is_empty());
     }

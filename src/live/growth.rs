@@ -2,7 +2,7 @@
 //! named by a relaying pattern link (`acme#*`), is linked, its targets made, and relayed from
 //! its first message.
 //!
-//! The account's chats are listed every [`WATCH`]; a new one taken by a pattern becomes that
+//! The account's chats are listed every `[keybase] watch_seconds`; a new one taken by a pattern becomes that
 //! pattern's link (`<link>/<chat>`), its targets are set up as any link's are, the relay routes
 //! it, and the Keybase feed is restarted with it (its position is stored as 0 first, so the
 //! catch-up of the restart reads it from the start).
@@ -22,9 +22,6 @@ use tracing::{info, warn};
 
 use super::{keybase::KeybaseLive, start_keybase, targets::LiveSinks};
 use crate::patterns;
-
-/// How often the account's chats are listed for new ones.
-pub const WATCH: Duration = Duration::from_secs(30);
 
 /// Which chats may appear and be linked.
 #[derive(Clone, Debug)]
@@ -69,7 +66,13 @@ pub async fn keep_keybase(
     let Some(mut growth) = growth.filter(|g| !g.templates.is_empty()) else {
         return live.task.await?;
     };
-    let mut tick = tokio::time::interval(WATCH);
+    let every = side
+        .config
+        .keybase
+        .as_ref()
+        .map_or(30, |k| k.watch_seconds)
+        .max(1);
+    let mut tick = tokio::time::interval(Duration::from_secs(every));
     tick.tick().await;
     loop {
         tokio::select! {

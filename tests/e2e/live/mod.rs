@@ -66,6 +66,8 @@ struct Live {
     runs: u32,
     /// The export a backfill reads (`keybase.export`), once made.
     export: Option<PathBuf>,
+    /// More `KBBRIDGE__…` settings for kbbridge.
+    env: Vec<(String, String)>,
     /// The `"channel":{…}` the chat is read as (its name may change).
     channel: String,
 }
@@ -80,6 +82,14 @@ impl Live {
     /// [`Live::new`] with `history` (stored message lines) for `acme#general` after bob's first
     /// message, and `extra` TOML (sections) in the mapping file.
     async fn with(mode: &str, history: &[String], extra: &str) -> Self {
+        let link = format!(
+            "[[link]]\nname = \"general\"\nkeybase = \"acme#general\"\nmatrix = \"auto\"\nmode = {mode:?}"
+        );
+        Self::with_links(&link, history, extra).await
+    }
+
+    /// [`Live::with`] with the `[[link]]` tables `links`.
+    async fn with_links(links: &str, history: &[String], extra: &str) -> Self {
         let pushing = pushing();
         let dir = tempfile::tempdir().unwrap();
         let prefix = unique_prefix();
@@ -129,11 +139,7 @@ impl Live {
         )
         .unwrap();
         writeln!(toml, "{extra}").unwrap();
-        writeln!(
-            toml,
-            "[[link]]\nname = \"general\"\nkeybase = \"acme#general\"\nmatrix = \"auto\"\nmode = {mode:?}"
-        )
-        .unwrap();
+        writeln!(toml, "{links}").unwrap();
         let config = dir.path().join("kbbridge.toml");
         fs::write(&config, toml).unwrap();
         Self {
@@ -147,6 +153,7 @@ impl Live {
             child: None,
             runs: 0,
             export: None,
+            env: Vec::new(),
             channel: GENERAL.to_owned(),
         }
     }
@@ -169,6 +176,7 @@ impl Live {
         if let Some(export) = &self.export {
             cmd.env("KBBRIDGE__KEYBASE__EXPORT", export);
         }
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd
     }
 
@@ -251,7 +259,14 @@ impl Live {
 
     /// The room kbbridge made for `acme#general`, once it exists; the human has joined it.
     async fn room(&mut self) -> String {
-        let info = chat_info::describe(&ChatId::new("acme#general"), None);
+        let room = self.room_of("acme#general").await;
+        self.relaying().await;
+        room
+    }
+
+    /// The room kbbridge made for `chat`, once it exists; the human has joined it.
+    async fn room_of(&mut self, chat: &str) -> String {
+        let info = chat_info::describe(&ChatId::new(chat), None);
         let alias = format!(
             "#{}:{}",
             localpart::room_alias(&self.prefix, &info),
@@ -280,7 +295,6 @@ impl Live {
                 }
             }
         }
-        self.relaying().await;
         room
     }
 

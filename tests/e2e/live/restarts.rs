@@ -466,3 +466,42 @@ async fn a_channel_renamed_while_kbbridge_was_down_is_found_by_its_id() {
     );
     assert_eq!(live.stop(), Some(143));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_channel_created_while_relaying_is_linked_by_its_pattern() {
+    let _one = PUSHING.lock().await;
+    let links =
+        "[[link]]\nname = \"acme\"\nkeybase = \"acme#*\"\nmatrix = \"auto\"\nmode = \"relay\"";
+    let mut live = Live::with_links(links, &[], "").await;
+    live.env
+        .push(("KBBRIDGE__KEYBASE__WATCH_SECONDS".into(), "1".into()));
+    live.start();
+    let general = live.room().await;
+    live.keybase().say("bob", "kb0.");
+    live.assert_each_once(&general, &[kb_body(0)], &[]).await;
+
+    // A channel made on Keybase now, with a first message before kbbridge notices it.
+    std::fs::write(
+        live.kb_home.join("conversations.json"),
+        r#"[{"name": "acme", "topic_name": "general"}, {"name": "acme", "topic_name": "new"}]"#,
+    )
+    .unwrap();
+    let new = r#""channel":{"name":"acme","members_type":"team","topic_name":"new"}"#;
+    live.keybase()
+        .write_in(new, "bob", "send", r#""message":{"body":"first in new"}"#);
+    let room = live.room_of("acme#new").await;
+    let bob = live.ghost("bob");
+    live.on_matrix(&room, "the new channel's first message", |events| {
+        super::event_with_body(events, &bob, "first in new").map(|_| ())
+    })
+    .await;
+    // Both ways in the new room.
+    live.matrix_says(&room, &[mx_body(0)], Duration::ZERO).await;
+    live.channel = new.to_owned();
+    live.on_keybase("the Matrix message in the new channel", |messages| {
+        (keybase_counts(messages, &[mx_body(0)]) == [1]).then_some(())
+    })
+    .await;
+    assert!(live.logs().contains("new Keybase channel linked"));
+    assert_eq!(live.stop(), Some(143));
+}

@@ -353,6 +353,42 @@ impl StandIn {
             .collect()
     }
 
+    /// Test hook, as a person with the rights would do by hand: deletes message `id`; whether
+    /// it was there.
+    pub fn delete_message(&self, id: u64) -> bool {
+        let mut w = self.shared.world();
+        w.messages
+            .iter_mut()
+            .find(|m| m.id == id && !m.deleted)
+            .map(|m| m.deleted = true)
+            .is_some()
+    }
+
+    /// Test hook: replaces message `id`'s content, marking it edited; whether it was there.
+    pub fn edit_message(&self, id: u64, content: &str) -> bool {
+        let mut w = self.shared.world();
+        w.messages
+            .iter_mut()
+            .find(|m| m.id == id && !m.deleted)
+            .map(|m| {
+                m.content = content.to_owned();
+                m.edited = true;
+            })
+            .is_some()
+    }
+
+    /// Test hook: posts message `id` again as it was (same webhook, author and content), as
+    /// a duplicated send would; the new message's ID.
+    pub fn repost_message(&self, id: u64) -> Option<u64> {
+        let mut w = self.shared.world();
+        let mut copy = w.messages.iter().find(|m| m.id == id)?.clone();
+        copy.id = w.snowflake();
+        copy.reactions.clear();
+        let new = copy.id;
+        w.messages.push(copy);
+        Some(new)
+    }
+
     /// Every accepted message, in the order accepted.
     pub fn all_messages(&self) -> Vec<RecordedMessage> {
         self.shared.world().messages.clone()

@@ -14,6 +14,7 @@
 
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod cli;
 mod commands;
 mod live;

@@ -25,10 +25,11 @@ pub fn load_config(path: &Path) -> anyhow::Result<Config> {
 }
 
 /// The secrets a command that only reads the database can go without, with their variables.
-const SECRETS: [(&str, &str); 3] = [
+const SECRETS: [(&str, &str); 4] = [
     ("discord.token", "KBBRIDGE__DISCORD__TOKEN"),
     ("matrix.as_token", "KBBRIDGE__MATRIX__AS_TOKEN"),
     ("matrix.hs_token", "KBBRIDGE__MATRIX__HS_TOKEN"),
+    ("admin.token", "KBBRIDGE__ADMIN__TOKEN"),
 ];
 
 /// Loads the mapping file for a command that reads only the database and the export

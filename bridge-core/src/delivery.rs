@@ -27,6 +27,7 @@ use crate::{
     pacer::Pacer,
     retry::RetryPolicy,
     store::{CopyRow, CopyState, Lease, MappingStore, StoreError, TextLayout},
+    telemetry,
 };
 
 /// What a delivery reports as it goes, for counters, logs and progress.
@@ -287,15 +288,24 @@ impl Delivery<'_> {
         store
             .mark_pending_fenced(&out.msg.origin, to, out.part, self.lease)
             .await?;
+        let started = std::time::Instant::now();
         let sent = self
             .retry
             .run(
                 || self.sink.send(&to.chat, out),
-                |e, d| observer.retrying(e, d),
+                |e, d| {
+                    telemetry::retrying(to.platform, e, d);
+                    observer.retrying(e, d);
+                },
             )
             .await;
         match sent {
             Ok(id) => {
+                let mode = match self.mode {
+                    Mode::Backfill => "backfill",
+                    Mode::Live => "live",
+                };
+                telemetry::part_sent(to.platform, mode, started.elapsed());
                 store.mark_sent(&out.msg.origin, to, out.part, &id).await?;
                 observer.part_sent();
                 Ok(PartOutcome::Sent(id))

@@ -158,6 +158,7 @@ impl LeaseGuard {
             lost.clone(),
             asked,
         ));
+        crate::telemetry::lease_held(1.0);
         Self {
             lease,
             store: store.clone(),
@@ -189,8 +190,10 @@ impl LeaseGuard {
 
 impl Drop for LeaseGuard {
     fn drop(&mut self) {
-        // Dropped without `release` (a cancelled job): stop renewing, so it expires.
+        // Dropped without `release` (a cancelled job): stop renewing, so it expires. `release`
+        // consumes the guard, so this runs once either way.
         self.renewer.abort();
+        crate::telemetry::lease_held(-1.0);
     }
 }
 

@@ -46,6 +46,7 @@ pub mod report;
 pub mod retry;
 pub mod secret;
 pub mod store;
+pub mod telemetry;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod verify;

@@ -33,6 +33,7 @@
 
 #![warn(missing_docs)]
 
+pub mod admin;
 mod backfill;
 mod database;
 mod error;

@@ -29,6 +29,8 @@ pub struct Config {
     pub matrix: Option<MatrixConfig>,
     /// `[backfill]`, with the default pace for every platform not set in the file.
     pub backfill: BackfillOptions,
+    /// `[admin]`: the admin HTTP listener, when the file has the section.
+    pub admin: Option<crate::admin::AdminConfig>,
     /// The `[[link]]` tables, in file order; names are unique.
     pub links: Vec<LinkConfig>,
 }
@@ -61,6 +63,7 @@ impl fmt::Debug for Config {
             .field("discord", &self.discord)
             .field("matrix", &self.matrix)
             .field("backfill", &self.backfill)
+            .field("admin", &self.admin)
             .field("links", &self.links)
             .finish()
     }

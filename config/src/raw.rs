@@ -15,14 +15,21 @@ use serde::{Deserialize, de::DeserializeOwned};
 use crate::{error::Problems, path::KeyPath, tree, type_errors, unknown_keys};
 
 /// The top-level keys of a mapping file.
-pub(crate) const SECTIONS: [&str; 6] = [
-    "database", "keybase", "discord", "matrix", "backfill", "link",
+pub(crate) const SECTIONS: [&str; 7] = [
+    "database", "keybase", "discord", "matrix", "backfill", "admin", "link",
 ];
 
 /// `[database]`.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct RawDatabase {
     pub(crate) url: Option<String>,
+}
+
+/// `[admin]`.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct RawAdmin {
+    pub(crate) listen: Option<String>,
+    pub(crate) token: Option<String>,
 }
 
 /// `[backfill]`. Integers are read signed so that `-1` is "must be at least 1", not a type error.
@@ -91,6 +98,7 @@ pub(crate) struct RawConfig {
     pub(crate) discord: Section<DiscordConfig>,
     pub(crate) matrix: Section<MatrixConfig>,
     pub(crate) backfill: Section<RawBackfill>,
+    pub(crate) admin: Section<RawAdmin>,
     /// One entry per `[[link]]` table; `None` for a table that could not be read.
     pub(crate) links: Vec<Option<RawLink>>,
 }
@@ -129,6 +137,7 @@ impl RawConfig {
             discord: read_section(section_value("discord"), "discord", root, problems),
             matrix: read_section(section_value("matrix"), "matrix", root, problems),
             backfill: read_section(section_value("backfill"), "backfill", root, problems),
+            admin: read_section(section_value("admin"), "admin", root, problems),
             links,
         }
     }

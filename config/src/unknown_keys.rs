@@ -11,7 +11,7 @@ use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
 
 use crate::{
     path::{KeyPath, Seg},
-    raw::{RawBackfill, RawDatabase, RawLink, RawRate, RawRates, SECTIONS},
+    raw::{RawAdmin, RawBackfill, RawDatabase, RawLink, RawRate, RawRates, SECTIONS},
     suggest::did_you_mean,
     tree,
 };
@@ -66,6 +66,7 @@ fn known_keys(parent: &KeyPath) -> Option<&'static [&'static str]> {
         ["discord"] => fields_of::<DiscordConfig>(),
         ["matrix"] => fields_of::<MatrixConfig>(),
         ["backfill"] => fields_of::<RawBackfill>(),
+        ["admin"] => fields_of::<RawAdmin>(),
         ["backfill", "rate"] => fields_of::<RawRates>(),
         ["backfill", "rate", _] => fields_of::<RawRate>(),
         ["link", "[]"] => fields_of::<RawLink>(),

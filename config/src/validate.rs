@@ -9,7 +9,7 @@ use adapter_matrix::config::MatrixConfig;
 use config::Value;
 
 use crate::{
-    Config, ConfigError, Problem, backfill, database,
+    Config, ConfigError, Problem, admin, backfill, database,
     error::Problems,
     links::{self, Usage, describe},
     path::KeyPath,
@@ -38,6 +38,11 @@ pub(crate) fn validate(
         &KeyPath::root().key("backfill"),
         &mut problems,
     );
+    let admin = admin::check(
+        raw.admin.present(),
+        &KeyPath::root().key("admin"),
+        &mut problems,
+    );
     if !problems.is_empty() {
         return Err(ConfigError::Invalid {
             problems: finish(problems, root),
@@ -51,6 +56,7 @@ pub(crate) fn validate(
         discord,
         matrix,
         backfill,
+        admin,
         links,
     })
 }
@@ -196,6 +202,7 @@ fn finish(problems: Problems, root: &Value) -> Vec<Problem> {
         ("discord", "token"),
         ("matrix", "as_token"),
         ("matrix", "hs_token"),
+        ("admin", "token"),
     ];
     let mut secrets: Vec<String> = secret_keys
         .iter()

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::{
+    admin::{Admin, Readiness},
     cli::LinkFilter,
     commands::{backfill, report},
     live::{self, Growth, KeybaseSide, LiveSinks},
@@ -47,7 +48,19 @@ pub async fn run(
     }
     let store = wiring::open_store(config).await?;
     let growth = growth(config, expansion, filter);
-    let result = relay(config, &links, &relaying, &store, growth, display, shutdown).await;
+    // Up before the long parts (setup, backfill), so /health and /ready answer through them.
+    let readiness = Readiness::default();
+    let admin = match &config.admin {
+        Some(section) => Some(Admin::start(section, store.clone(), readiness.clone()).await?),
+        None => None,
+    };
+    let result = relay(
+        config, &links, &relaying, &store, growth, &readiness, display, shutdown,
+    )
+    .await;
+    if let Some(admin) = admin {
+        admin.stop().await;
+    }
     store.close().await;
     result
 }
@@ -77,9 +90,11 @@ async fn relay(
     relaying: &[&Link],
     store: &MappingStore,
     growth: Option<Growth>,
+    readiness: &Readiness,
     display: Display,
     shutdown: CancellationToken,
 ) -> anyhow::Result<ExitCode> {
+    readiness.down("relay", "setting up the links' chats");
     let export = match config.keybase.as_ref().and_then(|k| k.export.as_ref()) {
         Some(_) => Some(wiring::open_export(config)?),
         None => None,
@@ -104,6 +119,7 @@ async fn relay(
     let stop = shutdown.child_token();
     let (tx, rx) = mpsc::channel(QUEUE);
     let mut relay_task = tokio::spawn(Arc::clone(&engine).run(rx, stop.clone()));
+    readiness.up("relay", format!("{} link(s)", resolved.len()));
 
     let matrix_chats: Vec<ChatRef> = resolved
         .iter()
@@ -118,8 +134,12 @@ async fn relay(
         ),
         _ => None,
     };
+    if let Some(m) = &matrix {
+        readiness.up("matrix", format!("listening on {}", m.listening.addr()));
+    }
 
     // The history first: the Keybase feed starts after it, so live messages follow it.
+    readiness.down("keybase", "waiting for the backfill to finish");
     let outcomes = backfill::backfill_links(config, links, store, display, stop.clone())
         .await?
         .unwrap_or_default();
@@ -160,6 +180,10 @@ async fn relay(
             growth,
         )))
     };
+    match &keybase {
+        Some(_) => readiness.up("keybase", "api-listen started"),
+        None => readiness.up("keybase", "no Keybase chat to follow"),
+    }
     info!(
         links = resolved.len(),
         "relaying; stop with Ctrl-C or SIGTERM"
@@ -183,6 +207,7 @@ async fn relay(
         }
         done = ended(matrix_task.take()) => Some(part_failure(done, "the Matrix live side")),
     };
+    readiness.down("relay", "stopping");
     match failure.filter(|_| !shutdown.is_cancelled()) {
         None => finish(stop, tx, relay_task, matrix, keybase_task).await,
         Some(e) => {

@@ -29,18 +29,78 @@ struct Row {
     progress: Option<Progress>,
 }
 
-/// Prints every job's counts and state, then its rejected messages, then who holds what.
-///
-/// # Errors
-/// When the database cannot be opened or read.
-pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
-    let store = wiring::open_store(config).await?;
-    let result = show(&store, config).await;
-    store.close().await;
-    result.map(|()| ExitCode::SUCCESS)
+/// One (source chat, target chat) as `status` shows it (and `/api/v1/status` serves it).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct JobStatus {
+    /// The source chat (`keybase:acme#general`).
+    pub source: String,
+    /// The target chat.
+    pub target: String,
+    /// Messages whose every part is in the target.
+    pub copied: u64,
+    /// Messages the target refused.
+    pub rejected: u64,
+    /// Messages copied with a note in place of some file.
+    pub degraded: u64,
+    /// Messages whose send was interrupted.
+    pub pending: u64,
+    /// `running` (a process holds its link), `interrupted`, `done` or `partial`.
+    pub state: &'static str,
+    /// When its backfill last saved its place (UTC, RFC 3339), if it ran.
+    pub updated_at: Option<String>,
 }
 
-async fn show(store: &MappingStore, config: &Config) -> anyhow::Result<()> {
+/// A lease held now, as `status` shows it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct HeldLease {
+    /// `link:<source>><platform>` or `setup:<platform>`.
+    pub name: String,
+    /// The process holding it.
+    pub holder: String,
+    /// Until when, unless renewed (UTC, RFC 3339).
+    pub expires_at: String,
+}
+
+/// Every job's counts and state, and the leases held now, from the store.
+///
+/// # Errors
+/// When the store cannot be read.
+pub async fn snapshot(store: &MappingStore) -> anyhow::Result<(Vec<JobStatus>, Vec<HeldLease>)> {
+    let (rows, leases) = rows(store).await?;
+    let jobs = rows
+        .iter()
+        .map(|((from, to), row)| {
+            let (copied, rejected, pending, degraded) = counts(row);
+            JobStatus {
+                source: from.to_string(),
+                target: to.to_string(),
+                copied,
+                rejected,
+                degraded,
+                pending,
+                state: state(&leases, from, to, row),
+                updated_at: row.progress.as_ref().map(|p| p.updated_at.to_rfc3339()),
+            }
+        })
+        .collect();
+    let held = leases
+        .values()
+        .map(|l| HeldLease {
+            name: l.name.clone(),
+            holder: l.holder.clone(),
+            expires_at: l.expires_at.to_rfc3339(),
+        })
+        .collect();
+    Ok((jobs, held))
+}
+
+/// Every (source, target) the store has rows for, and the active leases by name.
+async fn rows(
+    store: &MappingStore,
+) -> anyhow::Result<(
+    BTreeMap<(ChatRef, ChatRef), Row>,
+    BTreeMap<String, LeaseInfo>,
+)> {
     let mut rows: BTreeMap<(ChatRef, ChatRef), Row> = BTreeMap::new();
     for t in store.copy_totals().await? {
         let key = (t.from.clone(), t.to.clone());
@@ -57,6 +117,46 @@ async fn show(store: &MappingStore, config: &Config) -> anyhow::Result<()> {
         .filter(|l| l.active)
         .map(|l| (l.name.clone(), l))
         .collect();
+    Ok((rows, leases))
+}
+
+/// (copied, rejected, pending, degraded).
+fn counts(row: &Row) -> (u64, u64, u64, u64) {
+    row.totals.as_ref().map_or((0, 0, 0, 0), |t| {
+        (t.copied, t.rejected, t.pending, t.degraded)
+    })
+}
+
+fn state(
+    leases: &BTreeMap<String, LeaseInfo>,
+    from: &ChatRef,
+    to: &ChatRef,
+    row: &Row,
+) -> &'static str {
+    let held = leases.contains_key(&link_lease_name(from, to.platform));
+    let done = row.progress.as_ref().is_some_and(|p| p.done);
+    let pending = counts(row).2;
+    match (held, pending, done) {
+        (true, _, _) => "running",
+        (false, 1.., _) => "interrupted",
+        (false, 0, true) => "done",
+        (false, 0, false) => "partial",
+    }
+}
+
+/// Prints every job's counts and state, then its rejected messages, then who holds what.
+///
+/// # Errors
+/// When the database cannot be opened or read.
+pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
+    let store = wiring::open_store(config).await?;
+    let result = show(&store, config).await;
+    store.close().await;
+    result.map(|()| ExitCode::SUCCESS)
+}
+
+async fn show(store: &MappingStore, config: &Config) -> anyhow::Result<()> {
+    let (rows, leases) = rows(store).await?;
     if rows.is_empty() {
         outln!(
             "no backfill has run yet against {}",
@@ -78,18 +178,9 @@ async fn show(store: &MappingStore, config: &Config) -> anyhow::Result<()> {
     )?;
     let mut interrupted = 0;
     for ((from, to), row) in &rows {
-        let (copied, rejected, pending, degraded) = row.totals.as_ref().map_or((0, 0, 0, 0), |t| {
-            (t.copied, t.rejected, t.pending, t.degraded)
-        });
+        let (copied, rejected, pending, degraded) = counts(row);
         interrupted += pending;
-        let held = leases.contains_key(&link_lease_name(from, to.platform));
-        let done = row.progress.as_ref().is_some_and(|p| p.done);
-        let state = match (held, pending, done) {
-            (true, _, _) => "running",
-            (false, 1.., _) => "interrupted",
-            (false, 0, true) => "done",
-            (false, 0, false) => "partial",
-        };
+        let state = state(&leases, from, to, row);
         let updated = row.progress.as_ref().map_or_else(
             || "-".to_owned(),
             |p| p.updated_at.format("%Y-%m-%d %H:%M:%S").to_string(),

@@ -139,6 +139,20 @@ impl<'a> LinkRun<'a> {
             let page = self.read_page(cursor.as_ref()).await?;
             for msg in &page.messages {
                 let outcome = self.copy_message(msg).await?;
+                let label = match &outcome {
+                    MessageOutcome::Copied => Some("copied"),
+                    MessageOutcome::Degraded(_) => Some("degraded"),
+                    MessageOutcome::Rejected(_) => Some("rejected"),
+                    MessageOutcome::Skipped => None,
+                };
+                if let Some(label) = label {
+                    crate::telemetry::message(
+                        &job.link,
+                        job.from.platform,
+                        self.to.platform,
+                        label,
+                    );
+                }
                 self.engine.emit_to(
                     job,
                     &self.to,

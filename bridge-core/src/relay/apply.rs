@@ -9,7 +9,7 @@ use tracing::{debug, warn};
 use super::{Leases, Relay, RelayError};
 use crate::{
     adapter::{AdapterError, Incoming, Mode},
-    delivery::{Delivery, DeliveryError, Observer},
+    delivery::{Delivered, Delivery, DeliveryError, Observer},
     ids::{ChatRef, MsgId, MsgRef},
     model::{Event, Message},
     report::Report,
@@ -34,6 +34,20 @@ pub enum Applied {
     /// An edit or reaction whose message was not copied anywhere: held for the reorder window,
     /// the message did not come (or was not copied either), so the event was given up.
     GaveUp,
+}
+
+impl Applied {
+    /// The outcome's name in metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Applied::Relayed(_) => "relayed",
+            Applied::Echo => "echo",
+            Applied::Tombstoned => "tombstoned",
+            Applied::Unrouted => "unrouted",
+            Applied::Superseded => "superseded",
+            Applied::GaveUp => "gave_up",
+        }
+    }
 }
 
 /// What applying an event now came to, as a chat's worker sees it.
@@ -104,7 +118,9 @@ impl Relay {
             return Ok(Outcome::Done(Applied::Echo));
         }
         let outcome = match &incoming.event {
-            Event::Message(msg) => Outcome::Done(self.message(msg, &from, &others, leases).await?),
+            Event::Message(msg) => {
+                Outcome::Done(self.message(&link, msg, &from, &others, leases).await?)
+            }
             Event::Edit {
                 target,
                 sender,
@@ -150,6 +166,7 @@ impl Relay {
 
     async fn message(
         &self,
+        link: &str,
         msg: &Message,
         from: &ChatRef,
         others: &[ChatRef],
@@ -174,7 +191,7 @@ impl Relay {
                 pacer,
                 mode: Mode::Live,
             };
-            delivery
+            let delivered = delivery
                 .copy(msg, &Retries(to))
                 .await
                 .map_err(|e| match e {
@@ -184,6 +201,15 @@ impl Relay {
                         error,
                     },
                 })?;
+            let outcome = match delivered {
+                Delivered::Copied { notes, .. } if notes.is_empty() => Some("copied"),
+                Delivered::Copied { .. } => Some("degraded"),
+                Delivered::Rejected { .. } => Some("rejected"),
+                Delivered::Skipped => None,
+            };
+            if let Some(outcome) = outcome {
+                crate::telemetry::message(link, from.platform, to.platform, outcome);
+            }
         }
         Ok(Applied::Relayed(others.len()))
     }

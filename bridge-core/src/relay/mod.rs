@@ -225,7 +225,9 @@ impl Relay {
                         tx
                     });
                     // A worker that stopped has reported its error through `tasks`.
-                    let _ = tx.send(queued).await;
+                    if tx.send(queued).await.is_ok() {
+                        crate::telemetry::queued(1.0);
+                    }
                 }
             }
         };

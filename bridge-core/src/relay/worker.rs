@@ -46,6 +46,7 @@ impl Relay {
                 }
                 next = rx.recv(), if open => match next {
                     Some(queued) => {
+                        crate::telemetry::queued(-1.0);
                         self.step(queued, &mut window, &mut leases, &mut answers).await?;
                     }
                     None => open = false,
@@ -55,6 +56,7 @@ impl Relay {
                 self.store.save_live_position(&chat, &position).await?;
             }
             for (done, applied) in answers.drain(..) {
+                crate::telemetry::relayed(chat.platform, applied.label());
                 if let Some(done) = done {
                     // The source may have stopped waiting; the event is recorded either way.
                     let _ = done.send(applied);
@@ -101,8 +103,17 @@ impl Relay {
             }
             _ => {}
         }
+        let lag = match &queued.incoming.event {
+            Event::Message(msg) => (chrono::Utc::now() - msg.sent_at).to_std().ok(),
+            _ => None,
+        };
         match self.apply_now(&queued.incoming, leases).await? {
-            Outcome::Done(applied) => answers.push((queued.done, applied)),
+            Outcome::Done(applied) => {
+                if let (Some(lag), Applied::Relayed(1..)) = (lag, &applied) {
+                    crate::telemetry::relay_lag(queued.incoming.event.subject().platform, lag);
+                }
+                answers.push((queued.done, applied));
+            }
             Outcome::Early => {
                 window.hold(subject, seq, queued, Instant::now());
                 return Ok(());

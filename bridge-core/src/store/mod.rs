@@ -208,6 +208,15 @@ impl MappingStore {
         self.backend
     }
 
+    /// Whether the database answers now (`SELECT 1` on the writing pool).
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] when it does not.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Closes every connection, waiting for queries in flight. Later calls fail.
     pub async fn close(&self) {
         if let Some(readers) = &self.readers {

@@ -14,6 +14,7 @@
 //! - `restarts.rs`: traffic both ways through an echo storm, SIGKILLs, a dying api-listen,
 //!   a backfill and a downtime: each message once, in order.
 
+mod admin;
 mod both_ways;
 mod restarts;
 

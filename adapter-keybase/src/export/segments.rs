@@ -27,6 +27,9 @@ pub(crate) struct PartSpec {
     /// `Some(bytes)`: only that prefix counts and the file may grow behind it (kbbridge's
     /// committed bytes); `None`: the whole file, which must not change.
     pub committed: Option<u64>,
+    /// Whether each line is a document of its own (a database row), so that a line left
+    /// unclosed is reported alone instead of swallowing the lines after it.
+    pub one_per_line: bool,
 }
 
 impl PartSpec {
@@ -38,6 +41,7 @@ impl PartSpec {
             format,
             dir,
             committed: None,
+            one_per_line: false,
         }
     }
 }
@@ -57,6 +61,8 @@ pub(crate) struct Part {
     pub format: ExportFormat,
     /// Its attachments folder (an index into the export's folders).
     pub dir: usize,
+    /// Whether each line is a document of its own.
+    pub one_per_line: bool,
     /// Whether the file must not change at all (else only its prefix must stay).
     exact: bool,
     modified: Option<SystemTime>,
@@ -93,6 +99,7 @@ impl Segments {
                 len,
                 format: spec.format,
                 dir: spec.dir,
+                one_per_line: spec.one_per_line,
                 exact,
                 modified,
             });

@@ -65,6 +65,7 @@ pub(super) fn plan(db: &Path) -> Result<Plan, KeybaseError> {
             format: ExportFormat::RawApi,
             dir,
             committed: None,
+            one_per_line: true,
         });
         plan.copies.push(copy);
     }

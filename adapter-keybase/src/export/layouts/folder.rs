@@ -3,14 +3,15 @@
 //! or many conversations per file), and how several exports of the same history are combined:
 //! the user puts them (files or folders) side by side in one folder and names that folder.
 //!
-//! * Entries are read in name order; hidden ones (`.…`), `*.rejects.jsonl` (written by
+//! * Entries are read in reverse name order; hidden ones (`.…`), `*.rejects.jsonl` (written by
 //!   kbbridge itself) and empty files are passed over, and a folder named `attachments` is the
 //!   attachments folder of the files beside it (`attachments/<channel>/<id>-<filename>`).
 //! * A file must look like an export by its first bytes (keybase-export lines, a raw dump, a
 //!   keybase-binding database); a subfolder must be a layout of its own, or a folder of exports
 //!   in turn. Anything else is refused, naming the entry.
-//! * A message met in several of them counts once: the copy from the entry that sorts first
-//!   is replayed; edits, reactions and deletes from every entry apply to it.
+//! * A message met in several of them counts once: the copy from the entry that sorts last is
+//!   replayed (name exports so that they sort oldest first, `2021-…`, `2024-…`: the newest
+//!   copy has the latest text and reactions); edits and deletes from every entry apply to it.
 
 use std::{
     fs,
@@ -87,7 +88,8 @@ pub(super) fn plan(dir: &Path, entries: &[Entry], depth: usize) -> Result<Plan, 
         let detail = format!("folders of exports nest more than {MAX_DEPTH} deep here");
         return Err(unknown(dir, detail));
     }
-    let members = entries.iter().filter(|e| is_member(e));
+    // Read last first: where a message is met twice, the index keeps the copy read first.
+    let members = entries.iter().rev().filter(|e| is_member(e));
     let mut plan = Plan::new(ExportLayout::Combined, dir, ExportFormat::KeybaseExport);
     let mut layouts: Vec<ExportLayout> = Vec::new();
     let mut beside = None;
@@ -151,7 +153,9 @@ pub(super) fn plan(dir: &Path, entries: &[Entry], depth: usize) -> Result<Plan, 
         all if all.iter().all(|l| {
             matches!(
                 l,
-                ExportLayout::RawDump | ExportLayout::KeybaseBindingOriginal
+                ExportLayout::RawDump
+                    | ExportLayout::KeybaseBindingOriginal
+                    | ExportLayout::RawDumpFolder
             )
         }) =>
         {

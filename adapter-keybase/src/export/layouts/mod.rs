@@ -371,6 +371,7 @@ fn kbbridge(dir: &Path) -> Result<Plan, KeybaseError> {
             format: ExportFormat::Kbbridge,
             dir: attachments,
             committed: Some(committed),
+            one_per_line: false,
         });
     }
     Ok(plan)

@@ -51,7 +51,8 @@ pub(crate) fn scan_part(
         path: part.path.clone(),
         source,
     })?;
-    let mut scanner = WrapperScanner::new(BufReader::with_capacity(1 << 18, open.take(part.len)));
+    let reader = BufReader::with_capacity(1 << 18, open.take(part.len));
+    let mut scanner = WrapperScanner::new(reader, part.one_per_line);
     while let Some(found) = scanner.next_found().map_err(read_err)? {
         state.stats.lines += 1;
         let (line, offset, len) = match found {

@@ -26,7 +26,6 @@
 
 pub(crate) mod attachments;
 pub mod chat_info;
-mod entries;
 mod format;
 mod index;
 mod layouts;
@@ -39,6 +38,7 @@ mod reader;
 mod rejects;
 mod scan;
 mod segments;
+mod spill;
 mod stats;
 
 use std::{
@@ -344,6 +344,8 @@ impl Shared {
             file.seek(SeekFrom::Start(start)).map_err(read_err)?;
             file.read_exact(&mut block).map_err(read_err)?;
         }
+        let first = entries.first().map_or(0, |e| e.id);
+        let folds = self.folds.page(chan, first, last.id).map_err(read_err)?;
         let mut buf = Vec::new();
         let mut messages = Vec::with_capacity(entries.len());
         for entry in &entries {
@@ -371,9 +373,9 @@ impl Shared {
             let Some(mut rec) = parse_record(format, bytes).filter(|rec| rec.id == entry.id) else {
                 return Err(gone());
             };
-            // Edits, reactions and deletes of raw dumps: in an export combining several, they
-            // apply to the copy kept whatever file it came from.
-            self.folds.apply(&mut rec, chan, &mut file, &self.path)?;
+            // Edits and reactions of raw dumps: in an export combining several, they apply to
+            // the copy kept whatever file it came from.
+            folds.apply(&mut rec, &mut file, &self.path)?;
             let ctx = Context {
                 chat,
                 dir,

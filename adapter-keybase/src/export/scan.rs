@@ -21,7 +21,10 @@ use super::{
     format::parse_record,
     index::{Entry, Index, IndexBuilder, LeftOut},
     line::{NoticeKind, Parsed, Record, parse_line},
-    raw::{self, folds::Folds},
+    raw::{
+        self,
+        folds::{Folds, FoldsBuilder},
+    },
     reactions::{self, UserNames},
     reader::LineReader,
     rejects::{Reject, RejectLog, RejectReason},
@@ -191,7 +194,7 @@ impl<'a> ScanState<'a> {
         let mut left_out: Vec<u64> = Vec::new();
         let (mut duplicates, mut deleted) = (0u64, 0u64);
         let mut failure = None;
-        let finished = builder.finish(folds.deleted(), |e, why| {
+        let finished = builder.finish(folds.deleted_in_order(), |e, why| {
             match why {
                 LeftOut::Duplicate => duplicates += 1,
                 LeftOut::Deleted => deleted += 1,
@@ -263,7 +266,8 @@ impl<'a> ScanState<'a> {
 
 /// Reads every part of `segments` once, each in its own format, into one index.
 pub(crate) fn scan(segments: &Segments, mut state: ScanState<'_>) -> Result<Scanned, KeybaseError> {
-    let mut folds = Folds::default();
+    // A quarter of the index's memory for each kind of fold.
+    let mut folds = FoldsBuilder::with_memory(state.options.index_memory / 4);
     let mut file = segments.reader();
     let mut buf = Vec::new();
     for part in segments.parts() {
@@ -275,7 +279,10 @@ pub(crate) fn scan(segments: &Segments, mut state: ScanState<'_>) -> Result<Scan
             }
         }
     }
-    folds.finish();
+    let folds = folds.finish().map_err(|source| KeybaseError::Read {
+        path: state.path.to_owned(),
+        source,
+    })?;
     state.finish(folds)
 }
 

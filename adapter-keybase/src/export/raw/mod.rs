@@ -21,7 +21,7 @@ pub(crate) mod system;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 
 use self::{
-    folds::{FoldRef, Folds},
+    folds::{FoldRef, FoldsBuilder},
     msg::{RawParsed, parse_wrapper},
     scanner::{Found, WrapperScanner},
 };
@@ -39,7 +39,7 @@ use crate::error::KeybaseError;
 pub(crate) fn scan_part(
     part: &Part,
     state: &mut ScanState<'_>,
-    folds: &mut Folds,
+    folds: &mut FoldsBuilder,
     file: &mut SegmentReader<'_>,
     buf: &mut Vec<u8>,
 ) -> Result<(), KeybaseError> {
@@ -91,19 +91,21 @@ pub(crate) fn scan_part(
                 chat, id, target, ..
             } => {
                 if let Some(f) = fold(&chat, id, target, state) {
-                    folds.edit(f);
+                    folds.edit(f).map_err(read_err)?;
                 }
             }
             RawParsed::Reaction {
                 chat, id, target, ..
             } => {
                 if let Some(f) = fold(&chat, id, target, state) {
-                    folds.reaction(f);
+                    folds.reaction(f).map_err(read_err)?;
                 }
             }
             RawParsed::Delete { chat, targets } => {
                 if let Some(f) = fold(&chat, 0, 0, state) {
-                    targets.into_iter().for_each(|t| folds.delete(f.chan, t));
+                    for t in targets {
+                        folds.delete(f.chan, t).map_err(read_err)?;
+                    }
                 }
             }
             RawParsed::Skip(reason) => state.skip(reason),

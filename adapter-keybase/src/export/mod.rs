@@ -1,12 +1,18 @@
-//! The export reader: keybase-export JSON Lines (Bannerets/eilvelia `keybase-export`, every
-//! version), raw `keybase chat api` dumps (see `export/raw/`), detected by shape, and
-//! `kbbridge export` folders (detected by their manifest, see [`crate::layout`]): their
-//! committed conversation files are read as one raw dump (`export/segments.rs`).
+//! The export reader. Every layout of `keybase-exports.md` is read, detected by shape (see
+//! `export/layouts/`): keybase-export JSON Lines (Bannerets/eilvelia `keybase-export`, every
+//! version), raw `keybase chat api` dumps (see `export/raw/`) alone or in folders,
+//! keybase-binding-original's JSON, dentropy/keybase-binding's folder and SQLite database,
+//! keybase-binding-nodejs's folder, `kbbridge export` folders (detected by their manifest, see
+//! [`crate::layout`]), and a folder holding several of these, read as one export.
 //!
-//! [`KeybaseExport::open`] scans the file once and keeps only an index (24 bytes per message,
-//! in a temporary file beyond 131,072 messages, so memory stays flat); [`KeybaseExport::read_page`] (and [`bridge_core::HistorySource::page`]) seeks to and
-//! parses just the lines it returns, oldest first, although the file lists each channel newest
-//! first. What the format holds and how it is read:
+//! Whatever the layout, it comes down to a list of files read one after the other as one
+//! sequence (`export/segments.rs`), each in its record format and with its own attachments
+//! folder. [`KeybaseExport::open`] scans them once and keeps only an index (24 bytes per
+//! message) and, for raw dumps, where the edit and reaction messages are and which ids are
+//! deleted, all in temporary files past a few megabytes, so memory stays flat however big the
+//! export is; [`KeybaseExport::read_page`] (and [`bridge_core::HistorySource::page`]) seeks to
+//! and parses just the records it returns, oldest first, although the files list each channel
+//! newest first. What the keybase-export format holds and how it is read:
 //!
 //! * Edits are already folded in (`edited: true`), deletes already dropped.
 //! * Reactions: both historical shapes, with keys mangled by camel-casing (see
@@ -16,11 +22,12 @@
 //!   skipped when [`ExportOptions::notices`] is off. Records without text (join, leave,
 //!   metadata…) are skipped. All skips are counted in [`ExportStats::skipped`].
 //! * Old files name team channels by the team only: `acme` is read as `acme#general`.
-//! * A (channel, id) seen twice (incremental exports) keeps its first line, the newest.
-//! * Attachments: `<attachments dir>/<channel_name>/<id>-<filename>`, never outside that folder
-//!   (see `export/attachments.rs`); a missing file is listed and the message replays
-//!   with its text.
-//! * A line that cannot be read is reported with its line number, counted, listed in
+//! * A (channel, id) seen twice (incremental exports) keeps its first line, the newest; in a
+//!   folder of several exports, the copy of the export whose name sorts last.
+//! * Attachments: where each layout keeps them (keybase-export's
+//!   `<attachments dir>/<channel_name>/<id>-<filename>`, see `export/attachments.rs`), never
+//!   outside that folder; a missing file is listed and the message replays with its text.
+//! * A line that cannot be read is reported with its file and line number, counted, listed in
 //!   [`KeybaseExport::rejects`] (and written to `<stem>.rejects.jsonl` with
 //!   [`ExportOptions::write_rejects`]); reading goes on.
 

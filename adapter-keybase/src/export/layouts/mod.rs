@@ -25,7 +25,9 @@
 //!   ([`ExportLayout::KeybaseBindingNodejs`], `nodejs.rs`);
 //! * none of these: a folder of exports, each entry an export of its own (a file or a folder,
 //!   any names), read as one: [`ExportLayout::RawDumpFolder`] when they are all raw dumps,
-//!   else [`ExportLayout::Combined`] (`folder.rs`).
+//!   else [`ExportLayout::Combined`] (`folder.rs`). This is how several exports of the same
+//!   history are combined: side by side in one folder, named to sort oldest first; a message
+//!   met in several counts once, the copy of the newest kept.
 //!
 //! A folder showing the signs of two layouts is refused, as is a folder of exports with an
 //! entry that is none: the error names what was found and lists [`ACCEPTED_LAYOUTS`].

@@ -1,17 +1,19 @@
 //! Raw `keybase chat api` dumps, read behind the same [`super::KeybaseExport::open`]:
 //!
-//! * arrays of `{"msg": …}` wrappers (dentropy/keybase-binding-nodejs, backup scripts),
-//!   newest first, with extra keys (`"id": "<team>-<channel>-<id>"`, `msg.topic_id`, `msg.urls`);
+//! * arrays of `{"msg": …}` wrappers (dentropy/keybase-binding and keybase-binding-nodejs,
+//!   backup scripts), newest first, with extra keys (`"id": "<team>-<channel>-<id>"`,
+//!   `msg.topic_id`, `msg.urls`);
 //! * `read` replies `{"result": {"messages": […], "pagination": …}}`, one per file or one per
 //!   line (`conv.json`);
-//! * keybase-binding-original's `{"topic_name": {"<topic>": <read reply>}}`.
+//! * keybase-binding-original's `{"topic_name": {"<topic>": <read reply>}}`;
+//! * one wrapper per line (dentropy/keybase-binding's database rows, copied out).
 //!
-//! The file is detected by its first key or a leading `[` (see `export/format.rs`); wrappers
+//! A file is detected by its first key or a leading `[` (see `export/format.rs`); wrappers
 //! are found wherever they sit ([`scanner`]), each becomes a message, a fold ([`folds`]) or a
 //! counted skip (`{"error": …}` entries, joins…). kbbridge's own export folder is read the
-//! same way, one committed conversation file after the other. Chats are named as keybase-export names them
-//! (`team#topic`, `alice,bob`), and attachments are looked for in the same
-//! `<channel>/<id>-<filename>` layout.
+//! same way, one committed conversation file after the other. Chats are named as
+//! keybase-export names them (`team#topic`, `alice,bob`); attachments are looked for where the
+//! file's layout keeps them (`export/attachments.rs`).
 
 pub(crate) mod folds;
 pub(crate) mod msg;

@@ -132,15 +132,17 @@ struct Shared {
 }
 
 impl KeybaseExport {
-    /// Opens and indexes `path` (an export file, a folder holding `export.jsonl`, or a
-    /// `kbbridge export` folder, recognised by its `manifest.json`) with the default options,
-    /// detecting the format. Reads the whole file once: blocking, call it off
-    /// the async runtime.
+    /// Opens and indexes `path`, a file or folder of any [`ExportLayout`] (detected by shape,
+    /// see [`ACCEPTED_LAYOUTS`]), with the default options. Reads every file once: blocking,
+    /// call it off the async runtime.
     ///
     /// # Errors
-    /// [`KeybaseError::Open`] / [`KeybaseError::Read`] when the file cannot be read,
-    /// [`KeybaseError::Changed`] when it is written to while being indexed; bad lines are not
-    /// errors (see [`KeybaseExport::rejects`]).
+    /// [`KeybaseError::Open`] / [`KeybaseError::Read`] when a file cannot be read,
+    /// [`KeybaseError::UnknownLayout`] when `path` is no layout (or looks like two),
+    /// [`KeybaseError::Manifest`] / [`KeybaseError::Database`] when a kbbridge manifest or a
+    /// keybase-binding database cannot be used, [`KeybaseError::NothingReadable`] when nothing
+    /// in it could be read, [`KeybaseError::Changed`] when it is written to while being
+    /// indexed; bad lines are not errors (see [`KeybaseExport::rejects`]).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, KeybaseError> {
         Self::open_with(path, ExportOptions::default())
     }

@@ -40,7 +40,7 @@
 //!     `msg.rs` (the `MsgSummary` shape), `folds.rs` (edits, deletes, reactions onto their
 //!     targets), `system.rs` (system message texts).
 //!   - `export/layouts/`: which layout a path holds and the files it is read from: `mod.rs`
-//!     (detection, single files, kbbridge's folder), `folder.rs` (folders of dumps, several
+//!     (detection, single files), `kbbridge.rs`, `folder.rs` (folders of dumps, several
 //!     exports combined), `binding.rs` and `binding_sqlite.rs` (dentropy/keybase-binding's
 //!     folder and database), `nodejs.rs` (keybase-binding-nodejs's folder).
 //!   - `export/segments.rs`: the files read as one sequence, each with its format and

@@ -35,6 +35,7 @@
 mod binding;
 mod binding_sqlite;
 mod folder;
+mod kbbridge;
 mod nodejs;
 
 use std::{
@@ -50,10 +51,7 @@ use super::{
     format::{self, Shape},
     segments::PartSpec,
 };
-use crate::{
-    error::KeybaseError,
-    layout::{self, Manifest},
-};
+use crate::{error::KeybaseError, layout};
 
 /// The layouts [`crate::KeybaseExport::open`] reads, for errors about a path that is none of
 /// them.
@@ -337,7 +335,7 @@ fn plan_folder(dir: &Path, depth: usize) -> Result<Plan, KeybaseError> {
         return Err(unknown(dir, detail));
     }
     match first.layout {
-        ExportLayout::Kbbridge => kbbridge(dir),
+        ExportLayout::Kbbridge => kbbridge::plan(dir),
         ExportLayout::KeybaseExport => {
             let file = dir.join(EXPORT_FILE_NAME);
             Ok(single_file(
@@ -349,34 +347,6 @@ fn plan_folder(dir: &Path, depth: usize) -> Result<Plan, KeybaseError> {
         ExportLayout::KeybaseBinding => binding::plan(dir),
         _ => nodejs::plan(dir),
     }
-}
-
-/// `kbbridge export`'s folder: the committed bytes of each conversation file.
-fn kbbridge(dir: &Path) -> Result<Plan, KeybaseError> {
-    let manifest_path = dir.join(layout::MANIFEST);
-    let manifest = Manifest::load(dir)
-        .and_then(|m| m.ok_or_else(|| "the manifest disappeared".to_owned()))
-        .map_err(|detail| KeybaseError::Manifest {
-            path: manifest_path.clone(),
-            detail,
-        })?;
-    let mut plan = Plan::new(
-        ExportLayout::Kbbridge,
-        &manifest_path,
-        ExportFormat::Kbbridge,
-    );
-    let attachments = plan.dir(dir.join(layout::ATTACHMENTS_DIR), Naming::PerChannel);
-    for (path, committed) in manifest.segments(dir) {
-        plan.parts.push(PartSpec {
-            label: path.clone(),
-            path,
-            format: ExportFormat::Kbbridge,
-            dir: attachments,
-            committed: Some(committed),
-            one_per_line: false,
-        });
-    }
-    Ok(plan)
 }
 
 /// The error for a path that is no layout kbbridge reads.

@@ -16,8 +16,12 @@ use serde::Deserialize;
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(default)]
 pub struct KeybaseConfig {
-    /// A keybase-export JSON Lines file, or a folder of them. A relative path resolves against
-    /// the mapping file's folder. Required as soon as one link backfills.
+    /// The export: a file or a folder of any layout [`crate::KeybaseExport::open`] reads
+    /// (keybase-export, raw `chat api` dumps, dentropy/keybase-binding's folder or database,
+    /// keybase-binding-nodejs's folder, `kbbridge export`'s folder). Several exports of the same
+    /// history are combined by putting them side by side in one folder and naming that folder.
+    /// A relative path resolves against the mapping file's folder. Required as soon as one link
+    /// backfills.
     pub export: Option<PathBuf>,
     /// The `keybase` executable for the live relay. A bare name (the default, `keybase`) is looked
     /// up on `PATH`; a relative path with a folder in it resolves against the mapping file's

@@ -84,7 +84,7 @@ pub(crate) fn attachment_of(rec: &Record, dir: &AttachmentDir) -> AttachmentOutc
             };
         }
     };
-    match dir.locate(&rec.channel, rec.id, filename) {
+    match dir.find(rec, filename) {
         Located::Found { path, size } => AttachmentOutcome::Found {
             name: if plain_name(filename).is_ok() {
                 filename.clone()

@@ -53,6 +53,23 @@ pub enum KeybaseError {
         /// What was found instead (empty, every line rejected and why).
         detail: String,
     },
+    /// A path that is none of the layouts kbbridge reads, or that looks like two of them (a
+    /// folder holding the files of two tools).
+    #[error("{} is not an export kbbridge can read: {detail}; {}", .path.display(), crate::export::ACCEPTED_LAYOUTS)]
+    UnknownLayout {
+        /// The file or folder given (or the folder inside it that is the problem).
+        path: PathBuf,
+        /// What was found, and what to do.
+        detail: String,
+    },
+    /// dentropy/keybase-binding's SQLite database cannot be read.
+    #[error("cannot read the keybase-binding database {}: {detail}", .path.display())]
+    Database {
+        /// The database file.
+        path: PathBuf,
+        /// What SQLite said.
+        detail: String,
+    },
     /// The export file was modified after it was opened, so its index no longer fits it.
     #[error("the Keybase export {} changed since it was opened ({detail}); open it again", .path.display())]
     Changed {
@@ -94,6 +111,8 @@ impl From<KeybaseError> for AdapterError {
             KeybaseError::Open { .. }
             | KeybaseError::Manifest { .. }
             | KeybaseError::NothingReadable { .. }
+            | KeybaseError::UnknownLayout { .. }
+            | KeybaseError::Database { .. }
             | KeybaseError::Read { .. }
             | KeybaseError::WriteRejects { .. }
             | KeybaseError::Changed { .. }

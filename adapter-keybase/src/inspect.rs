@@ -10,7 +10,7 @@ use std::{
 use bridge_core::{ChatId, Cursor, Message};
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::{ExportFormat, KeybaseError, KeybaseExport, export::MAX_PAGE};
+use crate::{ExportFormat, ExportLayout, KeybaseError, KeybaseExport, export::MAX_PAGE};
 
 /// One channel of an export.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -42,8 +42,12 @@ pub struct ChannelReport {
 pub struct InspectReport {
     /// What was read.
     pub path: String,
-    /// Its format.
+    /// Its record format.
     pub format: ExportFormat,
+    /// Its layout.
+    pub layout: ExportLayout,
+    /// How many files were read.
+    pub files: usize,
     /// Per channel, by chat name.
     pub channels: Vec<ChannelReport>,
     /// Lines read (entries, for raw dumps).
@@ -140,6 +144,8 @@ pub fn inspect(export: &KeybaseExport) -> Result<InspectReport, KeybaseError> {
     Ok(InspectReport {
         path: export.path().display().to_string(),
         format: export.format(),
+        layout: export.layout(),
+        files: export.files().count(),
         channels: channels.into_values().collect(),
         lines: stats.lines,
         skipped: stats.skipped.total(),
@@ -160,7 +166,11 @@ fn date(t: Option<DateTime<Utc>>) -> String {
 impl fmt::Display for InspectReport {
     /// A table, one channel per row, then the totals.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{} ({:?})", self.path, self.format)?;
+        writeln!(
+            f,
+            "{} ({:?}): {}, {} file(s)",
+            self.path, self.format, self.layout, self.files
+        )?;
         writeln!(
             f,
             "{:<28} {:>8} {:>7} {:<20} {:<20} {:>17} {:>9} {:>6} {:>7}",

@@ -2,8 +2,10 @@
 //!
 //! It reads Keybase chat exports ([`KeybaseExport`]) as a [`bridge_core::HistorySource`]:
 //! keybase-export JSON Lines files (every version), raw `keybase chat api` dumps (arrays of
-//! `{"msg": …}` wrappers, `read` replies, keybase-binding's `topic_name` map), and kbbridge's own
-//! export folder, told apart by shape. It also writes that folder: [`exporter`] drives the local
+//! `{"msg": …}` wrappers, `read` replies, keybase-binding-original's `topic_name` map) and
+//! folders of them, dentropy/keybase-binding's folder and SQLite database,
+//! keybase-binding-nodejs's folder, kbbridge's own export folder, and several of these
+//! combined, told apart by shape ([`ExportLayout`]). It also writes that folder: [`exporter`] drives the local
 //! `keybase` client through [`cli`]. Chat IDs are channel names (`acme#general`, `alice,bob`),
 //! message IDs the per-conversation Keybase ids in decimal, cursors the last id returned.
 //!
@@ -26,7 +28,7 @@
 //!   - `export/options.rs`: [`ExportOptions`]; `export/format.rs`: [`ExportFormat`], its
 //!     detection, and reading one indexed record back; `export/chat_info.rs`: what a target
 //!     needs to know about a chat (name, groups, members, topic).
-//!   - `export/scan.rs`: the single pass over the file at open (shared bookkeeping) and the
+//!   - `export/scan.rs`: the single pass over the files at open (shared bookkeeping) and the
 //!     JSON Lines loop; `export/index.rs`: the (channel, id) → (offset, length) index;
 //!     `export/reader.rs`: bounded line reading.
 //!   - `export/line.rs`: the serde shape of a keybase-export line and its classification;
@@ -37,8 +39,13 @@
 //!   - `export/raw/`: raw API dumps: `scanner.rs` (finding wrappers in any JSON layout),
 //!     `msg.rs` (the `MsgSummary` shape), `folds.rs` (edits, deletes, reactions onto their
 //!     targets), `system.rs` (system message texts).
-//!   - `export/segments.rs`: the bytes read, one file or the committed conversation files of a
-//!     `kbbridge export` folder as one sequence.
+//!   - `export/layouts/`: which layout a path holds and the files it is read from: `mod.rs`
+//!     (detection, single files), `kbbridge.rs`, `folder.rs` (folders of dumps, several
+//!     exports combined), `binding.rs` and `binding_sqlite.rs` (dentropy/keybase-binding's
+//!     folder and database), `nodejs.rs` (keybase-binding-nodejs's folder).
+//!   - `export/segments.rs`: the files read as one sequence, each with its format and
+//!     attachments folder; `export/spill.rs`: sorted fixed-size records (index entries, folds)
+//!     in memory or in a temporary file.
 //! - `convert.rs`: a read record → [`bridge_core::Message`].
 //! - `source.rs`: the [`bridge_core::HistorySource`] implementation.
 //! - [`cli`]: the `keybase` executable: the persistent `chat api`/`team api` process
@@ -72,6 +79,6 @@ pub mod tabular;
 
 pub use error::KeybaseError;
 pub use export::{
-    ChatSummary, ExportFormat, ExportOptions, ExportStats, KeybaseExport, MissingAttachment,
-    Reject, RejectReason, RejectScope, SkipReason,
+    ChatSummary, ExportFormat, ExportLayout, ExportOptions, ExportStats, KeybaseExport,
+    MissingAttachment, Reject, RejectReason, RejectScope, SkipReason,
 };

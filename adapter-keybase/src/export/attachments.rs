@@ -1,5 +1,11 @@
-//! Downloaded attachments: `<attachments dir>/<channel_name>/<msg id>-<filename>`, found
-//! without ever leaving the attachments folder.
+//! Downloaded attachments, found where each layout keeps them, without ever leaving the
+//! attachments folder:
+//!
+//! * keybase-export, raw dumps, kbbridge: `<dir>/<channel_name>/<msg id>-<filename>`;
+//! * dentropy/keybase-binding: `<dir>/<sender uid>-<sent_at_ms>-<filename>`, spaces in the
+//!   file name written as `_` (what its downloader passes to `keybase chat download -o`);
+//! * keybase-binding-nodejs: `<dir>/<team>.<topic>.<msg id>.<extension>`, the extension being
+//!   what follows the file name's last `.` (the whole name when it has none), as it writes them.
 //!
 //! Names come from the export, so they are untrusted: a channel or file name with `/`, `\`,
 //! `..`, NUL, a root or a drive prefix is refused before any path is built, and a file that
@@ -11,7 +17,7 @@ use std::{
     path::{Component, Path, PathBuf},
 };
 
-use super::rejects::RejectReason;
+use super::{line::Record, rejects::RejectReason};
 use crate::layout::safe_file_name;
 
 /// Where an attachment is, or why it is not used.
@@ -40,18 +46,41 @@ pub(crate) enum Located {
     Unsafe(RejectReason, String),
 }
 
+/// How a layout names the attachment files it downloaded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Naming {
+    /// `<channel_name>/<msg id>-<filename>` (keybase-export, raw dumps, kbbridge).
+    #[default]
+    PerChannel,
+    /// `<sender uid>-<sent_at_ms>-<filename with spaces as _>` (dentropy/keybase-binding).
+    SenderTime,
+    /// `<team>.<topic>.<msg id>.<extension>` (keybase-binding-nodejs).
+    TopicId,
+}
+
 /// The attachments folder of an export.
 #[derive(Debug)]
 pub(crate) struct AttachmentDir {
     root: PathBuf,
     canonical: Option<PathBuf>,
+    naming: Naming,
 }
 
 impl AttachmentDir {
-    /// The folder at `root` (which may not exist: every attachment is then missing).
+    /// The folder at `root` (which may not exist: every attachment is then missing), files
+    /// named as keybase-export names them.
     pub(crate) fn new(root: PathBuf) -> Self {
+        Self::with_naming(root, Naming::PerChannel)
+    }
+
+    /// The folder at `root`, files named by `naming`.
+    pub(crate) fn with_naming(root: PathBuf, naming: Naming) -> Self {
         let canonical = fs::canonicalize(&root).ok().filter(|p| p.is_dir());
-        Self { root, canonical }
+        Self {
+            root,
+            canonical,
+            naming,
+        }
     }
 
     /// The folder as configured.
@@ -64,7 +93,30 @@ impl AttachmentDir {
         self.canonical.is_some()
     }
 
-    /// Finds message `id`'s attachment `filename` in channel `channel`.
+    /// Finds `rec`'s attachment, whose export file name is `filename`, where this folder's
+    /// layout puts it.
+    pub(crate) fn find(&self, rec: &Record, filename: &str) -> Located {
+        match self.naming {
+            Naming::PerChannel => self.locate(&rec.channel, rec.id, filename),
+            Naming::SenderTime => {
+                // The downloader formats a missing uid as Python's `None`.
+                let uid = rec.sender_uid.as_deref().unwrap_or("None");
+                let ms = rec.sent_at.timestamp_millis();
+                self.locate_named(&format!("{uid}-{ms}-{}", filename.replace(' ', "_")))
+            }
+            Naming::TopicId => {
+                // keybase-binding-nodejs downloads team channels' attachments only.
+                let Some((team, topic)) = rec.chat.split_once('#') else {
+                    return Located::Missing(self.root.clone());
+                };
+                let ext = filename.rsplit('.').next().unwrap_or(filename);
+                self.locate_named(&format!("{team}.{topic}.{}.{ext}", rec.id))
+            }
+        }
+    }
+
+    /// Finds message `id`'s attachment `filename` in channel `channel`
+    /// (`<channel>/<id>-<filename>`).
     ///
     /// A file name that could leave the folder is never joined to a path; the file is looked
     /// for under its safe name instead (`kbbridge export` stores it so: [`safe_file_name`]),
@@ -77,7 +129,7 @@ impl AttachmentDir {
         if let Err(why) = plain_name(filename) {
             let safe = safe_file_name(filename);
             if plain_name(&safe).is_ok() {
-                match self.locate_plain(channel, id, &safe) {
+                match self.resolve(self.root.join(channel).join(format!("{id}-{safe}"))) {
                     found @ (Located::Found { .. } | Located::Unsafe(..)) => return found,
                     Located::Missing(_) | Located::Unreadable { .. } => {}
                 }
@@ -88,12 +140,20 @@ impl AttachmentDir {
             );
             return Located::Unsafe(RejectReason::UnsafeAttachmentPath, detail);
         }
-        self.locate_plain(channel, id, filename)
+        self.resolve(self.root.join(channel).join(format!("{id}-{filename}")))
     }
 
-    /// As [`AttachmentDir::locate`], for names already checked to be plain.
-    fn locate_plain(&self, channel: &str, id: u64, filename: &str) -> Located {
-        let path = self.root.join(channel).join(format!("{id}-{filename}"));
+    /// Finds the file `name`, right in the folder; a name that could leave it is refused.
+    fn locate_named(&self, name: &str) -> Located {
+        if let Err(why) = plain_name(name) {
+            let detail = format!("attachment file name {name:?} {why}");
+            return Located::Unsafe(RejectReason::UnsafeAttachmentPath, detail);
+        }
+        self.resolve(self.root.join(name))
+    }
+
+    /// What is at `path` (built from names already checked to be plain).
+    fn resolve(&self, path: PathBuf) -> Located {
         let Some(root) = &self.canonical else {
             return Located::Missing(path);
         };

@@ -72,6 +72,9 @@ const RAW_KEYS: [&str; 5] = ["msg", "error", "result", "topic_name", "pagination
 /// How much of the file detection looks at.
 const PROBE_BYTES: u64 = 1 << 20;
 
+/// The first bytes of every SQLite database file.
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
 /// The keys detection looks for in a first line.
 #[derive(Deserialize)]
 struct Probe {
@@ -85,11 +88,30 @@ struct Probe {
     topic_name: Option<IgnoredAny>,
 }
 
-/// Which format the file at `path` is in: a leading `[` or a first line holding a raw object
-/// (`msg`, `result`, `topic_name`) is a raw dump; when the first line is not a whole object
-/// (pretty-printed), its first key decides; anything else is read as keybase-export lines.
-pub(crate) fn detect(path: &Path) -> io::Result<ExportFormat> {
+/// What a file looks like from its first bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// keybase-export lines: a first line with `channel_name`.
+    Lines,
+    /// A raw dump: a leading `[`, or a first object keyed `msg`, `error`, `result`…
+    Raw,
+    /// keybase-binding-original's `{"topic_name": …}` (a raw dump too).
+    TopicMap,
+    /// An SQLite database.
+    Sqlite,
+    /// Empty, blank, or none of these.
+    Unknown,
+}
+
+/// What the file at `path` looks like (see [`Shape`]): a leading `[` or a first line holding a
+/// raw object (`msg`, `result`, `topic_name`) is a raw dump, one with `channel_name` a
+/// keybase-export line; when the first line is not a whole object (pretty-printed), its first
+/// key decides.
+pub(crate) fn shape(path: &Path) -> io::Result<Shape> {
     let mut reader = BufReader::new(File::open(path)?.take(PROBE_BYTES));
+    if reader.fill_buf()?.starts_with(SQLITE_MAGIC) {
+        return Ok(Shape::Sqlite);
+    }
     let mut head = Vec::new();
     // The first line with something on it.
     while head
@@ -98,7 +120,7 @@ pub(crate) fn detect(path: &Path) -> io::Result<ExportFormat> {
     {
         head.clear();
         if reader.read_until(b'\n', &mut head)? == 0 {
-            return Ok(ExportFormat::KeybaseExport);
+            return Ok(Shape::Unknown);
         }
     }
     let bom = usize::from(head.starts_with(b"\xEF\xBB\xBF")) * 3;
@@ -109,31 +131,38 @@ pub(crate) fn detect(path: &Path) -> io::Result<ExportFormat> {
         .unwrap_or(0);
     head.drain(..bom + start);
     match head.first() {
-        Some(b'[') => return Ok(ExportFormat::RawApi),
+        Some(b'[') => return Ok(Shape::Raw),
         Some(b'{') => {}
-        _ => return Ok(ExportFormat::KeybaseExport),
+        _ => return Ok(Shape::Unknown),
     }
     if let Ok(probe) = serde_json::from_slice::<Probe>(&head) {
-        let raw = probe.channel_name.is_none()
-            && (probe.msg.is_some() || probe.result.is_some() || probe.topic_name.is_some());
-        return Ok(if raw {
-            ExportFormat::RawApi
-        } else {
-            ExportFormat::KeybaseExport
+        return Ok(match probe {
+            Probe {
+                channel_name: Some(_),
+                ..
+            } => Shape::Lines,
+            Probe {
+                topic_name: Some(_),
+                ..
+            } => Shape::TopicMap,
+            Probe { msg: Some(_), .. }
+            | Probe {
+                result: Some(_), ..
+            } => Shape::Raw,
+            _ => Shape::Unknown,
         });
     }
     // Pretty-printed: the first key may be on the next lines.
     reader.take(4096).read_to_end(&mut head)?;
     let mut rest = head.iter().skip(1).skip_while(|b| b.is_ascii_whitespace());
     if rest.next() != Some(&b'"') {
-        return Ok(ExportFormat::KeybaseExport);
+        return Ok(Shape::Unknown);
     }
     let key: Vec<u8> = rest.take_while(|&&b| b != b'"').copied().collect();
-    let raw = RAW_KEYS.iter().any(|k| k.as_bytes() == key.as_slice());
-    Ok(if raw {
-        ExportFormat::RawApi
-    } else {
-        ExportFormat::KeybaseExport
+    Ok(match key.as_slice() {
+        b"topic_name" => Shape::TopicMap,
+        k if RAW_KEYS.iter().any(|r| r.as_bytes() == k) => Shape::Raw,
+        _ => Shape::Unknown,
     })
 }
 
@@ -143,15 +172,13 @@ mod tests {
 
     use super::*;
 
-    fn detected(text: &str) -> ExportFormat {
-        let mut file = tempfile::NamedTempFile::new().unwrap();
-        file.write_all(text.as_bytes()).unwrap();
-        detect(file.path()).unwrap()
+    fn detected(text: &str) -> Shape {
+        shaped(text.as_bytes())
     }
 
     #[test]
     fn detects_by_shape() {
-        use ExportFormat::{KeybaseExport as Lines, RawApi as Raw};
+        use Shape::{Lines, Raw, TopicMap, Unknown};
         assert_eq!(
             detected(r#"{"text":"x","id":1,"channel_name":"a#b"}"#),
             Lines
@@ -163,9 +190,38 @@ mod tests {
         assert_eq!(detected("\u{FEFF}\n\n[\n {\"msg\":{}}\n]"), Raw);
         assert_eq!(detected(r#"{"id":"acme-general-3","msg":{"id":3}}"#), Raw);
         assert_eq!(detected(r#"{"result":{"messages":[]}}"#), Raw);
-        assert_eq!(detected("{\n  \"topic_name\": {"), Raw);
-        assert_eq!(detected("{\n  \"text\": \"x\","), Lines);
-        assert_eq!(detected(""), Lines);
-        assert_eq!(detected("garbage"), Lines);
+        assert_eq!(detected("{\n  \"topic_name\": {"), TopicMap);
+        assert_eq!(detected("{\n  \"text\": \"x\","), Unknown);
+        assert_eq!(detected(""), Unknown);
+        assert_eq!(detected("garbage"), Unknown);
+    }
+
+    fn shaped(bytes: &[u8]) -> Shape {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(bytes).unwrap();
+        shape(file.path()).unwrap()
+    }
+
+    #[test]
+    fn tells_what_is_no_export() {
+        assert_eq!(
+            shaped(b"{\"id\":1,\"channel_name\":\"a#b\"}\n"),
+            Shape::Lines
+        );
+        assert_eq!(shaped(b"{\"topic_name\":{}}"), Shape::TopicMap);
+        assert_eq!(shaped(b"{\n \"topic_name\": {"), Shape::TopicMap);
+        assert_eq!(shaped(b"{\"result\":{\"messages\":[]}}"), Shape::Raw);
+        assert_eq!(shaped(b"[]"), Shape::Raw);
+        assert_eq!(shaped(b"SQLite format 3\0\x10\x00"), Shape::Sqlite);
+        for none in [
+            &b""[..],
+            b"  \n",
+            b"hello",
+            b"{\"name\":\"x\"}",
+            b"{\n \"name\": 1}",
+            b"\xff\xfe",
+        ] {
+            assert_eq!(shaped(none), Shape::Unknown, "{none:?}");
+        }
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! One 24-byte [`Entry`] per message, sorted by (channel, id), channel names interned. Up to
 //! [`MEMORY_ENTRIES`] entries stay in memory; beyond that they go to a temporary file
-//! (`export/entries.rs`), so memory stays flat however big the export is. A page is a binary
+//! (`export/spill.rs`), so memory stays flat however big the export is. A page is a binary
 //! search plus one read of its entries, then one seek and read per message returned.
 
 use std::{collections::HashMap, io};
@@ -10,8 +10,46 @@ use std::{collections::HashMap, io};
 use bridge_core::ChatId;
 use chrono::{DateTime, Utc};
 
-pub(crate) use super::entries::Entry;
-use super::entries::{Collector, Stored};
+use super::spill::{Collector, Fixed, Stored, u32_at, u64_at};
+
+/// Where one message's record is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Entry {
+    /// The message id.
+    pub id: u64,
+    /// Byte offset of the record.
+    pub offset: u64,
+    /// Interned channel.
+    pub chan: u32,
+    /// Record length in bytes (without the end of line).
+    pub len: u32,
+}
+
+impl Fixed for Entry {
+    const BYTES: usize = 24;
+    /// Channel, id, then position (the first record of a repeated id wins).
+    type Key = (u32, u64, u64);
+
+    fn key(&self) -> Self::Key {
+        (self.chan, self.id, self.offset)
+    }
+
+    fn encode(&self, out: &mut [u8]) {
+        out[0..8].copy_from_slice(&self.id.to_le_bytes());
+        out[8..16].copy_from_slice(&self.offset.to_le_bytes());
+        out[16..20].copy_from_slice(&self.chan.to_le_bytes());
+        out[20..24].copy_from_slice(&self.len.to_le_bytes());
+    }
+
+    fn decode(b: &[u8]) -> Self {
+        Self {
+            id: u64_at(b, 0),
+            offset: u64_at(b, 8),
+            chan: u32_at(b, 16),
+            len: u32_at(b, 20),
+        }
+    }
+}
 
 /// Entries kept in memory before they are spilled to a temporary file (3 MiB).
 pub(crate) const MEMORY_ENTRIES: usize = 1 << 17;
@@ -45,7 +83,7 @@ struct Interned {
 pub(crate) struct IndexBuilder {
     chans: Vec<Interned>,
     by_name: HashMap<String, u32>,
-    entries: Collector,
+    entries: Collector<Entry>,
 }
 
 impl Default for IndexBuilder {
@@ -116,11 +154,11 @@ impl IndexBuilder {
     }
 
     /// Sorts, leaves out repeated (channel, id) entries (keeping the first in the file) and the
-    /// `deleted` (channel, id) pairs (sorted), telling `left_out` about each, and builds the
-    /// index.
+    /// deleted ones (`is_deleted` is asked about each (channel, id) in increasing order),
+    /// telling `left_out` about each, and builds the index.
     pub(crate) fn finish(
         self,
-        deleted: &[(u32, u64)],
+        mut is_deleted: impl FnMut(u32, u64) -> io::Result<bool>,
         mut left_out: impl FnMut(&Entry, LeftOut) -> io::Result<()>,
     ) -> io::Result<Index> {
         let IndexBuilder {
@@ -137,7 +175,7 @@ impl IndexBuilder {
                 return Ok(false);
             }
             previous = Some(key);
-            if deleted.binary_search(&key).is_ok() {
+            if is_deleted(e.chan, e.id)? {
                 left_out(e, LeftOut::Deleted)?;
                 return Ok(false);
             }
@@ -184,7 +222,7 @@ pub(crate) struct Index {
     by_name: HashMap<String, u32>,
     /// Per channel: (first entry, entries).
     ranges: Vec<(u64, u64)>,
-    stored: Stored,
+    stored: Stored<Entry>,
     len: u64,
 }
 
@@ -265,10 +303,13 @@ mod tests {
             assert_eq!(b.intern("d"), Some(3));
             let mut left = Vec::new();
             let index = b
-                .finish(&[(2, 1)], |e, why| {
-                    left.push((e.id, e.offset, e.chan, why));
-                    Ok(())
-                })
+                .finish(
+                    |chan, id| Ok((chan, id) == (2, 1)),
+                    |e, why| {
+                        left.push((e.id, e.offset, e.chan, why));
+                        Ok(())
+                    },
+                )
                 .unwrap();
             assert_eq!(
                 left,

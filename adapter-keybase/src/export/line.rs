@@ -72,6 +72,8 @@ pub(crate) struct Record {
     pub notice: Option<NoticeKind>,
     /// The sender's username (or uid when the export has no username).
     pub sender: String,
+    /// The sender's uid, when the export has it (keybase-binding names attachments by it).
+    pub sender_uid: Option<String>,
     /// When it was sent.
     pub sent_at: DateTime<Utc>,
     /// The text (already edited); for notices, without the export's surrounding brackets.
@@ -180,6 +182,7 @@ fn classify(line: ExportLine) -> Parsed {
     if notice.is_some() {
         text = unbracket(text);
     }
+    let sender_uid = line.sender_uid.clone().filter(|u| !u.is_empty());
     let Some(sender) = sender_name(line.sender_username, line.sender_uid) else {
         return fail(
             RejectReason::MissingSender,
@@ -198,6 +201,7 @@ fn classify(line: ExportLine) -> Parsed {
         channel,
         notice,
         sender,
+        sender_uid,
         sent_at,
         text,
         reply_to: line.reply_to.filter(|&r| r > 0),

@@ -1,12 +1,18 @@
-//! The export reader: keybase-export JSON Lines (Bannerets/eilvelia `keybase-export`, every
-//! version), raw `keybase chat api` dumps (see `export/raw/`), detected by shape, and
-//! `kbbridge export` folders (detected by their manifest, see [`crate::layout`]): their
-//! committed conversation files are read as one raw dump (`export/segments.rs`).
+//! The export reader. Every layout of `keybase-exports.md` is read, detected by shape (see
+//! `export/layouts/`): keybase-export JSON Lines (Bannerets/eilvelia `keybase-export`, every
+//! version), raw `keybase chat api` dumps (see `export/raw/`) alone or in folders,
+//! keybase-binding-original's JSON, dentropy/keybase-binding's folder and SQLite database,
+//! keybase-binding-nodejs's folder, `kbbridge export` folders (detected by their manifest, see
+//! [`crate::layout`]), and a folder holding several of these, read as one export.
 //!
-//! [`KeybaseExport::open`] scans the file once and keeps only an index (24 bytes per message,
-//! in a temporary file beyond 131,072 messages, so memory stays flat); [`KeybaseExport::read_page`] (and [`bridge_core::HistorySource::page`]) seeks to and
-//! parses just the lines it returns, oldest first, although the file lists each channel newest
-//! first. What the format holds and how it is read:
+//! Whatever the layout, it comes down to a list of files read one after the other as one
+//! sequence (`export/segments.rs`), each in its record format and with its own attachments
+//! folder. [`KeybaseExport::open`] scans them once and keeps only an index (24 bytes per
+//! message) and, for raw dumps, where the edit and reaction messages are and which ids are
+//! deleted, all in temporary files past a few megabytes, so memory stays flat however big the
+//! export is; [`KeybaseExport::read_page`] (and [`bridge_core::HistorySource::page`]) seeks to
+//! and parses just the records it returns, oldest first, although the files list each channel
+//! newest first. What the keybase-export format holds and how it is read:
 //!
 //! * Edits are already folded in (`edited: true`), deletes already dropped.
 //! * Reactions: both historical shapes, with keys mangled by camel-casing (see
@@ -16,19 +22,20 @@
 //!   skipped when [`ExportOptions::notices`] is off. Records without text (join, leave,
 //!   metadata…) are skipped. All skips are counted in [`ExportStats::skipped`].
 //! * Old files name team channels by the team only: `acme` is read as `acme#general`.
-//! * A (channel, id) seen twice (incremental exports) keeps its first line, the newest.
-//! * Attachments: `<attachments dir>/<channel_name>/<id>-<filename>`, never outside that folder
-//!   (see `export/attachments.rs`); a missing file is listed and the message replays
-//!   with its text.
-//! * A line that cannot be read is reported with its line number, counted, listed in
+//! * A (channel, id) seen twice (incremental exports) keeps its first line, the newest; in a
+//!   folder of several exports, the copy of the export whose name sorts last.
+//! * Attachments: where each layout keeps them (keybase-export's
+//!   `<attachments dir>/<channel_name>/<id>-<filename>`, see `export/attachments.rs`), never
+//!   outside that folder; a missing file is listed and the message replays with its text.
+//! * A line that cannot be read is reported with its file and line number, counted, listed in
 //!   [`KeybaseExport::rejects`] (and written to `<stem>.rejects.jsonl` with
 //!   [`ExportOptions::write_rejects`]); reading goes on.
 
 pub(crate) mod attachments;
 pub mod chat_info;
-mod entries;
 mod format;
 mod index;
+mod layouts;
 pub(crate) mod line;
 pub(crate) mod node;
 mod options;
@@ -38,16 +45,19 @@ mod reader;
 mod rejects;
 mod scan;
 mod segments;
+mod spill;
 mod stats;
 
 use std::{
-    fmt, fs,
+    fmt,
     io::{Read, Seek, SeekFrom},
     path::{Path, PathBuf},
     sync::Arc,
 };
 
 use bridge_core::{ChatId, ChatInfo, Cursor, Page};
+
+use tempfile::TempPath;
 
 use self::{
     attachments::AttachmentDir,
@@ -61,6 +71,7 @@ use self::{
 pub use self::{
     format::ExportFormat,
     index::ChatSummary,
+    layouts::{ACCEPTED_LAYOUTS, ExportLayout},
     options::ExportOptions,
     rejects::{Reject, RejectReason, RejectScope},
     stats::{AttachmentStats, ExportStats, MissingAttachment, ReactionStats, SkipReason, Skipped},
@@ -68,7 +79,6 @@ pub use self::{
 use crate::{
     convert::{Context, to_message},
     error::KeybaseError,
-    layout::{self, Manifest},
 };
 
 /// The most messages one page returns, whatever the caller asks: pages stay small in memory.
@@ -79,11 +89,6 @@ pub const MAX_KEPT_REPORTS: usize = 10_000;
 
 /// The file name looked for when [`KeybaseExport::open`] is given a folder.
 pub const EXPORT_FILE_NAME: &str = "export.jsonl";
-
-/// The layouts [`KeybaseExport::open`] reads, for errors about a file that is none of them.
-pub const ACCEPTED_LAYOUTS: &str = "kbbridge reads a keybase-export JSON Lines file (or a \
-    folder holding export.jsonl), a raw `keybase chat api` dump (JSON), or a folder written by \
-    `kbbridge export` (with its manifest.json)";
 
 /// An opened keybase-export file: its index, what the scan found, and page reads.
 ///
@@ -98,7 +103,8 @@ impl fmt::Debug for KeybaseExport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeybaseExport")
             .field("path", &self.shared.path)
-            .field("attachments_dir", &self.shared.dir.root())
+            .field("layout", &self.shared.layout)
+            .field("files", &self.shared.segments.parts().len())
             .field("chats", &self.shared.index.summaries().len())
             .field("messages", &self.shared.stats.messages)
             .field("rejects", &self.shared.stats.rejected)
@@ -108,29 +114,35 @@ impl fmt::Debug for KeybaseExport {
 
 struct Shared {
     path: PathBuf,
+    layout: ExportLayout,
     format: ExportFormat,
     folds: Folds,
     options: ExportOptions,
-    dir: AttachmentDir,
+    /// The attachments folders, by the index each part gives.
+    dirs: Vec<AttachmentDir>,
     index: Index,
     stats: ExportStats,
     rejects: Vec<Reject>,
     names: UserNames,
     headlines: Headlines,
-    /// The bytes indexed: one file, or the committed conversation files.
+    /// The bytes indexed: the files read, one after the other.
     segments: Segments,
+    /// Temporary copies the segments read (database tables); deleted with the export.
+    _copies: Vec<TempPath>,
 }
 
 impl KeybaseExport {
-    /// Opens and indexes `path` (an export file, a folder holding `export.jsonl`, or a
-    /// `kbbridge export` folder, recognised by its `manifest.json`) with the default options,
-    /// detecting the format. Reads the whole file once: blocking, call it off
-    /// the async runtime.
+    /// Opens and indexes `path`, a file or folder of any [`ExportLayout`] (detected by shape,
+    /// see [`ACCEPTED_LAYOUTS`]), with the default options. Reads every file once: blocking,
+    /// call it off the async runtime.
     ///
     /// # Errors
-    /// [`KeybaseError::Open`] / [`KeybaseError::Read`] when the file cannot be read,
-    /// [`KeybaseError::Changed`] when it is written to while being indexed; bad lines are not
-    /// errors (see [`KeybaseExport::rejects`]).
+    /// [`KeybaseError::Open`] / [`KeybaseError::Read`] when a file cannot be read,
+    /// [`KeybaseError::UnknownLayout`] when `path` is no layout (or looks like two),
+    /// [`KeybaseError::Manifest`] / [`KeybaseError::Database`] when a kbbridge manifest or a
+    /// keybase-binding database cannot be used, [`KeybaseError::NothingReadable`] when nothing
+    /// in it could be read, [`KeybaseError::Changed`] when it is written to while being
+    /// indexed; bad lines are not errors (see [`KeybaseExport::rejects`]).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, KeybaseError> {
         Self::open_with(path, ExportOptions::default())
     }
@@ -141,66 +153,16 @@ impl KeybaseExport {
     /// As [`KeybaseExport::open`], plus [`KeybaseError::WriteRejects`] when
     /// [`ExportOptions::write_rejects`] is set and the rejects file cannot be written.
     pub fn open_with(path: impl AsRef<Path>, options: ExportOptions) -> Result<Self, KeybaseError> {
-        let given = path.as_ref();
-        let meta = fs::metadata(given).map_err(|source| KeybaseError::Open {
-            path: given.to_owned(),
+        let plan = layouts::plan(path.as_ref(), &options)?;
+        let path = plan.path.clone();
+        let segments = Segments::new(plan.parts.clone()).map_err(|source| KeybaseError::Open {
+            path: path.clone(),
             source,
         })?;
-        let own = meta.is_dir()
-            && matches!(options.format, None | Some(ExportFormat::Kbbridge))
-            && given.join(layout::MANIFEST).is_file();
-        let (path, format, segments) = if own {
-            let manifest_path = given.join(layout::MANIFEST);
-            let manifest = Manifest::load(given)
-                .and_then(|m| m.ok_or_else(|| "the manifest disappeared".to_owned()))
-                .map_err(|detail| KeybaseError::Manifest {
-                    path: manifest_path.clone(),
-                    detail,
-                })?;
-            let segments = Segments::committed(manifest.segments(given));
-            (manifest_path, ExportFormat::Kbbridge, segments)
-        } else {
-            let path = if meta.is_dir() {
-                given.join(EXPORT_FILE_NAME)
-            } else {
-                given.to_owned()
-            };
-            if meta.is_dir() && !path.exists() {
-                return Err(KeybaseError::NothingReadable {
-                    path: given.to_owned(),
-                    detail: format!(
-                        "the folder holds neither {EXPORT_FILE_NAME} nor {}",
-                        layout::MANIFEST
-                    ),
-                });
-            }
-            let format = match options.format {
-                Some(format) if format != ExportFormat::Kbbridge => format,
-                _ => format::detect(&path).map_err(|source| KeybaseError::Open {
-                    path: path.clone(),
-                    source,
-                })?,
-            };
-            let segments = Segments::single(&path).map_err(|source| KeybaseError::Open {
-                path: path.clone(),
-                source,
-            })?;
-            (path, format, segments)
-        };
-        let folder = path.parent().map(Path::to_owned).unwrap_or_default();
-        let dir_path = options
-            .attachments_dir
-            .clone()
-            .unwrap_or_else(|| folder.join(layout::ATTACHMENTS_DIR));
-        let dir = AttachmentDir::new(dir_path);
+        let dirs = plan.attachment_dirs(&options);
         let rejects_path = options.write_rejects.then(|| rejects_path(&path));
-        let state = ScanState::new(&path, &segments, &options, &dir, rejects_path)?;
-        let scanned = match format {
-            ExportFormat::KeybaseExport => scan::scan_lines(&path, state)?,
-            ExportFormat::RawApi | ExportFormat::Kbbridge => {
-                raw::scan_raw(&segments, format, state)?
-            }
-        };
+        let state = ScanState::new(&path, &segments, &options, &dirs, rejects_path)?;
+        let scanned = scan::scan(&segments, state)?;
         let changed = segments.changed().map_err(|source| KeybaseError::Read {
             path: path.clone(),
             source,
@@ -210,7 +172,7 @@ impl KeybaseExport {
             return Err(KeybaseError::Changed { path, detail });
         }
         // A kbbridge folder whose manifest was read is an export, even with no chat yet.
-        if format != ExportFormat::Kbbridge && !options.allow_empty {
+        if plan.layout != ExportLayout::Kbbridge && !options.allow_empty {
             let first = scanned
                 .rejects
                 .iter()
@@ -221,35 +183,54 @@ impl KeybaseExport {
         }
         let shared = Shared {
             path,
-            format,
+            layout: plan.layout,
+            format: plan.format,
             folds: scanned.folds,
             options,
-            dir,
+            dirs,
             index: scanned.index,
             stats: scanned.stats,
             rejects: scanned.rejects,
             names: scanned.names,
             headlines: scanned.headlines,
             segments,
+            _copies: plan.copies,
         };
         Ok(Self {
             shared: Arc::new(shared),
         })
     }
 
-    /// The format detected.
+    /// The layout detected.
+    pub fn layout(&self) -> ExportLayout {
+        self.shared.layout
+    }
+
+    /// The record format detected (for an export combining several, its first file's).
     pub fn format(&self) -> ExportFormat {
         self.shared.format
     }
 
-    /// The export file read.
+    /// The export read: the file, the folder, or a kbbridge folder's manifest.
     pub fn path(&self) -> &Path {
         &self.shared.path
     }
 
-    /// The attachments folder used.
+    /// The attachments folder used (for an export combining several, the first).
     pub fn attachments_dir(&self) -> &Path {
-        self.shared.dir.root()
+        self.shared
+            .dirs
+            .first()
+            .map_or(Path::new(""), AttachmentDir::root)
+    }
+
+    /// The files read, in order (for a database, its temporary copies).
+    pub fn files(&self) -> impl Iterator<Item = &Path> {
+        self.shared
+            .segments
+            .parts()
+            .iter()
+            .map(|p| p.label.as_path())
     }
 
     /// The options it was opened with.
@@ -363,11 +344,6 @@ impl Shared {
             return Err(self.changed(why));
         }
         let mut file = self.segments.reader();
-        let ctx = Context {
-            chat,
-            dir: &self.dir,
-            names: &self.names,
-        };
         // The records of a page usually sit together (a channel is written in one stretch):
         // then they are read at once.
         let span = dense_span(&entries);
@@ -377,6 +353,8 @@ impl Shared {
             file.seek(SeekFrom::Start(start)).map_err(read_err)?;
             file.read_exact(&mut block).map_err(read_err)?;
         }
+        let first = entries.first().map_or(0, |e| e.id);
+        let folds = self.folds.page(chan, first, last.id).map_err(read_err)?;
         let mut buf = Vec::new();
         let mut messages = Vec::with_capacity(entries.len());
         for entry in &entries {
@@ -392,14 +370,26 @@ impl Shared {
                     &buf
                 }
             };
-            let Some(mut rec) = parse_record(self.format, bytes).filter(|rec| rec.id == entry.id)
-            else {
+            let gone = || {
                 let detail = format!("byte {} is no longer message {}", entry.offset, entry.id);
-                return Err(self.changed(detail));
+                self.changed(detail)
             };
-            if self.format != ExportFormat::KeybaseExport {
-                self.folds.apply(&mut rec, chan, &mut file, &self.path)?;
-            }
+            let part = self.segments.part_at(entry.offset);
+            let Some((format, dir)) = part.and_then(|p| Some((p.format, self.dirs.get(p.dir)?)))
+            else {
+                return Err(gone());
+            };
+            let Some(mut rec) = parse_record(format, bytes).filter(|rec| rec.id == entry.id) else {
+                return Err(gone());
+            };
+            // Edits and reactions of raw dumps: in an export combining several, they apply to
+            // the copy kept whatever file it came from.
+            folds.apply(&mut rec, &mut file, &self.path)?;
+            let ctx = Context {
+                chat,
+                dir,
+                names: &self.names,
+            };
             messages.push(to_message(*rec, &ctx));
         }
         let next = more.then(|| Cursor::new(last.id.to_string()));

@@ -1,6 +1,7 @@
-//! The one pass over the file at open: every line (or raw entry) is classified, messages are
-//! indexed, the rest is counted or reported. Memory holds one record at a time plus the index
-//! (which goes to a temporary file past a few megabytes, see `export/entries.rs`).
+//! The one pass over the export at open: every line (or raw entry) of every file is
+//! classified, messages are indexed, the rest is counted or reported. Memory holds one record
+//! at a time plus the index (which goes to a temporary file past a few megabytes, see
+//! `export/entries.rs`) and the raw dumps' edit, reaction and delete references.
 
 use std::{
     collections::HashMap,
@@ -9,7 +10,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use super::segments::{SegmentReader, Segments};
+use super::segments::{Part, SegmentReader, Segments};
 
 use bridge_core::ChatId;
 use tracing::{info, warn};
@@ -20,7 +21,10 @@ use super::{
     format::parse_record,
     index::{Entry, Index, IndexBuilder, LeftOut},
     line::{NoticeKind, Parsed, Record, parse_line},
-    raw::folds::Folds,
+    raw::{
+        self,
+        folds::{Folds, FoldsBuilder},
+    },
     reactions::{self, UserNames},
     reader::LineReader,
     rejects::{Reject, RejectLog, RejectReason},
@@ -52,7 +56,10 @@ pub(crate) struct ScanState<'a> {
     path: &'a Path,
     segments: &'a Segments,
     options: &'a ExportOptions,
-    dir: &'a AttachmentDir,
+    /// The attachments folders, by the index the parts give.
+    dirs: &'a [AttachmentDir],
+    /// The folder of the part being read.
+    dir: usize,
     /// The counts so far.
     pub stats: ExportStats,
     /// The index so far.
@@ -65,19 +72,21 @@ pub(crate) struct ScanState<'a> {
 }
 
 impl<'a> ScanState<'a> {
-    /// A scan of `path` (read from `segments`), writing rejects to `rejects_path` when given.
+    /// A scan of `path` (read from `segments`, whose attachments folders are `dirs`), writing
+    /// rejects to `rejects_path` when given.
     pub(crate) fn new(
         path: &'a Path,
         segments: &'a Segments,
         options: &'a ExportOptions,
-        dir: &'a AttachmentDir,
+        dirs: &'a [AttachmentDir],
         rejects_path: Option<PathBuf>,
     ) -> Result<Self, KeybaseError> {
         Ok(Self {
             path,
             segments,
             options,
-            dir,
+            dirs,
+            dir: 0,
             stats: ExportStats::default(),
             builder: IndexBuilder::with_memory(options.index_memory),
             names: UserNames::default(),
@@ -87,9 +96,17 @@ impl<'a> ScanState<'a> {
         })
     }
 
-    /// Reports name `file` from now on (kbbridge's own format: one file per conversation).
-    pub(crate) fn set_file(&mut self, file: &Path) {
-        self.log.set_file(file);
+    /// The records that follow are `part`'s: reports name its file, attachments are looked for
+    /// in its folder.
+    pub(crate) fn set_part(&mut self, part: &Part) {
+        self.log.set_file(&part.label);
+        self.dir = part.dir;
+    }
+
+    /// The attachments folder of the part being read.
+    fn current_dir(&self) -> Result<&'a AttachmentDir, KeybaseError> {
+        let dirs = self.dirs;
+        dirs.get(self.dir).ok_or_else(|| no_dir(self.path))
     }
 
     /// The longest record accepted, in bytes.
@@ -152,8 +169,9 @@ impl<'a> ScanState<'a> {
         }
         self.stats.legacy_channel_lines += u64::from(rec.legacy);
         self.names.observe(&rec.sender);
+        let dir = self.current_dir()?;
         let report = Some((&mut self.log, line, raw));
-        let (tally, missing) = account(rec, line, self.dir, &self.names, report)?;
+        let (tally, missing) = account(rec, line, dir, &self.names, report)?;
         tally.apply(&mut self.stats, 1);
         if let Some(m) = missing {
             if self.stats.attachments.missing_list.len() < MAX_KEPT_REPORTS {
@@ -166,11 +184,7 @@ impl<'a> ScanState<'a> {
 
     /// Builds the index without repeated entries and without the `deleted` (channel, id) pairs
     /// (sorted), takes their share out of the stats, and hands everything over.
-    pub(crate) fn finish(
-        mut self,
-        format: ExportFormat,
-        folds: Folds,
-    ) -> Result<Scanned, KeybaseError> {
+    pub(crate) fn finish(mut self, folds: Folds) -> Result<Scanned, KeybaseError> {
         let builder = std::mem::take(&mut self.builder);
         let segments = self.segments;
         let mut file = segments.reader();
@@ -180,7 +194,7 @@ impl<'a> ScanState<'a> {
         let mut left_out: Vec<u64> = Vec::new();
         let (mut duplicates, mut deleted) = (0u64, 0u64);
         let mut failure = None;
-        let finished = builder.finish(folds.deleted(), |e, why| {
+        let finished = builder.finish(folds.deleted_in_order(), |e, why| {
             match why {
                 LeftOut::Duplicate => duplicates += 1,
                 LeftOut::Deleted => deleted += 1,
@@ -188,7 +202,7 @@ impl<'a> ScanState<'a> {
             if missing.binary_search(&e.offset).is_ok() {
                 left_out.push(e.offset);
             }
-            self.uncount(format, e, &mut file).map_err(|err| {
+            self.uncount(e, &mut file).map_err(|err| {
                 failure = Some(err);
                 std::io::Error::other("a left-out record could not be re-read")
             })
@@ -216,7 +230,7 @@ impl<'a> ScanState<'a> {
         let (rejects, not_kept) = self.log.finish()?;
         self.stats.rejects_not_kept = not_kept;
         self.stats.rejects = rejects.len() as u64 + not_kept;
-        summarize(self.path, self.dir, &self.stats);
+        summarize(self.path, self.dirs, &self.stats);
         Ok(Scanned {
             index,
             stats: self.stats,
@@ -228,13 +242,13 @@ impl<'a> ScanState<'a> {
     }
 
     /// Takes a left-out entry's share back out of the stats (re-reading just that record).
-    fn uncount(
-        &mut self,
-        format: ExportFormat,
-        entry: &Entry,
-        file: &mut SegmentReader<'_>,
-    ) -> Result<(), KeybaseError> {
+    fn uncount(&mut self, entry: &Entry, file: &mut SegmentReader<'_>) -> Result<(), KeybaseError> {
         let path = self.path;
+        let part = self.segments.part_at(entry.offset);
+        let (format, dir) = match part.and_then(|p| Some((p.format, self.dirs.get(p.dir)?))) {
+            Some(found) => found,
+            None => return Err(no_dir(path)),
+        };
         let read_err = |source| KeybaseError::Read {
             path: path.to_owned(),
             source,
@@ -243,44 +257,79 @@ impl<'a> ScanState<'a> {
         file.seek(SeekFrom::Start(entry.offset)).map_err(read_err)?;
         file.read_exact(&mut buf).map_err(read_err)?;
         if let Some(rec) = parse_record(format, &buf) {
-            let (tally, _) = account(&rec, 0, self.dir, &self.names, None)?;
+            let (tally, _) = account(&rec, 0, dir, &self.names, None)?;
             tally.apply(&mut self.stats, -1);
         }
         Ok(())
     }
 }
 
+/// Reads every part of `segments` once, each in its own format, into one index.
+pub(crate) fn scan(segments: &Segments, mut state: ScanState<'_>) -> Result<Scanned, KeybaseError> {
+    // A quarter of the index's memory for each kind of fold.
+    let mut folds = FoldsBuilder::with_memory(state.options.index_memory / 4);
+    let mut file = segments.reader();
+    let mut buf = Vec::new();
+    for part in segments.parts() {
+        state.set_part(part);
+        match part.format {
+            ExportFormat::KeybaseExport => scan_lines(part, &mut state, &mut buf)?,
+            ExportFormat::RawApi | ExportFormat::Kbbridge => {
+                raw::scan_part(part, &mut state, &mut folds, &mut file, &mut buf)?;
+            }
+        }
+    }
+    let folds = folds.finish().map_err(|source| KeybaseError::Read {
+        path: state.path.to_owned(),
+        source,
+    })?;
+    state.finish(folds)
+}
+
 /// Reads a keybase-export JSON Lines file once.
-pub(crate) fn scan_lines(path: &Path, mut state: ScanState<'_>) -> Result<Scanned, KeybaseError> {
+fn scan_lines(
+    part: &Part,
+    state: &mut ScanState<'_>,
+    buf: &mut Vec<u8>,
+) -> Result<(), KeybaseError> {
+    let path = &part.path;
     let file = File::open(path).map_err(|source| KeybaseError::Open {
-        path: path.to_owned(),
+        path: path.clone(),
         source,
     })?;
     let read_err = |source| KeybaseError::Read {
-        path: path.to_owned(),
+        path: path.clone(),
         source,
     };
     let max = state.max_line_bytes();
-    let mut reader = LineReader::new(BufReader::with_capacity(1 << 18, file), max);
-    let mut buf = Vec::new();
-    while let Some(span) = reader.next_line(&mut buf).map_err(read_err)? {
+    let reader = BufReader::with_capacity(1 << 18, file.take(part.len));
+    let mut reader = LineReader::new(reader, max);
+    while let Some(span) = reader.next_line(buf).map_err(read_err)? {
         state.stats.lines += 1;
         let line = span.number;
         let Some(len) = u32::try_from(span.len).ok().filter(|_| !span.too_long) else {
             let detail = format!("line of {} bytes, over the {max}-byte limit", span.len);
-            state.reject(line, RejectReason::TooLong, detail, None, &buf)?;
+            state.reject(line, RejectReason::TooLong, detail, None, buf)?;
             continue;
         };
-        match parse_line(&buf) {
-            Parsed::Record(rec) => state.message(&rec, line, span.offset, len, &buf)?,
+        match parse_line(buf) {
+            Parsed::Record(rec) => state.message(&rec, line, part.base + span.offset, len, buf)?,
             Parsed::Skip(reason) => state.skip(reason),
             Parsed::Reject { reason, detail, at } => {
                 let at = at.as_ref().map(|(chat, id)| (chat.as_str(), *id));
-                state.reject(line, reason, detail, at, &buf)?;
+                state.reject(line, reason, detail, at, buf)?;
             }
         }
     }
-    state.finish(ExportFormat::KeybaseExport, Folds::default())
+    Ok(())
+}
+
+/// The error for a part whose attachments folder is not in the list (a bug, not bad input).
+fn no_dir(path: &Path) -> KeybaseError {
+    KeybaseError::Read {
+        path: path.to_owned(),
+        source: std::io::Error::other("an indexed record lies outside every file read"),
+    }
 }
 
 /// The topic a headline notice sets (`New headline: "…"`).
@@ -354,14 +403,19 @@ fn account(
     Ok((tally, missing))
 }
 
-fn summarize(path: &Path, dir: &AttachmentDir, stats: &ExportStats) {
+fn summarize(path: &Path, dirs: &[AttachmentDir], stats: &ExportStats) {
     info!(file = %path.display(), lines = stats.lines, messages = stats.messages,
         notices = stats.notices, skipped = stats.skipped.total(), rejects = stats.rejects,
         rejected_lines = stats.rejected, "read Keybase export");
     let a = &stats.attachments;
     if a.missing > 0 {
+        let roots: Vec<String> = dirs
+            .iter()
+            .map(|d| d.root().display().to_string())
+            .collect();
+        let folder_exists = dirs.iter().any(AttachmentDir::exists);
         warn!(file = %path.display(), missing = a.missing, total = a.total,
-            dir = %dir.root().display(), folder_exists = dir.exists(),
+            dir = %roots.join(", "), folder_exists,
             "attachments missing: those messages replay with their text only");
     }
     let r = &stats.reactions;

@@ -1,6 +1,8 @@
-//! The bytes an export is read from: one file (keybase-export lines, raw dumps), or the
-//! committed prefixes of many files read as one sequence (kbbridge's own format, one file per
-//! conversation). Index offsets are positions in that sequence.
+//! The bytes an export is read from: one file, or many files read as one sequence (a folder
+//! of dumps, a tool's tree of files, several exports combined, and kbbridge's own format, of
+//! which only each file's committed prefix counts). Index offsets are positions in that
+//! sequence; each part knows its format and its attachments folder, so every record is read
+//! back and resolved as the file it came from.
 
 use std::{
     fs::{self, File},
@@ -9,61 +11,101 @@ use std::{
     time::SystemTime,
 };
 
+use super::ExportFormat;
+
+/// A file to read, before it is placed in the sequence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct PartSpec {
+    /// The file.
+    pub path: PathBuf,
+    /// What reports call it: the file, or for a database copy the database and its table.
+    pub label: PathBuf,
+    /// How its records are written.
+    pub format: ExportFormat,
+    /// Its attachments folder (an index into the export's folders).
+    pub dir: usize,
+    /// `Some(bytes)`: only that prefix counts and the file may grow behind it (kbbridge's
+    /// committed bytes); `None`: the whole file, which must not change.
+    pub committed: Option<u64>,
+    /// Whether each line is a document of its own (a database row), so that a line left
+    /// unclosed is reported alone instead of swallowing the lines after it.
+    pub one_per_line: bool,
+}
+
+impl PartSpec {
+    /// The whole of `path`, in `format`, its attachments in folder `dir`.
+    pub(crate) fn whole(path: &Path, format: ExportFormat, dir: usize) -> Self {
+        Self {
+            path: path.to_owned(),
+            label: path.to_owned(),
+            format,
+            dir,
+            committed: None,
+            one_per_line: false,
+        }
+    }
+}
+
 /// One file's share of the sequence.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Part {
     /// The file.
     pub path: PathBuf,
+    /// What reports call it.
+    pub label: PathBuf,
     /// Where its bytes start in the sequence.
     pub base: u64,
     /// How many of its bytes belong to the sequence.
     pub len: u64,
+    /// How its records are written.
+    pub format: ExportFormat,
+    /// Its attachments folder (an index into the export's folders).
+    pub dir: usize,
+    /// Whether each line is a document of its own.
+    pub one_per_line: bool,
+    /// Whether the file must not change at all (else only its prefix must stay).
+    exact: bool,
     modified: Option<SystemTime>,
 }
 
 /// The files, in order.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Segments {
     parts: Vec<Part>,
-    /// A single file must not change at all; committed prefixes may grow behind them.
-    exact: bool,
 }
 
 impl Segments {
-    /// The whole of one file.
-    pub(crate) fn single(path: &Path) -> io::Result<Self> {
-        let meta = fs::metadata(path)?;
-        Ok(Self {
-            parts: vec![Part {
-                path: path.to_owned(),
-                base: 0,
-                len: meta.len(),
-                modified: meta.modified().ok(),
-            }],
-            exact: true,
-        })
-    }
-
-    /// The first `len` bytes of each file.
-    pub(crate) fn committed(files: Vec<(PathBuf, u64)>) -> Self {
+    /// The files of `specs`, in that order.
+    ///
+    /// # Errors
+    /// When a whole file's size cannot be read.
+    pub(crate) fn new(specs: Vec<PartSpec>) -> io::Result<Self> {
         let mut base = 0;
-        let parts = files
-            .into_iter()
-            .map(|(path, len)| {
-                let part = Part {
-                    path,
-                    base,
-                    len,
-                    modified: None,
-                };
-                base += len;
-                part
-            })
-            .collect();
-        Self {
-            parts,
-            exact: false,
+        let mut parts = Vec::with_capacity(specs.len());
+        for spec in specs {
+            let (len, exact, modified) = match spec.committed {
+                Some(len) => (len, false, None),
+                None => {
+                    let meta = fs::metadata(&spec.path).map_err(|e| {
+                        io::Error::new(e.kind(), format!("{}: {e}", spec.path.display()))
+                    })?;
+                    (meta.len(), true, meta.modified().ok())
+                }
+            };
+            parts.push(Part {
+                path: spec.path,
+                label: spec.label,
+                base,
+                len,
+                format: spec.format,
+                dir: spec.dir,
+                one_per_line: spec.one_per_line,
+                exact,
+                modified,
+            });
+            base += len;
         }
+        Ok(Self { parts })
     }
 
     /// The files.
@@ -80,16 +122,24 @@ impl Segments {
         }
     }
 
-    /// What changed since the segments were taken, if anything: a single file's size or
+    /// What changed since the segments were taken, if anything: a whole file's size or
     /// modification time; a committed file shorter than its committed bytes.
     pub(crate) fn changed(&self) -> io::Result<Option<String>> {
         for part in &self.parts {
             let meta = fs::metadata(&part.path)
                 .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", part.path.display())))?;
-            if self.exact && (meta.len() != part.len || meta.modified().ok() != part.modified) {
-                return Ok(Some("its size or modification time differs".to_owned()));
+            if part.exact && (meta.len() != part.len || meta.modified().ok() != part.modified) {
+                let what = if self.parts.len() == 1 {
+                    "its size or modification time differs".to_owned()
+                } else {
+                    format!(
+                        "{}: its size or modification time differs",
+                        part.path.display()
+                    )
+                };
+                return Ok(Some(what));
             }
-            if !self.exact && meta.len() < part.len {
+            if !part.exact && meta.len() < part.len {
                 return Ok(Some(format!(
                     "{} is shorter ({} bytes) than its {} committed bytes",
                     part.path.display(),
@@ -99,6 +149,11 @@ impl Segments {
             }
         }
         Ok(None)
+    }
+
+    /// The part holding position `pos` (a record's offset).
+    pub(crate) fn part_at(&self, pos: u64) -> Option<&Part> {
+        self.find(pos).map(|i| &self.parts[i])
     }
 
     /// The part holding position `pos`.
@@ -181,21 +236,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_committed_prefixes_as_one_sequence() {
+    fn reads_committed_prefixes_and_whole_files_as_one_sequence() {
         let dir = tempfile::tempdir().unwrap();
-        let mut files = Vec::new();
-        for (name, text, len) in [("a", "abcXX", 3), ("b", "", 0), ("c", "defgYY", 4)] {
+        let mut specs = Vec::new();
+        for (i, (name, text, len)) in [
+            ("a", "abcXX", Some(3)),
+            ("b", "", Some(0)),
+            ("c", "defgYY", Some(4)),
+            ("d", "hi", None),
+        ]
+        .into_iter()
+        .enumerate()
+        {
             let path = dir.path().join(name);
             File::create(&path)
                 .unwrap()
                 .write_all(text.as_bytes())
                 .unwrap();
-            files.push((path, len));
+            let mut spec = PartSpec::whole(&path, ExportFormat::RawApi, i);
+            spec.committed = len;
+            specs.push(spec);
         }
-        let segments = Segments::committed(files);
+        let segments = Segments::new(specs).unwrap();
+        assert_eq!(segments.part_at(7).map(|p| p.dir), Some(3));
+        assert_eq!(segments.part_at(3).map(|p| p.dir), Some(2), "b is empty");
+        assert!(segments.part_at(9).is_none());
         let mut all = String::new();
         segments.reader().read_to_string(&mut all).unwrap();
-        assert_eq!(all, "abcdefg");
+        assert_eq!(all, "abcdefghi");
         let mut r = segments.reader();
         let mut two = [0; 2];
         r.seek(SeekFrom::Start(2)).unwrap();
@@ -205,7 +273,22 @@ mod tests {
         r.read_exact(&mut two).unwrap();
         assert_eq!(&two, b"fg");
         assert_eq!(segments.changed().unwrap(), None);
+        std::fs::write(dir.path().join("c"), "defgYYZZ").unwrap();
+        assert_eq!(
+            segments.changed().unwrap(),
+            None,
+            "a committed file may grow"
+        );
         File::create(dir.path().join("c")).unwrap();
         assert!(segments.changed().unwrap().is_some());
+        File::create(dir.path().join("c"))
+            .unwrap()
+            .write_all(b"defg")
+            .unwrap();
+        std::fs::write(dir.path().join("d"), "h").unwrap();
+        assert!(
+            segments.changed().unwrap().unwrap().contains("d:"),
+            "a whole file must not change"
+        );
     }
 }

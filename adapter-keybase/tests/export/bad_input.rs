@@ -182,14 +182,13 @@ fn an_export_with_nothing_readable_is_an_error_listing_the_layouts() {
         assert!(ACCEPTED_LAYOUTS.contains(layout), "{ACCEPTED_LAYOUTS}");
     }
 
-    // A folder holding neither export.jsonl nor manifest.json.
+    // A folder holding no export at all.
     let empty_dir = dir.path().join("folder");
     std::fs::create_dir(&empty_dir).unwrap();
-    let err = KeybaseExport::open(&empty_dir).unwrap_err().to_string();
-    assert!(
-        err.contains("neither export.jsonl nor manifest.json"),
-        "{err}"
-    );
+    let err = KeybaseExport::open(&empty_dir).unwrap_err();
+    assert!(matches!(err, KeybaseError::UnknownLayout { .. }), "{err:?}");
+    let err = err.to_string();
+    assert!(err.contains("the folder holds no export"), "{err}");
     assert!(err.ends_with(ACCEPTED_LAYOUTS), "{err}");
 
     // One readable line among bad ones is enough: the rest are rejects, as always.

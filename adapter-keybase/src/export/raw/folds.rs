@@ -5,18 +5,24 @@
 //! otherwise may not be folded at all). So: a target with an edit is marked edited and gets the
 //! latest edit's body (the same text when already folded); a target without aggregated
 //! reactions gets those of its reaction messages; deletes remove their targets (in either order)
-//! and un-reactions (a delete of a reaction message). Only offsets are kept; the edit and
-//! reaction records are read back when their target's page is read.
+//! and un-reactions (a delete of a reaction message). Only where each edit and reaction message
+//! is and which ids are deleted are kept, sorted and spilled to temporary files past a few
+//! megabytes like the index (`export/spill.rs`); the edit and reaction records are read back
+//! when their target's page is read.
 
 use std::{
-    io::{Read, Seek, SeekFrom},
+    io::{self, Read, Seek, SeekFrom},
     path::Path,
 };
 
 use super::msg::{RawParsed, parse_wrapper};
 use crate::{
     error::KeybaseError,
-    export::{line::Record, node::Node},
+    export::{
+        line::Record,
+        node::Node,
+        spill::{Collector, Fixed, Stored, u32_at, u64_at},
+    },
 };
 
 /// Where an edit or reaction message is, and what it targets.
@@ -34,65 +40,179 @@ pub(crate) struct FoldRef {
     pub len: u32,
 }
 
-/// The edit, reaction and delete messages of a raw dump.
-#[derive(Debug, Default)]
-pub(crate) struct Folds {
-    edits: Vec<FoldRef>,
-    reactions: Vec<FoldRef>,
-    deleted: Vec<(u32, u64)>,
+impl Fixed for FoldRef {
+    const BYTES: usize = 32;
+    /// By target, then by its own id (the latest edit last), then position.
+    type Key = (u32, u64, u64, u64);
+
+    fn key(&self) -> Self::Key {
+        (self.chan, self.target, self.id, self.offset)
+    }
+
+    fn encode(&self, out: &mut [u8]) {
+        out[0..4].copy_from_slice(&self.chan.to_le_bytes());
+        out[4..12].copy_from_slice(&self.target.to_le_bytes());
+        out[12..20].copy_from_slice(&self.id.to_le_bytes());
+        out[20..28].copy_from_slice(&self.offset.to_le_bytes());
+        out[28..32].copy_from_slice(&self.len.to_le_bytes());
+    }
+
+    fn decode(b: &[u8]) -> Self {
+        Self {
+            chan: u32_at(b, 0),
+            target: u64_at(b, 4),
+            id: u64_at(b, 12),
+            offset: u64_at(b, 20),
+            len: u32_at(b, 28),
+        }
+    }
 }
 
-impl Folds {
+/// A deleted message: (channel, id).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Gone {
+    chan: u32,
+    id: u64,
+}
+
+impl Fixed for Gone {
+    const BYTES: usize = 12;
+    type Key = (u32, u64);
+
+    fn key(&self) -> Self::Key {
+        (self.chan, self.id)
+    }
+
+    fn encode(&self, out: &mut [u8]) {
+        out[0..4].copy_from_slice(&self.chan.to_le_bytes());
+        out[4..12].copy_from_slice(&self.id.to_le_bytes());
+    }
+
+    fn decode(b: &[u8]) -> Self {
+        Self {
+            chan: u32_at(b, 0),
+            id: u64_at(b, 4),
+        }
+    }
+}
+
+/// The edit, reaction and delete messages met during the scan.
+#[derive(Debug)]
+pub(crate) struct FoldsBuilder {
+    edits: Collector<FoldRef>,
+    reactions: Collector<FoldRef>,
+    deleted: Collector<Gone>,
+}
+
+impl FoldsBuilder {
+    /// A builder keeping at most `records` of each kind in memory.
+    pub(crate) fn with_memory(records: usize) -> Self {
+        Self {
+            edits: Collector::new(records),
+            reactions: Collector::new(records),
+            deleted: Collector::new(records),
+        }
+    }
+
     /// Records an edit message.
-    pub(crate) fn edit(&mut self, at: FoldRef) {
-        self.edits.push(at);
+    pub(crate) fn edit(&mut self, at: FoldRef) -> io::Result<()> {
+        self.edits.push(at)
     }
 
     /// Records a reaction message.
-    pub(crate) fn reaction(&mut self, at: FoldRef) {
-        self.reactions.push(at);
+    pub(crate) fn reaction(&mut self, at: FoldRef) -> io::Result<()> {
+        self.reactions.push(at)
     }
 
     /// Records that message `id` of `chan` was deleted.
-    pub(crate) fn delete(&mut self, chan: u32, id: u64) {
-        self.deleted.push((chan, id));
+    pub(crate) fn delete(&mut self, chan: u32, id: u64) -> io::Result<()> {
+        self.deleted.push(Gone { chan, id })
     }
 
-    /// The deleted (channel, id) pairs, sorted once [`Folds::finish`] ran.
-    pub(crate) fn deleted(&self) -> &[(u32, u64)] {
-        &self.deleted
+    /// Sorts everything (the deleted ids once each).
+    pub(crate) fn finish(self) -> io::Result<Folds> {
+        let (edits, _) = self.edits.finish(|_| Ok(true))?;
+        let (reactions, _) = self.reactions.finish(|_| Ok(true))?;
+        let mut previous = None;
+        let (deleted, _) = self.deleted.finish(|g| {
+            let new = previous != Some(g.key());
+            previous = Some(g.key());
+            Ok(new)
+        })?;
+        Ok(Folds {
+            edits,
+            reactions,
+            deleted,
+        })
+    }
+}
+
+/// The edit, reaction and delete messages of the raw dumps, sorted.
+#[derive(Debug, Default)]
+pub(crate) struct Folds {
+    edits: Stored<FoldRef>,
+    reactions: Stored<FoldRef>,
+    deleted: Stored<Gone>,
+}
+
+impl Folds {
+    /// Asks, for (channel, id) pairs in increasing order, whether each was deleted.
+    pub(crate) fn deleted_in_order(&self) -> impl FnMut(u32, u64) -> io::Result<bool> + '_ {
+        let mut cursor = self.deleted.cursor();
+        move |chan, id| cursor.seek_has((chan, id))
     }
 
-    /// Sorts everything and drops deleted edits and reactions (un-reactions).
-    pub(crate) fn finish(&mut self) {
-        self.deleted.sort_unstable();
-        self.deleted.dedup();
-        let deleted = &self.deleted;
-        let alive = |f: &FoldRef| deleted.binary_search(&(f.chan, f.id)).is_err();
-        self.edits.retain(alive);
-        self.reactions.retain(alive);
-        self.edits
-            .sort_unstable_by_key(|f| (f.chan, f.target, f.id));
-        self.reactions
-            .sort_unstable_by_key(|f| (f.chan, f.target, f.id));
+    /// The edits and reactions of `chan`'s messages `first..=last` (a page), without those
+    /// that were deleted themselves (an un-reaction deletes its reaction message).
+    pub(crate) fn page(&self, chan: u32, first: u64, last: u64) -> io::Result<PageFolds> {
+        let range = |stored: &Stored<FoldRef>| -> io::Result<Vec<FoldRef>> {
+            let from = (chan, first, 0, 0);
+            let to = match last.checked_add(1) {
+                Some(next) => (chan, next, 0, 0),
+                None => (chan, u64::MAX, u64::MAX, u64::MAX),
+            };
+            let mut found = stored.between(from, to)?;
+            let mut alive = Vec::with_capacity(found.len());
+            for f in found.drain(..) {
+                if !self.deleted.contains((f.chan, f.id))? {
+                    alive.push(f);
+                }
+            }
+            Ok(alive)
+        };
+        if self.edits.len() + self.reactions.len() == 0 {
+            return Ok(PageFolds::default());
+        }
+        Ok(PageFolds {
+            edits: range(&self.edits)?,
+            reactions: range(&self.reactions)?,
+        })
     }
+}
 
-    fn of(list: &[FoldRef], chan: u32, target: u64) -> &[FoldRef] {
-        let start = list.partition_point(|f| (f.chan, f.target) < (chan, target));
-        let len = list[start..].partition_point(|f| (f.chan, f.target) == (chan, target));
+/// The folds of one page, sorted by (target, id).
+#[derive(Debug, Default)]
+pub(crate) struct PageFolds {
+    edits: Vec<FoldRef>,
+    reactions: Vec<FoldRef>,
+}
+
+impl PageFolds {
+    fn of(list: &[FoldRef], target: u64) -> &[FoldRef] {
+        let start = list.partition_point(|f| f.target < target);
+        let len = list[start..].partition_point(|f| f.target == target);
         &list[start..start + len]
     }
 
-    /// Applies the edits and reaction messages of `rec` (message `rec.id` of `chan`), reading
+    /// Applies the edits and reaction messages of `rec` (a message of the page), reading
     /// them from `file`.
     pub(crate) fn apply(
         &self,
         rec: &mut Record,
-        chan: u32,
         file: &mut (impl Read + Seek),
         path: &Path,
     ) -> Result<(), KeybaseError> {
-        if let Some(latest) = Self::of(&self.edits, chan, rec.id).last() {
+        if let Some(latest) = Self::of(&self.edits, rec.id).last() {
             match read(file, path, latest)? {
                 RawParsed::Edit { body, .. } => {
                     rec.text = body;
@@ -101,7 +221,7 @@ impl Folds {
                 _ => return Err(changed(path, latest)),
             }
         }
-        let reactions = Self::of(&self.reactions, chan, rec.id);
+        let reactions = Self::of(&self.reactions, rec.id);
         if rec.reactions.is_none() && !reactions.is_empty() {
             let mut by_emoji: Vec<(String, Vec<(String, Node)>)> = Vec::new();
             for at in reactions {

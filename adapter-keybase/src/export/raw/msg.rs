@@ -214,7 +214,13 @@ fn classify(msg: Msg) -> RawParsed {
     let Some(content) = msg.content else {
         return fail(RejectReason::UnknownShape, "no content");
     };
-    let sender = msg.sender.and_then(|s| sender_name(s.username, s.uid));
+    let (sender, sender_uid) = match msg.sender {
+        Some(s) => {
+            let uid = s.uid.clone().filter(|u| !u.is_empty());
+            (sender_name(s.username, s.uid), uid)
+        }
+        None => (None, None),
+    };
     let kind = content.kind.unwrap_or_default();
     let (text, notice, reply_to, attachment) = match kind.as_str() {
         "text" => {
@@ -323,6 +329,7 @@ fn classify(msg: Msg) -> RawParsed {
         legacy: false,
         notice,
         sender,
+        sender_uid,
         sent_at,
         text,
         reply_to: reply_to.filter(|&r| r > 0),

@@ -5,7 +5,9 @@
 //!
 //! A wrapper is an object that is an array element or a top-level value and has a `msg` or
 //! `error` key of its own. After a structural error the scanner reports it and starts again at
-//! the next line, as top level, so a damaged region costs only the wrappers it touches.
+//! the next line, as top level, so a damaged region costs only the wrappers it touches. Where
+//! each line is a document of its own (database rows), a line that ends inside a value is
+//! reported as cut short, and the next line starts afresh.
 
 use std::io::{self, BufRead};
 
@@ -70,16 +72,19 @@ struct State {
     key: Option<Vec<u8>>,
     /// After an error: ignore everything up to the next newline.
     skip_line: bool,
+    /// Each line is a document: a newline inside a value is an error.
+    one_per_line: bool,
     done: bool,
 }
 
 impl<R: BufRead> WrapperScanner<R> {
-    /// A scanner over `inner`.
-    pub(crate) fn new(inner: R) -> Self {
+    /// A scanner over `inner`; `one_per_line`: each line is a document of its own.
+    pub(crate) fn new(inner: R, one_per_line: bool) -> Self {
         Self {
             inner,
             state: State {
                 line: 1,
+                one_per_line,
                 ..State::default()
             },
         }
@@ -154,6 +159,14 @@ impl State {
 
 /// Advances over one byte (at `s.offset`, on `s.line`).
 fn step(s: &mut State, b: u8) -> Option<Found> {
+    if b == b'\n' && s.one_per_line && !s.skip_line && (s.in_string || !s.stack.is_empty()) {
+        let found = s.fail(format!(
+            "truncated: the line ends with {} unclosed bracket(s)",
+            s.stack.len()
+        ));
+        s.skip_line = false;
+        return found;
+    }
     if s.skip_line {
         s.skip_line = b != b'\n';
         return None;
@@ -255,7 +268,12 @@ mod tests {
     use super::*;
 
     fn scan(input: &str) -> Vec<Found> {
-        let mut s = WrapperScanner::new(io::BufReader::with_capacity(5, input.as_bytes()));
+        scan_as(input, false)
+    }
+
+    fn scan_as(input: &str, one_per_line: bool) -> Vec<Found> {
+        let reader = io::BufReader::with_capacity(5, input.as_bytes());
+        let mut s = WrapperScanner::new(reader, one_per_line);
         let mut out = Vec::new();
         while let Some(f) = s.next_found().unwrap() {
             out.push(f);
@@ -307,5 +325,23 @@ mod tests {
             })
             .collect();
         assert_eq!(lines, [(2, true), (3, false), (4, true), (5, false)]);
+    }
+
+    #[test]
+    fn one_document_per_line_keeps_a_cut_line_to_itself() {
+        let rows = "{\"msg\":{\"id\":1}}\n{\"msg\":{\"id\":2,\n{\"msg\":{\"id\":\"3\n{\"msg\":{\"id\":4}}\nnull\n";
+        let found: Vec<_> = scan_as(rows, true)
+            .into_iter()
+            .map(|f| match f {
+                Found::Wrapper { line, .. } => (line, true),
+                Found::Error { line, .. } => (line, false),
+            })
+            .collect();
+        assert_eq!(
+            found,
+            [(1, true), (2, false), (3, false), (4, true), (5, false)]
+        );
+        // Without the flag the cut wrapper runs on into the next lines.
+        assert!(scan_as(rows, false).len() < 5);
     }
 }

@@ -55,7 +55,15 @@ pub async fn run(
         None => None,
     };
     let result = relay(
-        config, &links, &relaying, &store, growth, &readiness, display, shutdown,
+        config,
+        &links,
+        &relaying,
+        &store,
+        growth,
+        &readiness,
+        &filter.links,
+        display,
+        shutdown,
     )
     .await;
     if let Some(admin) = admin {
@@ -91,10 +99,14 @@ async fn relay(
     store: &MappingStore,
     growth: Option<Growth>,
     readiness: &Readiness,
+    names: &[String],
     display: Display,
     shutdown: CancellationToken,
 ) -> anyhow::Result<ExitCode> {
     readiness.down("relay", "setting up the links' chats");
+    // Watched from the start: a SIGHUP during the setup or the backfill is taken once relaying
+    // (by default it would end the process).
+    let mut hangups = hangups();
     let export = match config.keybase.as_ref().and_then(|k| k.export.as_ref()) {
         Some(_) => Some(wiring::open_export(config)?),
         None => None,
@@ -140,7 +152,7 @@ async fn relay(
 
     // The history first: the Keybase feed starts after it, so live messages follow it.
     readiness.down("keybase", "waiting for the backfill to finish");
-    let outcomes = backfill::backfill_links(config, links, store, display, stop.clone())
+    let outcomes = backfill::backfill_links(config, links, store, display.clone(), stop.clone())
         .await?
         .unwrap_or_default();
     if !outcomes.is_empty() {
@@ -150,6 +162,7 @@ async fn relay(
         return finish(stop, tx, relay_task, matrix, None).await;
     }
     let keybase_chats = live_keybase_chats(&resolved, &outcomes);
+    let mut feed = None;
     let keybase = if keybase_chats.is_empty() && growth.is_none() {
         None
     } else {
@@ -173,11 +186,14 @@ async fn relay(
             out: tx.clone(),
             stop: stop.clone(),
         };
+        let (tx, rx) = mpsc::channel(8);
+        feed = Some(tx);
         Some(tokio::spawn(live::keep_keybase(
             side,
             started,
             keybase_chats,
             growth,
+            rx,
         )))
     };
     match &keybase {
@@ -189,23 +205,46 @@ async fn relay(
         "relaying; stop with Ctrl-C or SIGTERM"
     );
 
-    // Runs until shutdown or until a part stops on its own (which is an error).
+    let reloader = live::Reloader {
+        path: config.path.clone(),
+        names: names.to_vec(),
+        store: store.clone(),
+        sinks: sinks.clone(),
+        relay: Arc::clone(&engine),
+        rooms: matrix.as_ref().map(|m| m.rooms.clone()),
+        feed,
+        display,
+        stop: stop.clone(),
+    };
+    let mut running: Vec<Link> = relaying.iter().map(|l| (*l).clone()).collect();
+
+    // Runs until shutdown or until a part stops on its own (which is an error); a SIGHUP
+    // reloads the mapping file's links.
     let mut keybase_task = keybase;
-    let mut matrix_task = matrix.as_mut().map(|m| &mut m.task);
-    let failure = tokio::select! {
-        // First: on shutdown every part ends too, and that is not a failure.
-        biased;
-        () = shutdown.cancelled() => None,
-        done = &mut relay_task => Some(match done {
-            Ok(Ok(())) => anyhow::anyhow!("the relay stopped"),
-            Ok(Err(e)) => anyhow::Error::new(e).context("the relay stopped"),
-            Err(e) => anyhow::anyhow!("the relay task failed: {e}"),
-        }),
-        done = ended(keybase_task.as_mut()) => {
-            keybase_task = None;
-            Some(part_failure(done, "the Keybase live side"))
+    let failure = loop {
+        let matrix_task = matrix.as_mut().map(|m| &mut m.task);
+        tokio::select! {
+            // First: on shutdown every part ends too, and that is not a failure.
+            biased;
+            () = shutdown.cancelled() => break None,
+            done = &mut relay_task => break Some(match done {
+                Ok(Ok(())) => anyhow::anyhow!("the relay stopped"),
+                Ok(Err(e)) => anyhow::Error::new(e).context("the relay stopped"),
+                Err(e) => anyhow::anyhow!("the relay task failed: {e}"),
+            }),
+            done = ended(keybase_task.as_mut()) => {
+                keybase_task = None;
+                break Some(part_failure(done, "the Keybase live side"));
+            }
+            done = ended(matrix_task) => break Some(part_failure(done, "the Matrix live side")),
+            Some(()) = next_hangup(&mut hangups) => {
+                info!(file = %config.path.display(), "SIGHUP: reading the mapping file again");
+                if let Err(e) = reloader.reload(&mut running).await {
+                    error!(error = %Report::new(e.as_ref()),
+                        "the mapping file was refused; the running links stay as they were");
+                }
+            }
         }
-        done = ended(matrix_task.take()) => Some(part_failure(done, "the Matrix live side")),
     };
     readiness.down("relay", "stopping");
     match failure.filter(|_| !shutdown.is_cancelled()) {
@@ -238,6 +277,38 @@ fn live_keybase_chats(resolved: &[RelayLink], outcomes: &[JobOutcome]) -> Vec<Ch
         chats.push(source.clone());
     }
     chats
+}
+
+/// SIGHUP, where the platform has it.
+#[cfg(unix)]
+fn hangups() -> Option<tokio::signal::unix::Signal> {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::hangup()) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            warn!(error = %e, "cannot watch SIGHUP; reloading the mapping file needs a restart");
+            None
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn hangups() -> Option<()> {
+    None
+}
+
+/// The next SIGHUP; never, without the signal.
+#[cfg(unix)]
+async fn next_hangup(hangups: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
+    match hangups {
+        Some(s) => s.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(not(unix))]
+async fn next_hangup(_: &mut Option<()>) -> Option<()> {
+    std::future::pending().await
 }
 
 /// `task`'s end; never, without a task.

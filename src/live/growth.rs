@@ -52,8 +52,17 @@ pub struct KeybaseSide {
     pub stop: CancellationToken,
 }
 
+/// A change of the chats the Keybase feed follows, asked by a reload of the mapping file.
+#[derive(Clone, Debug, Default)]
+pub struct FeedChange {
+    /// Chats to follow from now on.
+    pub add: Vec<ChatRef>,
+    /// Chats to stop following.
+    pub remove: Vec<ChatRef>,
+}
+
 /// Runs the Keybase feed of `chats` until it ends (on `side.stop`, or with its error); with
-/// `growth`, links the channels that appear meanwhile.
+/// `growth`, links the channels that appear meanwhile; follows the changes `changes` asks.
 ///
 /// # Errors
 /// The feed's error, or the store's while linking a new channel.
@@ -62,10 +71,9 @@ pub async fn keep_keybase(
     mut live: KeybaseLive,
     mut chats: Vec<ChatRef>,
     growth: Option<Growth>,
+    mut changes: mpsc::Receiver<FeedChange>,
 ) -> anyhow::Result<()> {
-    let Some(mut growth) = growth.filter(|g| !g.templates.is_empty()) else {
-        return live.task.await?;
-    };
+    let mut growth = growth.filter(|g| !g.templates.is_empty());
     let every = side
         .config
         .keybase
@@ -74,26 +82,50 @@ pub async fn keep_keybase(
         .max(1);
     let mut tick = tokio::time::interval(Duration::from_secs(every));
     tick.tick().await;
+    let mut open = true;
     loop {
-        tokio::select! {
+        let changed = tokio::select! {
             done = &mut live.task => return done?,
-            _ = tick.tick() => {}
-        }
-        let added = match grow(&side, &mut growth).await {
-            Ok(added) => added,
-            Err(e) => {
-                warn!(error = %bridge_core::Report::new(e.as_ref()),
-                    "cannot look for new Keybase channels; trying again later");
-                continue;
+            _ = tick.tick(), if growth.is_some() => {
+                let Some(growth) = growth.as_mut() else { continue };
+                match grow(&side, growth).await {
+                    Ok(added) if !added.is_empty() => {
+                        chats.extend(added);
+                        true
+                    }
+                    Ok(_) => false,
+                    Err(e) => {
+                        warn!(error = %bridge_core::Report::new(e.as_ref()),
+                            "cannot look for new Keybase channels; trying again later");
+                        false
+                    }
+                }
             }
+            change = changes.recv(), if open => match change {
+                Some(change) => {
+                    chats.retain(|c| !change.remove.contains(c));
+                    for chat in change.add {
+                        if !chats.contains(&chat) {
+                            chats.push(chat);
+                        }
+                    }
+                    if let Some(growth) = growth.as_mut() {
+                        growth.known.extend(chats.iter().map(|c| c.chat.clone()));
+                    }
+                    true
+                }
+                None => {
+                    open = false;
+                    false
+                }
+            },
         };
-        if added.is_empty() {
+        if !changed {
             continue;
         }
-        // The feed restarts with the new chats, catching each up from its stored position.
+        // The feed restarts with the chats now followed, catching each up from its position.
         live.stop.cancel();
         let _ = (&mut live.task).await;
-        chats.extend(added);
         live = start_keybase(
             &side.config,
             &side.store,

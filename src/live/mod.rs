@@ -4,6 +4,7 @@
 //! - `targets.rs`: each relaying link's chats, its targets found or made as a backfill would.
 //! - `keybase.rs`: the supervised api-listen with its catch-ups, from each chat's position.
 //! - `matrix.rs`: the appservice listener and its inbox, handed to the relay.
+//! - `reload.rs`: SIGHUP: the mapping file read again, its link changes applied.
 //! - `growth.rs`: the Keybase feed kept running, and a channel created on Keybase while
 //!   kbbridge runs linked when a relaying pattern link names it.
 //!
@@ -16,11 +17,13 @@
 mod growth;
 mod keybase;
 mod matrix;
+mod reload;
 mod targets;
 
 pub use self::{
-    growth::{Growth, KeybaseSide, keep_keybase},
+    growth::{FeedChange, Growth, KeybaseSide, keep_keybase},
     keybase::start_keybase,
     matrix::{MatrixLive, start_matrix},
+    reload::Reloader,
     targets::{LiveSinks, resolve_links},
 };

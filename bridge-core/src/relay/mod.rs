@@ -187,6 +187,15 @@ impl Relay {
             .add(link)
     }
 
+    /// Stops relaying the link named `name` (events already applied stay; new events of its
+    /// chats are not relayed); the chats it had.
+    pub fn remove_link(&self, name: &str) -> Vec<ChatRef> {
+        self.router
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(name)
+    }
+
     /// Takes leases under `holder` instead of this process's own name (tests that play
     /// several processes in one).
     pub fn with_holder(mut self, holder: impl Into<String>) -> Self {

@@ -68,6 +68,20 @@ impl Router {
         Ok(())
     }
 
+    /// Removes the routes of the link named `name`; the chats they were for.
+    pub fn remove(&mut self, name: &str) -> Vec<ChatRef> {
+        let chats: Vec<ChatRef> = self
+            .routes
+            .iter()
+            .filter(|(_, (link, _))| link.as_ref() == name)
+            .map(|(chat, _)| chat.clone())
+            .collect();
+        for chat in &chats {
+            self.routes.remove(chat);
+        }
+        chats
+    }
+
     /// The link of `chat` and the chats its events go to; `None` for a chat no link names.
     pub fn route(&self, chat: &ChatRef) -> Option<(&Arc<str>, &[ChatRef])> {
         self.routes

@@ -16,6 +16,7 @@
 
 mod admin;
 mod both_ways;
+mod reload;
 mod restarts;
 
 use std::{

@@ -123,6 +123,8 @@ fn full_example_sets_every_key() {
     assert_eq!(config.backfill.retry.max_delay.as_millis(), 60_000);
     assert!(config.database_url.ends_with("config/examples/kbbridge.db"));
 
+    let admin = config.admin.as_ref().unwrap();
+    assert_eq!(admin.listen.port(), 29334);
     assert_eq!(config.links.len(), 5);
     let ops = config.link("ops").unwrap();
     assert_eq!(

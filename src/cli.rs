@@ -61,6 +61,9 @@ pub enum Command {
     /// Read every backfilled chat back and compare it with the export: exit 0 only when each
     /// message is there once, in order, untouched.
     Verify(LinkFilter),
+    /// Serve the admin listener alone ([admin]): the REST API over the export and the store,
+    /// health, metrics and status, until stopped.
+    Serve,
     /// Show backfill progress, pending sends and rejected messages from the database.
     Status,
     /// Print the appservice registration (YAML) to give the Matrix homeserver.

@@ -9,7 +9,7 @@
 //! - [`progress`]: progress bars (terminal) or periodic log lines (otherwise).
 //! - [`wiring`]: config → store, export, sinks and backfill jobs.
 //! - [`patterns`]: pattern links (`acme#*`, `direct:*`) expanded into one link per chat.
-//! - `commands/`: one file per subcommand: `init`, `check`, `plan`, `backfill`, `run`, `verify`, `status`,
+//! - `commands/`: one file per subcommand: `init`, `check`, `plan`, `backfill`, `run`, `verify`, `serve`, `status`,
 //!   `demo`, `matrix-registration`, and the export tools `export`, `inspect`, `convert`.
 
 #![warn(missing_docs)]
@@ -70,6 +70,7 @@ pub async fn run(
             commands::run::run(&config, &expanded, &filter, display, shutdown).await
         }
         Command::Verify(filter) => commands::verify::run(&config, &filter).await,
+        Command::Serve => commands::serve::run(&config, shutdown).await,
         Command::Demo => commands::demo::run(&config, display, shutdown).await,
         // Handled above, before the mapping file is read.
         Command::Export(_)

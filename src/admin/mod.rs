@@ -9,12 +9,16 @@
 //!   held, build info.
 //! - `GET /api/v1/status`: what `kbbridge status` prints, as JSON: each job's counts and state,
 //!   the leases held and by whom.
+//! - `GET /api/v1/chats`, `/messages`, `/stats`, `/copies`: the read-only REST API over the
+//!   export and the mapping store (`api.rs`), documented by `/api/v1/openapi.json`.
 //!
 //! Everything but `/health` needs `Authorization: Bearer <[admin] token>` (compared in constant
 //! time; 401 otherwise).
 //!
-//! Files: `auth.rs` (the token check), `readiness.rs` (what the parts report).
+//! Files: `auth.rs` (the token check), `readiness.rs` (what the parts report), `api.rs` and
+//! `openapi.json` (the REST API and its description).
 
+mod api;
 mod auth;
 mod readiness;
 
@@ -69,6 +73,7 @@ pub fn metrics() -> anyhow::Result<PrometheusHandle> {
 /// What the handlers read.
 struct AdminState {
     store: MappingStore,
+    export: Option<Arc<adapter_keybase::KeybaseExport>>,
     readiness: Readiness,
     metrics: PrometheusHandle,
     token: auth::Token,
@@ -90,6 +95,7 @@ impl Admin {
     pub async fn start(
         config: &AdminConfig,
         store: MappingStore,
+        export: Option<Arc<adapter_keybase::KeybaseExport>>,
         readiness: Readiness,
     ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(config.listen).await.map_err(|e| {
@@ -101,6 +107,7 @@ impl Admin {
         let addr = listener.local_addr()?;
         let state = Arc::new(AdminState {
             store,
+            export,
             readiness,
             metrics: metrics()?,
             token: auth::Token::new(config.token.clone()),
@@ -113,7 +120,7 @@ impl Admin {
                 warn!(addr = %addr, error = %e, "admin listener stopped");
             }
         });
-        info!(addr = %addr, "admin listener up (/health, /ready, /metrics, /api/v1/status)");
+        info!(addr = %addr, "admin listener up (/health, /ready, /metrics, /api/v1/…)");
         Ok(Self { addr, task, stop })
     }
 
@@ -129,6 +136,11 @@ fn router(state: Arc<AdminState>) -> Router {
         .route("/ready", get(ready))
         .route("/metrics", get(render_metrics))
         .route("/api/v1/status", get(api_status))
+        .route("/api/v1/openapi.json", get(api::openapi))
+        .route("/api/v1/chats", get(api::chats))
+        .route("/api/v1/messages", get(api::messages))
+        .route("/api/v1/stats", get(api::stats))
+        .route("/api/v1/copies", get(api::copies))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             require_token,

@@ -11,5 +11,6 @@ pub mod matrix_registration;
 pub mod plan;
 mod report;
 pub mod run;
+pub mod serve;
 pub mod status;
 pub mod verify;

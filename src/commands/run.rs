@@ -51,7 +51,13 @@ pub async fn run(
     // Up before the long parts (setup, backfill), so /health and /ready answer through them.
     let readiness = Readiness::default();
     let admin = match &config.admin {
-        Some(section) => Some(Admin::start(section, store.clone(), readiness.clone()).await?),
+        Some(section) => {
+            let export = match config.keybase.as_ref().and_then(|k| k.export.as_ref()) {
+                Some(_) => Some(wiring::open_export(config)?),
+                None => None,
+            };
+            Some(Admin::start(section, store.clone(), export, readiness.clone()).await?)
+        }
         None => None,
     };
     let result = relay(

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `kbbridge` binary: one test binary, one module per area.
 
+mod api;
 mod check;
 mod cli;
 mod degraded;

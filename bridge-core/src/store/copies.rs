@@ -36,6 +36,11 @@ const COPIES: &str = "SELECT part, state, msg, detail FROM message_copy
       AND platform = $4 AND chat = $5
     ORDER BY part";
 
+/// Every copy part of one origin, in every chat.
+const COPIES_OF: &str = "SELECT platform, chat, part, state, msg, detail FROM message_copy
+    WHERE origin_platform = $1 AND origin_chat = $2 AND origin_msg = $3
+    ORDER BY platform, chat, part";
+
 /// A sent row stays sent: its message exists on the target, whatever happens later.
 const MARK_PENDING: &str = concat!(
     insert_copy!(),
@@ -146,6 +151,39 @@ fn batch_insert_sql(rows: usize) -> String {
 }
 
 impl MappingStore {
+    /// Every part of every copy of `origin`, with the chat it is in (by chat, then part).
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] if the database fails; [`StoreError::Corrupt`] for a row this
+    /// version cannot read.
+    pub async fn copies_everywhere(
+        &self,
+        origin: &MsgRef,
+    ) -> Result<Vec<(ChatRef, CopyRow)>, StoreError> {
+        let query = sqlx::query(COPIES_OF)
+            .bind(origin.platform.as_str())
+            .bind(origin.chat.as_str())
+            .bind(origin.msg.as_str());
+        let rows = self.read_all(query).await?;
+        rows.iter()
+            .map(|row| {
+                let platform: String = row.try_get(0)?;
+                let platform = crate::ids::Platform::parse(&platform)
+                    .ok_or_else(|| StoreError::Corrupt(format!("platform {platform:?}")))?;
+                let chat: String = row.try_get(1)?;
+                Ok((
+                    ChatRef::new(platform, chat),
+                    CopyRow {
+                        part: count_at(row, 2)?,
+                        state: CopyState::parse(&row.try_get::<String, _>(3)?)?,
+                        msg: row.try_get::<Option<String>, _>(4)?.map(MsgId::from),
+                        detail: row.try_get(5)?,
+                    },
+                ))
+            })
+            .collect()
+    }
+
     /// Every part of `origin`'s copy in `to`, by part number.
     ///
     /// # Errors

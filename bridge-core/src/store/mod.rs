@@ -228,7 +228,7 @@ impl MappingStore {
 
 impl CopyState {
     /// The value of the `state` column.
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             CopyState::Pending => "pending",
             CopyState::Sent => "sent",

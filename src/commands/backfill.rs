@@ -55,8 +55,14 @@ pub(crate) async fn backfill_links(
         info!("no link has a backfill to do (mode = \"backfill\" or \"both\")");
         return Ok(None);
     }
+    // Every job's messages, for the bar of the whole migration.
+    let mut total = Some(0u64);
+    for job in &jobs {
+        let count = job.source.count(&job.from.chat).await.ok().flatten();
+        total = total.zip(count).map(|(t, c)| t + c);
+    }
     let (tx, rx) = mpsc::unbounded_channel();
-    let shown = tokio::spawn(progress::show(display, rx));
+    let shown = tokio::spawn(progress::show(display, total, rx));
     let engine = Backfill::new(store.clone(), config.backfill.clone()).with_progress(tx);
     let outcomes = engine.run(jobs, &shutdown).await;
     drop(engine);

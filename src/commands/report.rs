@@ -1,5 +1,6 @@
 //! The report a backfill ends with: one line per job with its counts from the store (copied,
-//! rejected, degraded: copied with a note in place of some attachments), then each failed link
+//! rejected, degraded: copied with a note in place of some attachments), what this run found
+//! already copied (skipped) and how long it took, then each failed link
 //! with what to do about it.
 
 use crate::output::{Escaped, outln};
@@ -7,6 +8,16 @@ use bridge_core::{
     MappingStore,
     backfill::{BackfillError, JobOutcome},
 };
+
+/// `1h02m`, `3m05s`, `12.4s`.
+fn took(d: std::time::Duration) -> String {
+    let secs = d.as_secs();
+    match secs {
+        0..60 => format!("{:.1}s", d.as_secs_f64()),
+        60..3600 => format!("{}m{:02}s", secs / 60, secs % 60),
+        _ => format!("{}h{:02}m", secs / 3600, secs % 3600 / 60),
+    }
+}
 
 /// Prints the report of `outcomes` and returns how many jobs did not finish.
 ///
@@ -19,17 +30,28 @@ pub async fn print(store: &MappingStore, outcomes: &[JobOutcome]) -> anyhow::Res
     let mut sorted: Vec<&JobOutcome> = outcomes.iter().collect();
     sorted.sort_by(|a, b| (&a.link, &a.to).cmp(&(&b.link, &b.to)));
     outln!()?;
+    let width = sorted
+        .iter()
+        .map(|o| o.link.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(20);
     outln!(
-        "{:<20} {:<40} {:>8} {:>8}  state",
+        "{:<width$} {:<40} {:>8} {:>8} {:>8} {:>8} {:>9}  state",
         "link",
         "target",
         "copied",
-        "rejected"
+        "skipped",
+        "rejected",
+        "degraded",
+        "time"
     )?;
     let mut failed = Vec::new();
     for o in &sorted {
         let (copied, rejected) = store.copy_counts(&o.from, &o.to).await?;
         let degraded = store.degraded_count(&o.from, &o.to).await?;
+        // Skipped: found already copied by an earlier run (this run's count).
+        let skipped = o.result.as_ref().map_or(0, |s| s.skipped);
         let state = match &o.result {
             Ok(_) => "done",
             Err(BackfillError::Cancelled) => "stopped",
@@ -39,12 +61,14 @@ pub async fn print(store: &MappingStore, outcomes: &[JobOutcome]) -> anyhow::Res
             failed.push(*o);
         }
         outln!(
-            "{:<20} {:<40} {:>8} {:>8} {:>8}  {state}",
+            "{:<width$} {:<40} {:>8} {:>8} {:>8} {:>8} {:>9}  {state}",
             Escaped(&o.link),
             Escaped(&o.to),
             copied,
+            skipped,
             rejected,
-            degraded
+            degraded,
+            took(o.took)
         )?;
     }
     for o in &failed {

@@ -187,6 +187,8 @@ pub struct JobOutcome {
     pub to: ChatRef,
     /// What it did, or why it stopped.
     pub result: Result<Summary, BackfillError>,
+    /// How long it ran (the wait for its lease included).
+    pub took: std::time::Duration,
 }
 
 /// The backfill engine, shared by all jobs of a run.
@@ -243,12 +245,14 @@ impl Backfill {
     ) -> Vec<JobOutcome> {
         stream::iter(jobs)
             .map(|job| async move {
+                let started = std::time::Instant::now();
                 let (to, result) = self.run_job_to(&job, shutdown).await;
                 JobOutcome {
                     link: job.link,
                     from: job.from,
                     to,
                     result,
+                    took: started.elapsed(),
                 }
             })
             .buffer_unordered(self.options.parallel_links.max(1))

@@ -352,6 +352,27 @@ impl FakeSink {
         self
     }
 
+    /// The delivered part `part` of `origin`'s copy in `to`, counted as found.
+    fn find_part(
+        &self,
+        to: &ChatId,
+        origin: &MsgRef,
+        part: u32,
+    ) -> Result<Option<MsgId>, AdapterError> {
+        let d = self
+            .delivered
+            .lock()
+            .map_err(|_| AdapterError::fatal("poisoned"))?;
+        let hit = d
+            .iter()
+            .find(|x| &x.to == to && &x.origin == origin && x.part == part)
+            .map(|x| x.id.clone());
+        if hit.is_some() {
+            self.found.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(hit)
+    }
+
     /// Posts the part `id` again, as someone re-posting a copy by hand would; the new ID.
     ///
     /// # Panics
@@ -510,18 +531,7 @@ impl Sink for FakeSink {
             return Err(AdapterError::Unsupported("finding a sent message"));
         }
         tokio::task::yield_now().await;
-        let d = self
-            .delivered
-            .lock()
-            .map_err(|_| AdapterError::fatal("poisoned"))?;
-        let hit = d
-            .iter()
-            .find(|x| &x.to == to && x.origin == out.msg.origin && x.part == out.part)
-            .map(|x| x.id.clone());
-        if hit.is_some() {
-            self.found.fetch_add(1, Ordering::SeqCst);
-        }
-        Ok(hit)
+        self.find_part(to, &out.msg.origin, out.part)
     }
 
     async fn edit(
@@ -588,18 +598,7 @@ impl Sink for FakeSink {
         if !self.can_find {
             return Err(AdapterError::Unsupported("finding a sent text part"));
         }
-        let d = self
-            .delivered
-            .lock()
-            .map_err(|_| AdapterError::fatal("poisoned"))?;
-        let hit = d
-            .iter()
-            .find(|x| &x.to == to && x.origin == text.msg.origin && x.part == text.part)
-            .map(|x| x.id.clone());
-        if hit.is_some() {
-            self.found.fetch_add(1, Ordering::SeqCst);
-        }
-        Ok(hit)
+        self.find_part(to, &text.msg.origin, text.part)
     }
 
     async fn delete(&self, to: &ChatId, target: &MsgId) -> Result<(), AdapterError> {

@@ -44,6 +44,21 @@ use crate::{
     exporter::{ExportError, chats},
 };
 
+/// Every conversation the account has, as the exporter lists them.
+async fn list_all(
+    api: &mut ApiProcess,
+    teams: &BTreeSet<String>,
+) -> Result<Vec<ConvSummary>, ClientError> {
+    chats::conversations(api, teams).await.map_err(|e| match e {
+        ExportError::Client(c) => c,
+        other => ClientError::BadReply {
+            method: "list".to_owned(),
+            detail: other.to_string(),
+            excerpt: String::new(),
+        },
+    })
+}
+
 /// Every chat this account has (kbbridge's names), as the exporter lists them (`list`, plus the
 /// channels of every team named there or in `teams`, joined or not): what a pattern link
 /// (`acme#*`) names when no export lists the chats.
@@ -54,16 +69,7 @@ pub async fn all_chats(
     api: &mut ApiProcess,
     teams: &BTreeSet<String>,
 ) -> Result<Vec<ChatId>, ClientError> {
-    let all = chats::conversations(api, teams)
-        .await
-        .map_err(|e| match e {
-            ExportError::Client(c) => c,
-            other => ClientError::BadReply {
-                method: "list".to_owned(),
-                detail: other.to_string(),
-                excerpt: String::new(),
-            },
-        })?;
+    let all = list_all(api, teams).await?;
     let mut names: Vec<ChatId> = all
         .iter()
         .map(|c| ChatId::new(c.channel.chat_name()))
@@ -91,16 +97,7 @@ pub async fn find_conversations(
         .iter()
         .filter_map(|c| c.as_str().split_once('#').map(|(team, _)| team.to_owned()))
         .collect();
-    let all = chats::conversations(api, &teams)
-        .await
-        .map_err(|e| match e {
-            ExportError::Client(c) => c,
-            other => ClientError::BadReply {
-                method: "list".to_owned(),
-                detail: other.to_string(),
-                excerpt: String::new(),
-            },
-        })?;
+    let all = list_all(api, &teams).await?;
     let mut found = BTreeMap::new();
     for conv in &all {
         let chat = ChatId::new(conv.channel.chat_name());

@@ -86,14 +86,7 @@ fn samples(text: &str, metric: &str) -> Vec<(String, f64)> {
 async fn the_admin_listener_answers_health_readiness_metrics_and_status() {
     let _one = PUSHING.lock().await;
     // A `both` link whose backfill is slow: /ready says the Keybase side waits for it.
-    let history: Vec<String> = (2..32)
-        .map(|id| {
-            format!(
-                r#"{{"id":{id},"sender":"carol","sent_at_ms":{},"type":"text","body":"old{id}."}}"#,
-                1_600_000_000_000_u64 + id * 1000
-            )
-        })
-        .collect();
+    let history = super::carol_history(2..32);
     let pace = "[backfill.rate.matrix]\nmessages_per_second = 5\nburst = 1\n";
     let mut live = Live::with("both", &history, pace).await;
     let addr = free_addr();

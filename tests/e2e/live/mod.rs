@@ -430,6 +430,17 @@ impl Live {
     }
 }
 
+/// Stored messages `old<id>.` from carol with ids `ids`, a second apart: a history to backfill.
+fn carol_history(ids: std::ops::Range<u64>) -> Vec<String> {
+    ids.map(|id| {
+        format!(
+            r#"{{"id":{id},"sender":"carol","sent_at_ms":{},"type":"text","body":"old{id}."}}"#,
+            1_600_000_000_000_u64 + id * 1000
+        )
+    })
+    .collect()
+}
+
 /// People acting on the stand-in's `acme#general`.
 #[derive(Clone)]
 struct Keybase {

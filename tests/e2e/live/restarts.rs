@@ -366,14 +366,7 @@ async fn a_dying_api_listen_is_restarted_and_its_gap_caught_up() {
 async fn a_both_link_relays_what_was_said_during_the_backfill_and_the_downtime() {
     let _one = PUSHING.lock().await;
     // A history of 40 messages, copied slowly enough that live traffic overlaps the backfill.
-    let history: Vec<String> = (2..42)
-        .map(|id| {
-            format!(
-                r#"{{"id":{id},"sender":"carol","sent_at_ms":{},"type":"text","body":"old{id}."}}"#,
-                1_600_000_000_000_u64 + id * 1000
-            )
-        })
-        .collect();
+    let history = super::carol_history(2..42);
     let pace = "[backfill.rate.matrix]\nmessages_per_second = 8\nburst = 1\n";
     let mut live = Live::with("both", &history, pace).await;
     live.export();

@@ -20,22 +20,16 @@ use crate::{
     team::{CHATS, team_export},
 };
 
-/// The full alias of the alias localpart `local` (which holds the prefix already).
-fn full(bridge: &Bridge, local: &str) -> String {
-    format!("#{local}:{}", bridge.synapse.server_name)
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn two_pattern_links_migrate_a_whole_team_with_its_subteams_and_direct_chats() {
+/// A bridge on the shared Synapse for the generated team's export, with the `[[link]]` tables
+/// `links`; the export's path.
+fn team_bridge(links: &str) -> (Bridge, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let export = team_export(dir.path());
     let config = dir.path().join("kbbridge.toml");
     fs::write(
         &config,
         format!(
-            "[keybase]\nexport = {:?}\n\n[matrix]\nserver_name = \"localhost\"\n\n\
-             [[link]]\nname = \"acme\"\nkeybase = \"acme#*\"\nmatrix = \"auto\"\n\n\
-             [[link]]\nname = \"direct\"\nkeybase = \"direct:*\"\nmatrix = \"auto\"\n",
+            "[keybase]\nexport = {:?}\n\n[matrix]\nserver_name = \"localhost\"\n\n{links}",
             export.display().to_string()
         ),
     )
@@ -46,6 +40,20 @@ async fn two_pattern_links_migrate_a_whole_team_with_its_subteams_and_direct_cha
         prefix: unique_prefix(),
         synapse: synapse(),
     };
+    (bridge, export)
+}
+
+/// The full alias of the alias localpart `local` (which holds the prefix already).
+fn full(bridge: &Bridge, local: &str) -> String {
+    format!("#{local}:{}", bridge.synapse.server_name)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_pattern_links_migrate_a_whole_team_with_its_subteams_and_direct_chats() {
+    let (bridge, export) = team_bridge(
+        "[[link]]\nname = \"acme\"\nkeybase = \"acme#*\"\nmatrix = \"auto\"\n\n\
+         [[link]]\nname = \"direct\"\nkeybase = \"direct:*\"\nmatrix = \"auto\"\n",
+    );
 
     let check = bridge.run(&["check"]);
     let stdout = text(&check.stdout);
@@ -189,24 +197,8 @@ async fn init_writes_a_mapping_file_that_checks_plans_and_migrates_with_no_hand_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn verify_passes_a_complete_migration_and_names_each_copy_changed_by_hand() {
-    let dir = tempfile::tempdir().unwrap();
-    let export = team_export(dir.path());
-    let config = dir.path().join("kbbridge.toml");
-    fs::write(
-        &config,
-        format!(
-            "[keybase]\nexport = {:?}\n\n[matrix]\nserver_name = \"localhost\"\n\n\
-             [[link]]\nname = \"acme\"\nkeybase = \"acme#*\"\nmatrix = \"auto\"\n",
-            export.display().to_string()
-        ),
-    )
-    .unwrap();
-    let bridge = Bridge {
-        dir,
-        config,
-        prefix: unique_prefix(),
-        synapse: synapse(),
-    };
+    let (bridge, _) =
+        team_bridge("[[link]]\nname = \"acme\"\nkeybase = \"acme#*\"\nmatrix = \"auto\"\n");
     let out = bridge.run(&["backfill"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = bridge.run(&["verify"]);

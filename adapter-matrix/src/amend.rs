@@ -45,6 +45,20 @@ fn fresh_txn(what: &str) -> String {
     format!("kb1.{what}.{n:032x}")
 }
 
+/// The transaction ID of the edit of `target` to `body`: the same edit sent again (a crash
+/// between the send and its record) gets the same ID, which Synapse answers with the event it
+/// already made instead of a second one.
+fn edit_txn(target: &EventId, body: &str) -> String {
+    // FNV-1a: stable across runs and versions, unlike std's hasher.
+    let hash = body.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!(
+        "kb1.edit.{}.{hash:016x}",
+        crate::parts::escape(target.as_str())
+    )
+}
+
 fn event_id(target: &MsgId) -> Result<OwnedEventId, MatrixError> {
     EventId::parse(target.as_str())
         .map_err(|e| MatrixError::Invalid(format!("{target:?} is not an event ID: {e}")))
@@ -111,9 +125,10 @@ impl MatrixSink {
             mention: &mention,
         };
         let body = convert::edit(target.as_str(), content, &original, style);
+        let txn = edit_txn(&target, &body.to_string());
         let req = send_message_event::v3::Request::new_raw(
             room.to_owned(),
-            fresh_txn("edit").into(),
+            txn.into(),
             MessageLikeEventType::RoomMessage,
             raw(body)?,
         );
@@ -255,5 +270,21 @@ impl MatrixSink {
                 None => return Ok(None),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_edit_sent_again_has_the_same_transaction_id_and_another_edit_another() {
+        let target = EventId::parse("$abc:example.org").unwrap();
+        let other = EventId::parse("$abd:example.org").unwrap();
+        let once = edit_txn(&target, r#"{"body":"* new"}"#);
+        assert_eq!(once, edit_txn(&target, r#"{"body":"* new"}"#));
+        assert_ne!(once, edit_txn(&target, r#"{"body":"* newer"}"#));
+        assert_ne!(once, edit_txn(&other, r#"{"body":"* new"}"#));
+        assert!(once.starts_with("kb1.edit."));
     }
 }

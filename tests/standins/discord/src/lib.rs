@@ -1,9 +1,11 @@
-//! A stand-in for Discord's REST API: **test equipment**, not part of the bridge (only a
-//! dev-dependency of the crates that test against it). It serves HTTPS with a self-signed certificate for `discord.com` (so serenity, with a
-//! `reqwest` client that resolves `discord.com` here and trusts that certificate, runs unchanged,
-//! its own rate limiter included) and plain HTTP for attachment downloads and for `api_base`
-//! (proxy) mode. `STANDIN.md` lists what it implements and where it knowingly differs from
-//! Discord.
+//! A stand-in for Discord's REST API and gateway: **test equipment**, not part of the bridge
+//! (only a dev-dependency of the crates that test against it). It serves HTTPS with a
+//! self-signed certificate for `discord.com` (so serenity, with a `reqwest` client that resolves
+//! `discord.com` here and trusts that certificate, runs unchanged, its own rate limiter
+//! included), plain HTTP for attachment downloads and for `api_base` (proxy) mode, and a
+//! gateway on a plain `ws://` port that `GET /gateway` points at, fed by what happens through
+//! the REST API and by the people tests act as. `STANDIN.md` lists what it implements and where
+//! it knowingly differs from Discord.
 //!
 //! # Files
 //! - `tls.rs`: the certificate and the two listeners.
@@ -12,11 +14,15 @@
 //! - `routes/`: the handlers (guild, channels, webhooks, messages, and the message payload
 //!   they share); `wire.rs`: the JSON they answer; `state.rs`: the world; `guild.rs`: its
 //!   owner, roles and the bot's membership.
+//! - `gateway/`: the WebSocket gateway (its own file list); `humans.rs`: the people tests act
+//!   as.
 
 mod faults;
 mod filenames;
 mod gate;
+mod gateway;
 mod guild;
+mod humans;
 mod limits;
 mod routes;
 mod state;
@@ -27,18 +33,27 @@ use std::{
     collections::{HashMap, VecDeque},
     net::SocketAddr,
     sync::{Arc, Mutex, MutexGuard},
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use axum::http::StatusCode;
 use tokio::{sync::Notify, task::JoinHandle};
 
-use self::{faults::Faults, limits::Window, state::World};
+use self::{
+    faults::Faults,
+    gateway::{Gateway, dispatches},
+    limits::Window,
+    state::World,
+};
 pub use self::{
     faults::{Chaos, Fault, FaultTarget},
+    gateway::{GatewayStats, SessionInfo, intents},
     guild::{BOT_DEFAULT, EVERYONE_DEFAULT, RoleInfo},
     limits::{BucketLimit, Limits},
-    state::{CATEGORY, ChannelInfo, RecordedFile, RecordedMessage, TEXT, WebhookInfo},
+    state::{
+        CATEGORY, ChannelInfo, Human, RecordedFile, RecordedMessage, RecordedReaction, TEXT,
+        WebhookInfo,
+    },
 };
 
 /// How the stand-in behaves.
@@ -52,6 +67,11 @@ pub struct StandInOptions {
     pub max_file_size: u64,
     /// The largest multipart request accepted (Discord: 25 MiB).
     pub max_request_size: u64,
+    /// The privileged intents the application has been granted in the Developer Portal
+    /// ([`intents::PRIVILEGED`] bits); IDENTIFY asking for others is closed with 4014.
+    pub privileged_intents: u64,
+    /// The gateway's HELLO `heartbeat_interval` (Discord: 41.25 s).
+    pub heartbeat_interval: Duration,
 }
 
 impl Default for StandInOptions {
@@ -61,6 +81,8 @@ impl Default for StandInOptions {
             limits: Limits::discord(),
             max_file_size: 10 * 1024 * 1024,
             max_request_size: 25 * 1024 * 1024,
+            privileged_intents: intents::PRIVILEGED,
+            heartbeat_interval: Duration::from_millis(41_250),
         }
     }
 }
@@ -111,6 +133,7 @@ pub(crate) struct Shared {
     pub(crate) max_file_size: u64,
     pub(crate) max_request_size: u64,
     pub(crate) http_addr: SocketAddr,
+    pub(crate) gateway: Gateway,
     world: Mutex<World>,
     windows: Mutex<Windows>,
     faults: Mutex<Faults>,
@@ -127,6 +150,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Shared {
     pub(crate) fn world(&self) -> MutexGuard<'_, World> {
         lock(&self.world)
+    }
+
+    /// Where attachment URLs point: the plain HTTP listener.
+    pub(crate) fn files_base(&self) -> String {
+        format!("http://{}", self.http_addr)
     }
 
     pub(crate) fn lock_limits(&self) -> MutexGuard<'_, Windows> {
@@ -177,7 +205,7 @@ pub struct StandIn {
 }
 
 impl StandIn {
-    /// Starts the stand-in on two free ports of 127.0.0.1 (HTTPS and plain HTTP).
+    /// Starts the stand-in on three free ports of 127.0.0.1 (HTTPS, plain HTTP, the gateway).
     ///
     /// # Errors
     /// When a port cannot be bound or the certificate cannot be made.
@@ -185,12 +213,19 @@ impl StandIn {
         let tls = tls::Tls::new()?;
         let tls_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let http_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let gateway_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let gateway = Gateway::new(
+            gateway_listener.local_addr()?,
+            options.heartbeat_interval,
+            options.privileged_intents,
+        );
         let shared = Arc::new(Shared {
             token: options.token,
             limits: options.limits,
             max_file_size: options.max_file_size,
             max_request_size: options.max_request_size,
             http_addr: http_listener.local_addr()?,
+            gateway,
             world: Mutex::new(World::new()),
             windows: Mutex::new(Windows::default()),
             faults: Mutex::new(Faults::default()),
@@ -204,6 +239,7 @@ impl StandIn {
         let tasks = vec![
             tokio::spawn(tls::serve(tls_listener, Some(tls.acceptor), router.clone())),
             tokio::spawn(tls::serve(http_listener, None, router)),
+            tokio::spawn(gateway::serve(gateway_listener, shared.clone())),
         ];
         Ok(StandIn {
             shared,
@@ -353,39 +389,51 @@ impl StandIn {
             .collect()
     }
 
-    /// Test hook, as a person with the rights would do by hand: deletes message `id`; whether
-    /// it was there.
+    /// Test hook, as a person with the rights would do by hand: deletes message `id` (a
+    /// MESSAGE_DELETE on the gateway); whether it was there.
     pub fn delete_message(&self, id: u64) -> bool {
         let mut w = self.shared.world();
-        w.messages
-            .iter_mut()
-            .find(|m| m.id == id && !m.deleted)
-            .map(|m| m.deleted = true)
-            .is_some()
+        let Some(m) = w.live_mut(id) else {
+            return false;
+        };
+        m.deleted = true;
+        let channel = m.channel_id;
+        self.shared
+            .gateway
+            .publish(&dispatches::message_delete(&w, channel, id));
+        true
     }
 
-    /// Test hook: replaces message `id`'s content, marking it edited; whether it was there.
+    /// Test hook: replaces message `id`'s content, marking it edited now (a MESSAGE_UPDATE on
+    /// the gateway); whether it was there.
     pub fn edit_message(&self, id: u64, content: &str) -> bool {
+        let base = self.shared.files_base();
         let mut w = self.shared.world();
-        w.messages
-            .iter_mut()
-            .find(|m| m.id == id && !m.deleted)
-            .map(|m| {
-                m.content = content.to_owned();
-                m.edited = true;
-            })
-            .is_some()
+        let Some(m) = w.live_mut(id) else {
+            return false;
+        };
+        m.content = content.to_owned();
+        m.edited = Some(chrono::Utc::now());
+        let m = m.clone();
+        self.shared
+            .gateway
+            .publish(&dispatches::message_update(&w, &base, &m));
+        true
     }
 
     /// Test hook: posts message `id` again as it was (same webhook, author and content), as
-    /// a duplicated send would; the new message's ID.
+    /// a duplicated send would (a MESSAGE_CREATE on the gateway); the new message's ID.
     pub fn repost_message(&self, id: u64) -> Option<u64> {
+        let base = self.shared.files_base();
         let mut w = self.shared.world();
         let mut copy = w.messages.iter().find(|m| m.id == id)?.clone();
         copy.id = w.snowflake();
         copy.reactions.clear();
         let new = copy.id;
-        w.messages.push(copy);
+        self.shared
+            .gateway
+            .publish(&dispatches::message_create(&w, &base, &copy));
+        w.push(copy);
         Some(new)
     }
 
@@ -436,6 +484,7 @@ impl StandIn {
 
 impl Drop for StandIn {
     fn drop(&mut self) {
+        self.shared.gateway.drop_all();
         for t in &self.tasks {
             t.abort();
         }

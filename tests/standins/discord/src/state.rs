@@ -56,6 +56,15 @@ pub struct RecordedFile {
     pub bytes: Vec<u8>,
 }
 
+/// One emoji's reactions on a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordedReaction {
+    /// The emoji: a Unicode emoji, or `name:id` for a custom one.
+    pub emoji: String,
+    /// Who reacted with it (the bot's ID, humans' IDs), in order.
+    pub users: Vec<u64>,
+}
+
 /// An accepted message, as recorded for assertions.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RecordedMessage {
@@ -63,9 +72,13 @@ pub struct RecordedMessage {
     pub id: u64,
     /// The channel it was posted in.
     pub channel_id: u64,
-    /// The webhook that posted it (`None`: the bot itself).
+    /// The webhook that posted it (`None`: the bot or a human).
     pub webhook_id: Option<u64>,
-    /// The author name shown (the webhook's `username` override, else its name).
+    /// The author's ID: the webhook's (as Discord shows webhook messages), the bot's or a
+    /// human's.
+    pub author_id: u64,
+    /// The author name shown (the webhook's `username` override, else its name; the bot's or
+    /// the human's name).
     pub author_name: String,
     /// The avatar override.
     pub avatar_url: Option<String>,
@@ -79,16 +92,16 @@ pub struct RecordedMessage {
     pub pinged: Vec<String>,
     /// Files, in order.
     pub files: Vec<RecordedFile>,
-    /// Reactions (emoji, count), in the order first added.
-    pub reactions: Vec<(String, u32)>,
+    /// Reactions, in the order each emoji was first added.
+    pub reactions: Vec<RecordedReaction>,
     /// The nonce, for bot messages.
     pub nonce: Option<String>,
     /// The referenced message, for bot replies.
     pub reference: Option<u64>,
     /// Whether it was deleted since.
     pub deleted: bool,
-    /// Whether it was edited since.
-    pub edited: bool,
+    /// When it was last edited (`None`: never).
+    pub edited: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The bot user.
@@ -96,6 +109,55 @@ pub struct RecordedMessage {
 pub(crate) struct Bot {
     pub(crate) id: u64,
     pub(crate) name: String,
+}
+
+/// Discord's limit on distinct emoji per message.
+pub(crate) const MAX_DISTINCT_REACTIONS: usize = 20;
+
+impl RecordedMessage {
+    /// Adds `user`'s reaction with `emoji`: `Ok(true)` if new, `Ok(false)` if they had already
+    /// reacted so (Discord changes nothing), `Err(())` if it would be a 21st distinct emoji.
+    pub(crate) fn add_reaction(&mut self, emoji: &str, user: u64) -> Result<bool, ()> {
+        let distinct = self.reactions.len();
+        match self.reactions.iter_mut().find(|r| r.emoji == emoji) {
+            Some(r) if r.users.contains(&user) => Ok(false),
+            Some(r) => {
+                r.users.push(user);
+                Ok(true)
+            }
+            None if distinct >= MAX_DISTINCT_REACTIONS => Err(()),
+            None => {
+                self.reactions.push(RecordedReaction {
+                    emoji: emoji.to_owned(),
+                    users: vec![user],
+                });
+                Ok(true)
+            }
+        }
+    }
+
+    /// Removes `user`'s reaction with `emoji`; whether they had one.
+    pub(crate) fn remove_reaction(&mut self, emoji: &str, user: u64) -> bool {
+        let Some(i) = self.reactions.iter().position(|r| r.emoji == emoji) else {
+            return false;
+        };
+        let before = self.reactions[i].users.len();
+        self.reactions[i].users.retain(|u| *u != user);
+        let removed = self.reactions[i].users.len() < before;
+        if self.reactions[i].users.is_empty() {
+            self.reactions.remove(i);
+        }
+        removed
+    }
+}
+
+/// A person of the guild that tests act as (posting, editing, reacting by hand).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Human {
+    /// Their user ID.
+    pub id: u64,
+    /// Their user name.
+    pub name: String,
 }
 
 /// Everything the stand-in stores.
@@ -114,6 +176,8 @@ pub(crate) struct World {
     pub(crate) nonces: HashMap<(u64, String), u64>,
     /// Owner, roles, the bot's roles, and a guild the bot is not in.
     pub(crate) setup: GuildSetup,
+    /// The people tests act as, by ID.
+    pub(crate) humans: BTreeMap<u64, Human>,
 }
 
 impl World {
@@ -131,6 +195,7 @@ impl World {
             by_id: HashMap::new(),
             nonces: HashMap::new(),
             setup: GuildSetup::new(0, 0, 0, 0),
+            humans: BTreeMap::new(),
         };
         w.bot.id = w.snowflake();
         w.guild_id = w.snowflake();
@@ -154,6 +219,21 @@ impl World {
         self.by_id.insert(msg.id, i);
         self.messages.push(msg);
         i
+    }
+
+    /// The live (not deleted) message `id`, whatever its channel.
+    pub(crate) fn live_mut(&mut self, id: u64) -> Option<&mut RecordedMessage> {
+        let i = *self.by_id.get(&id)?;
+        self.messages.get_mut(i).filter(|m| !m.deleted)
+    }
+
+    /// The newest live message of `channel` (a channel's `last_message_id`).
+    pub(crate) fn last_message_id(&self, channel: u64) -> Option<u64> {
+        self.messages
+            .iter()
+            .rev()
+            .find(|m| m.channel_id == channel && !m.deleted)
+            .map(|m| m.id)
     }
 
     /// The live (not deleted) message `id` in `channel`.

@@ -1,5 +1,5 @@
-//! The bot's own channel messages (posted, listed, read, deleted), its reactions on them, and
-//! the plain attachment downloads.
+//! The bot's own channel messages (posted, listed, read, deleted), its reactions on any
+//! message, and the plain attachment downloads.
 
 use std::sync::Arc;
 
@@ -12,12 +12,13 @@ use axum::{
 use serde_json::Value;
 
 use super::{
-    Params, attachments_base, message_json,
+    Params, message_json,
     payload::{accept, read_body},
     unknown_channel, unknown_message,
 };
 use crate::{
     Shared,
+    gateway::dispatches,
     state::{RecordedMessage, TEXT},
     wire,
 };
@@ -103,11 +104,11 @@ pub(super) async fn list_messages(
     } else {
         live[live.len().saturating_sub(limit)..].to_vec()
     };
-    let base = attachments_base(&s);
+    let base = s.files_base();
     let out: Vec<Value> = picked
         .iter()
         .rev()
-        .map(|m| wire::message(&w.bot, &base, m))
+        .map(|m| wire::message(&w, &base, m))
         .collect();
     Json(out).into_response()
 }
@@ -128,13 +129,13 @@ pub(super) async fn delete_message(
     State(s): State<Arc<Shared>>,
     Path((c, m)): Path<(u64, u64)>,
 ) -> Response {
-    match s.world().message_mut(c, m) {
-        Some(msg) => {
-            msg.deleted = true;
-            StatusCode::NO_CONTENT.into_response()
-        }
-        None => unknown_message(),
-    }
+    let mut w = s.world();
+    let Some(msg) = w.message_mut(c, m) else {
+        return unknown_message();
+    };
+    msg.deleted = true;
+    s.gateway.publish(&dispatches::message_delete(&w, c, m));
+    StatusCode::NO_CONTENT.into_response()
 }
 
 pub(super) async fn add_reaction(
@@ -145,19 +146,25 @@ pub(super) async fn add_reaction(
         return wire::error(StatusCode::BAD_REQUEST, 10014, "Unknown Emoji");
     }
     let mut w = s.world();
+    let bot = w.bot.id;
     let Some(msg) = w.message_mut(c, m) else {
         return unknown_message();
     };
-    if !msg.reactions.iter().any(|(e, _)| *e == emoji) {
-        if msg.reactions.len() >= 20 {
+    match msg.add_reaction(&emoji, bot) {
+        Ok(true) => {
+            let msg = msg.clone();
+            s.gateway
+                .publish(&dispatches::reaction(&w, &msg, &emoji, bot, true));
+        }
+        // The bot reacts once per emoji: a second PUT changes nothing and tells no one.
+        Ok(false) => {}
+        Err(()) => {
             return wire::error(
                 StatusCode::BAD_REQUEST,
                 30010,
                 "Maximum number of reactions reached (20)",
             );
         }
-        // The bot reacts once per emoji: a second PUT changes nothing.
-        msg.reactions.push((emoji, 1));
     }
     StatusCode::NO_CONTENT.into_response()
 }
@@ -167,10 +174,15 @@ pub(super) async fn remove_reaction(
     Path((c, m, emoji)): Path<(u64, u64, String)>,
 ) -> Response {
     let mut w = s.world();
+    let bot = w.bot.id;
     let Some(msg) = w.message_mut(c, m) else {
         return unknown_message();
     };
-    msg.reactions.retain(|(e, _)| *e != emoji);
+    if msg.remove_reaction(&emoji, bot) {
+        let msg = msg.clone();
+        s.gateway
+            .publish(&dispatches::reaction(&w, &msg, &emoji, bot, false));
+    }
     StatusCode::NO_CONTENT.into_response()
 }
 

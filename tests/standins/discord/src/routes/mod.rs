@@ -6,6 +6,9 @@
 //! - `webhooks.rs`: channel webhooks, their execution and their messages' edits and deletions.
 //! - `messages.rs`: the bot's channel messages, reactions and the attachment downloads.
 //! - `payload.rs`: what a message post carries (JSON or multipart) and how it is accepted.
+//!
+//! Every change to a message or its reactions is published on the gateway while the world is
+//! still locked, so events are numbered in the order the changes happened.
 
 // axum handlers are async functions even when they do not await.
 #![allow(clippy::unused_async)]
@@ -86,7 +89,7 @@ async fn not_found() -> Response {
 }
 
 async fn gateway(State(s): State<Arc<Shared>>) -> Response {
-    Json(json!({ "url": format!("ws://{}", s.http_addr) })).into_response()
+    Json(json!({ "url": format!("ws://{}", s.gateway.addr) })).into_response()
 }
 
 async fn me(State(s): State<Arc<Shared>>) -> Response {
@@ -109,11 +112,6 @@ fn bad_json() -> Response {
     )
 }
 
-/// Where attachment URLs point: the plain HTTP listener.
-fn attachments_base(s: &Shared) -> String {
-    format!("http://{}", s.http_addr)
-}
-
 fn message_json(s: &Shared, m: &RecordedMessage) -> Value {
-    wire::message(&s.world().bot, &attachments_base(s), m)
+    wire::message(&s.world(), &s.files_base(), m)
 }

@@ -13,6 +13,7 @@ use super::{bad_json, webhooks::check_name};
 use crate::{
     Shared,
     filenames::discord_file_name,
+    gateway::dispatches,
     state::{RecordedFile, RecordedMessage, WebhookInfo},
     wire,
 };
@@ -160,7 +161,7 @@ fn pinged(content: &str, allowed: Option<&Value>, webhook: bool) -> Vec<String> 
     out
 }
 
-/// Validates and records a new message.
+/// Validates and records a new message, and publishes its MESSAGE_CREATE.
 pub(super) fn accept(
     s: &Shared,
     channel_id: u64,
@@ -206,6 +207,7 @@ pub(super) fn accept(
         (Some(h), None) => h.name.clone(),
         (None, _) => s.world().bot.name.clone(),
     };
+    let base = s.files_base();
     let pinged = pinged(&content, p.allowed_mentions.as_ref(), webhook.is_some());
     let reference = p
         .message_reference
@@ -223,10 +225,12 @@ pub(super) fn accept(
             bytes,
         })
         .collect();
+    let bot = w.bot.id;
     let msg = RecordedMessage {
         id: w.snowflake(),
         channel_id,
         webhook_id: webhook.map(|h| h.id),
+        author_id: webhook.map_or(bot, |h| h.id),
         author_name,
         avatar_url: if webhook.is_some() {
             p.avatar_url
@@ -242,8 +246,10 @@ pub(super) fn accept(
         nonce,
         reference,
         deleted: false,
-        edited: false,
+        edited: None,
     };
     w.push(msg.clone());
+    s.gateway
+        .publish(&dispatches::message_create(&w, &base, &msg));
     Ok(msg)
 }

@@ -20,6 +20,7 @@ use super::{
 };
 use crate::{
     Shared,
+    gateway::dispatches,
     state::{TEXT, WebhookInfo, World},
     wire,
 };
@@ -187,10 +188,12 @@ pub(super) async fn edit_webhook_message(
         m.content = c;
     }
     m.allowed_mentions = payload.allowed_mentions.or(m.allowed_mentions.take());
-    m.edited = true;
+    m.edited = Some(chrono::Utc::now());
     let m = m.clone();
-    drop(w);
-    Json(message_json(&s, &m)).into_response()
+    let base = s.files_base();
+    s.gateway
+        .publish(&dispatches::message_update(&w, &base, &m));
+    Json(wire::message(&w, &base, &m)).into_response()
 }
 
 pub(super) async fn delete_webhook_message(
@@ -201,8 +204,11 @@ pub(super) async fn delete_webhook_message(
         Ok(c) => c,
         Err(r) => return r,
     };
-    if let Some(m) = s.world().message_mut(channel, mid) {
+    let mut w = s.world();
+    if let Some(m) = w.message_mut(channel, mid) {
         m.deleted = true;
+        s.gateway
+            .publish(&dispatches::message_delete(&w, channel, mid));
     }
     StatusCode::NO_CONTENT.into_response()
 }

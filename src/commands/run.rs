@@ -164,6 +164,7 @@ async fn relay(
         links = resolved.len(),
         "relaying; stop with Ctrl-C or SIGTERM"
     );
+    let service = crate::service::Notifier::ready(resolved.len());
 
     // Runs until shutdown or until a part stops on its own (which is an error).
     let mut keybase_task = keybase;
@@ -183,6 +184,7 @@ async fn relay(
         }
         done = ended(matrix_task.take()) => Some(part_failure(done, "the Matrix live side")),
     };
+    service.stopping();
     match failure.filter(|_| !shutdown.is_cancelled()) {
         None => finish(stop, tx, relay_task, matrix, keybase_task).await,
         Some(e) => {

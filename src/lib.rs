@@ -6,6 +6,7 @@
 //! - [`output`]: standard output of the results; a closed pipe ends quietly.
 //! - [`private_file`]: files holding secrets, created readable by their owner only.
 //! - [`signals`]: SIGINT/SIGTERM → cancellation; the exit code after such a stop (130, 143).
+//! - `service`: systemd's readiness, stopping and watchdog notifications for `run`.
 //! - [`progress`]: progress bars (terminal) or periodic log lines (otherwise).
 //! - [`wiring`]: config → store, export, sinks and backfill jobs.
 //! - [`patterns`]: pattern links (`acme#*`, `direct:*`) expanded into one link per chat.
@@ -23,6 +24,7 @@ pub mod output;
 pub mod patterns;
 pub mod private_file;
 pub mod progress;
+mod service;
 pub mod signals;
 pub mod wiring;
 

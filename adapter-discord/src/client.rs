@@ -168,10 +168,10 @@ impl Rest {
         let response = match &self.http.ratelimiter {
             Some(rl) => rl.perform(req).await.map_err(|e| conn(transport(e)))?,
             None => {
-                let built = req
+                let builder = req
                     .build(&self.client, self.http.token(), self.http.proxy.as_deref())
-                    .and_then(|b| b.build().map_err(Into::into))
                     .map_err(|e| conn(transport(e)))?;
+                let built = builder.build().map_err(|e| conn(transport(e.into())))?;
                 self.client
                     .execute(built)
                     .await

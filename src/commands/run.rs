@@ -210,6 +210,7 @@ async fn relay(
         links = resolved.len(),
         "relaying; stop with Ctrl-C or SIGTERM"
     );
+    let service = crate::service::Notifier::ready(resolved.len());
 
     let reloader = live::Reloader {
         path: config.path.clone(),
@@ -252,6 +253,7 @@ async fn relay(
             }
         }
     };
+    service.stopping();
     readiness.down("relay", "stopping");
     match failure.filter(|_| !shutdown.is_cancelled()) {
         None => finish(stop, tx, relay_task, matrix, keybase_task).await,

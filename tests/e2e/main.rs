@@ -11,6 +11,7 @@ mod keybase;
 mod live;
 mod matrix;
 mod output;
+mod packaging;
 mod proxy;
 mod secrets;
 mod support;

@@ -12,11 +12,15 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The `kbbridge` binary under test, with none of the caller's logging or config settings
-/// leaking in (`RUST_LOG`, `KBBRIDGE_CONFIG`, `KBBRIDGE__…` overrides).
+/// The `kbbridge` binary under test, with none of the caller's logging, config or service
+/// manager settings leaking in (`RUST_LOG`, `KBBRIDGE_CONFIG`, `KBBRIDGE__…` overrides,
+/// `NOTIFY_SOCKET` and the watchdog's variables, when the tests run under systemd).
 pub fn kbbridge() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kbbridge"));
     cmd.env_remove("RUST_LOG").env_remove("KBBRIDGE_CONFIG");
+    for var in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] {
+        cmd.env_remove(var);
+    }
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("KBBRIDGE__") {
             cmd.env_remove(key);

@@ -13,9 +13,11 @@
 //!   way, from the right author, and nothing echoed back.
 //! - `restarts.rs`: traffic both ways through an echo storm, SIGKILLs, a dying api-listen,
 //!   a backfill and a downtime: each message once, in order.
+//! - `notify.rs`: under a service manager: READY=1 once relaying, watchdog pings, STOPPING=1.
 
 mod admin;
 mod both_ways;
+mod notify;
 mod reload;
 mod restarts;
 

@@ -4,7 +4,11 @@ use std::process::ExitCode;
 
 use bridge_core::Report;
 use clap::Parser;
-use kbbridge::{cli::Cli, output::escape_for_terminal};
+use kbbridge::{
+    cli::{Cli, Command},
+    output::escape_for_terminal,
+    signals::StopSignal,
+};
 
 fn main() -> ExitCode {
     kbbridge::logging::redact_panics();
@@ -29,11 +33,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // A service's clean stop on SIGTERM is its normal end (exit 0, as service managers
+    // expect); a one-shot command stopped by a signal says it was interrupted (130, 143).
+    let service = matches!(cli.command, Command::Run(_) | Command::Serve);
     runtime.block_on(async move {
         let shutdown = kbbridge::signals::shutdown_on_signal();
         match kbbridge::run(cli, display, shutdown.token()).await {
-            // Stopped by a signal, cleanly: say which (130, 143), not "failed" (1).
             Ok(code) => match shutdown.signal() {
+                Some(StopSignal::Terminate) if service => code,
                 Some(signal) => ExitCode::from(signal.exit_code()),
                 None => code,
             },

@@ -5,7 +5,8 @@
 //! signal ended (`$?`), so a script or a loop around kbbridge sees an interruption, not a
 //! failure (1) nor a finished backfill (0). Under systemd, which stops a service with SIGTERM,
 //! add `SuccessExitStatus=143` to the unit so that a `systemctl stop` is not counted as a
-//! failure (as for the JVM).
+//! failure (as for the JVM). The services (`run`, `serve`) are the exception: SIGTERM is their
+//! normal stop, and they end with 0 after it (`main.rs`).
 
 use std::sync::{Arc, OnceLock};
 

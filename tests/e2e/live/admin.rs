@@ -190,7 +190,7 @@ async fn the_admin_listener_answers_health_readiness_metrics_and_status() {
             .any(|l| l["name"] == "link:keybase:acme#general>matrix"),
         "{body}"
     );
-    assert_eq!(live.stop(), Some(143));
+    assert_eq!(live.stop(), Some(0));
     assert!(
         get(addr, "/health", None).is_none(),
         "the listener is gone after the stop"

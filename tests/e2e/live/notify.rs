@@ -143,8 +143,8 @@ async fn run_tells_the_manager_ready_pings_its_watchdog_then_says_stopping() {
         );
     }
 
-    // SIGTERM: STOPPING=1, no ping after it, and the clean stop's 143.
-    assert_eq!(live.stop(), Some(143), "{}", live.logs());
+    // SIGTERM: STOPPING=1, no ping after it, and a clean stop (0).
+    assert_eq!(live.stop(), Some(0), "{}", live.logs());
     let received = manager.stop();
     let stopping = received
         .iter()

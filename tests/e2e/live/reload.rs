@@ -148,5 +148,5 @@ async fn sighup_adds_removes_and_changes_links_while_traffic_flows_and_refuses_a
             "{body} relayed"
         );
     }
-    assert_eq!(live.stop(), Some(143));
+    assert_eq!(live.stop(), Some(0));
 }

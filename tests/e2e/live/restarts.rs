@@ -170,7 +170,7 @@ async fn an_echo_storm_ends_with_each_message_once_on_each_side() {
         0,
         "nothing the bridge account posted came back"
     );
-    assert_eq!(live.stop(), Some(143));
+    assert_eq!(live.stop(), Some(0));
 }
 
 /// Which of the SIGKILL test's messages are edited, reacted to and deleted.
@@ -334,7 +334,7 @@ async fn sigkill_during_traffic_both_ways_repeats_and_loses_nothing() {
             live.logs()
         );
     }
-    assert_eq!(live.stop(), Some(143));
+    assert_eq!(live.stop(), Some(0));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -359,7 +359,7 @@ async fn a_dying_api_listen_is_restarted_and_its_gap_caught_up() {
         logs.contains("restarts=1") || logs.contains("restarts=2"),
         "api-listen was restarted:\n{logs}"
     );
-    assert_eq!(live.stop(), Some(143));
+    assert_eq!(live.stop(), Some(0));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -400,7 +400,7 @@ async fn a_both_link_relays_what_was_said_during_the_backfill_and_the_downtime()
     );
 
     // While kbbridge is down: both sides talk; all of it arrives after the restart.
-    assert_eq!(live.stop(), Some(143));
+    assert_eq!(live.stop(), Some(0));
     let kb_down: Vec<String> = (5..10).map(kb_body).collect();
     let mx_down: Vec<String> = (5..10).map(mx_body).collect();
     for b in &kb_down {
@@ -416,7 +416,7 @@ async fn a_both_link_relays_what_was_said_during_the_backfill_and_the_downtime()
         matrix_counts(&events, &carol, &old).iter().all(|&n| n == 1),
         "the history once"
     );
-    assert_eq!(live.stop(), Some(143));
+    assert_eq!(live.stop(), Some(0));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -427,7 +427,7 @@ async fn a_channel_renamed_while_kbbridge_was_down_is_found_by_its_id() {
     let room = live.room().await;
     live.keybase().say("bob", "kb0.");
     live.assert_each_once(&room, &[kb_body(0)], &[]).await;
-    assert_eq!(live.stop(), Some(143));
+    assert_eq!(live.stop(), Some(0));
 
     // Renamed on Keybase meanwhile: same conversation, the topic `general` is now `main`.
     let list = live.kb("alice", "list", r#""topic_type":"chat""#);
@@ -457,7 +457,7 @@ async fn a_channel_renamed_while_kbbridge_was_down_is_found_by_its_id() {
         live.logs().contains("was renamed"),
         "the rename is reported"
     );
-    assert_eq!(live.stop(), Some(143));
+    assert_eq!(live.stop(), Some(0));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -496,5 +496,5 @@ async fn a_channel_created_while_relaying_is_linked_by_its_pattern() {
     })
     .await;
     assert!(live.logs().contains("new Keybase channel linked"));
-    assert_eq!(live.stop(), Some(143));
+    assert_eq!(live.stop(), Some(0));
 }

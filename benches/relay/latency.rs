@@ -1,17 +1,18 @@
 //! The latency part: Keybase posts relayed by kbbridge to Matrix, against messages sent
-//! straight to Synapse at the same rate, into the bridged rooms and into rooms of the user's
-//! own, all seen by the same observer.
+//! straight to Synapse at the same rate, all at once or one in flight per room, all seen by the
+//! same observer.
 
 use std::{collections::HashMap, fs, path::Path, time::Duration};
 
 use serde_json::json;
 
 use super::{
+    breakdown::Breakdown,
     observer::Observer,
-    posting::{self, Posted, Schedule},
+    posting::{self, Order, Posted, Schedule},
     procfs,
-    stamp::{now_us, tag},
-    synapse_log,
+    stamp::tag,
+    synapse_log::{self, Send},
     world::{SENDERS, World},
 };
 
@@ -32,18 +33,16 @@ pub struct Settings {
 enum Phase {
     /// Posted on Keybase, relayed by kbbridge.
     Relayed,
-    /// Sent by the user into the bridged rooms (kbbridge relays them to Keybase meanwhile).
-    Bridged,
-    /// Sent by the user into rooms of its own, which no bridge is in.
-    Plain,
+    /// Sent by the user into rooms of its own (no bridge in them), as `Order` says.
+    Direct(Order),
 }
 
 /// Messages sent straight to Synapse: durations (µs) and what went missing.
 #[derive(Default)]
 pub struct Direct {
-    /// Send → seen on Matrix.
+    /// Due → seen on Matrix.
     pub seen: Vec<u64>,
-    /// Send → Synapse's answer.
+    /// Due → Synapse's answer.
     pub acked: Vec<u64>,
     /// Synapse's time over each send, by its log.
     pub synapse: Vec<u64>,
@@ -62,16 +61,16 @@ pub struct Latency {
     pub standin: Vec<u64>,
     /// That line → seen on Matrix (kbbridge, then Synapse).
     pub own: Vec<u64>,
-    /// Synapse's time over each of kbbridge's sends, by its log.
-    pub relay_synapse: Vec<u64>,
+    /// Where line → seen on Matrix went.
+    pub breakdown: Breakdown,
     /// Relayed messages never seen on Matrix, or never stamped on api-listen.
     pub lost_relay: usize,
     /// The latest Keybase post against its schedule.
     pub relay_lag: Duration,
-    /// Sent by the user into the bridged rooms.
-    pub bridged: Direct,
-    /// Sent by the user into rooms of its own.
-    pub plain: Direct,
+    /// Sent straight to Synapse, each when due.
+    pub concurrent: Direct,
+    /// Sent straight to Synapse, one in flight per room.
+    pub in_order: Direct,
     /// Timelines the observer got cut short.
     pub gaps: usize,
     /// kbbridge's CPU time per relayed message (ms), over the relayed phases.
@@ -86,6 +85,8 @@ pub struct Latency {
 pub struct PhaseReport {
     /// Which phase, and its round.
     pub name: String,
+    /// Whether kbbridge relayed its messages.
+    pub relayed: bool,
     /// Messages delivered per second: the phase's messages over first post → last arrival.
     pub delivered: f64,
     /// First post → last arrival (s).
@@ -96,6 +97,8 @@ pub struct PhaseReport {
     pub kbbridge: f64,
     /// Synapse's CPU use (% of one CPU).
     pub synapse: f64,
+    /// Synapse's CPU time per message of the phase (ms), its observer's syncs included.
+    pub synapse_ms: f64,
 }
 
 /// How long the last message of a phase may take to show.
@@ -106,7 +109,7 @@ pub async fn run(standin: &Path, s: &Settings, keep: bool) -> Latency {
     let mut world = World::new(s.channels, standin, true).await;
     world.start();
     world.relaying().await;
-    let bridged = world.rooms(true).await;
+    world.rooms(true).await;
     let mut own = Vec::new();
     for _ in 0..s.channels {
         own.push(
@@ -127,11 +130,16 @@ pub async fn run(standin: &Path, s: &Settings, keep: bool) -> Latency {
     let rounds = s.rounds.max(1);
     let per_round = (s.messages / rounds).max(1);
     let mut relayed = Vec::new();
-    let (mut to_bridged, mut to_own) = (Vec::new(), Vec::new());
+    let (mut concurrent, mut in_order) = (Vec::new(), Vec::new());
     let mut cpu_ticks = 0;
+    let mut relay_sends = Vec::new();
     let synapse_pid = synapse_log::pid();
     for round in 0..rounds {
-        let mut phases = [Phase::Relayed, Phase::Bridged, Phase::Plain];
+        let mut phases = [
+            Phase::Relayed,
+            Phase::Direct(Order::Concurrent),
+            Phase::Direct(Order::InOrder),
+        ];
         if round % 2 == 1 {
             phases.reverse();
         }
@@ -148,10 +156,13 @@ pub async fn run(standin: &Path, s: &Settings, keep: bool) -> Latency {
                 Phase::Relayed => {
                     tokio::task::block_in_place(|| posting::on_keybase(&world, schedule))
                 }
-                Phase::Bridged => posting::on_matrix(&world.human, &bridged, 'b', schedule).await,
-                Phase::Plain => posting::on_matrix(&world.human, &own, 'p', schedule).await,
+                Phase::Direct(order) => {
+                    let kind = if order == Order::InOrder { 'o' } else { 'd' };
+                    posting::on_matrix(&world.human, &own, kind, order, schedule).await
+                }
             };
-            arrive(&mut world, &observer, &posted).await;
+            let tags: Vec<String> = posted.iter().map(|p| p.tag.clone()).collect();
+            arrive(&mut world, &observer, &tags).await;
             out.phases.push(report(
                 phase,
                 round,
@@ -167,16 +178,18 @@ pub async fn run(standin: &Path, s: &Settings, keep: bool) -> Latency {
             let (lag, all) = match phase {
                 Phase::Relayed => {
                     cpu_ticks += procfs::cpu_ticks(world.pid()).saturating_sub(cpu);
-                    out.relay_synapse.extend(synapse);
+                    relay_sends.extend(synapse);
                     (&mut out.relay_lag, &mut relayed)
                 }
-                Phase::Bridged => {
-                    out.bridged.synapse.extend(synapse);
-                    (&mut out.bridged.worst_lag, &mut to_bridged)
+                Phase::Direct(Order::Concurrent) => {
+                    out.concurrent
+                        .synapse
+                        .extend(synapse.iter().map(Send::took));
+                    (&mut out.concurrent.worst_lag, &mut concurrent)
                 }
-                Phase::Plain => {
-                    out.plain.synapse.extend(synapse);
-                    (&mut out.plain.worst_lag, &mut to_own)
+                Phase::Direct(Order::InOrder) => {
+                    out.in_order.synapse.extend(synapse.iter().map(Send::took));
+                    (&mut out.in_order.worst_lag, &mut in_order)
                 }
             };
             *lag = posted.iter().map(|p| p.lag).fold(*lag, Duration::max);
@@ -189,6 +202,7 @@ pub async fn run(standin: &Path, s: &Settings, keep: bool) -> Latency {
     out.gaps = observer.gaps();
 
     let lines = stamped_lines(&world.lines_path());
+    out.breakdown = Breakdown::of(&relayed, &lines, &relay_sends, &observer);
     for p in &relayed {
         match (observer.arrival(&p.tag), lines.get(&p.tag)) {
             (Some(seen), Some(&line)) => {
@@ -199,7 +213,10 @@ pub async fn run(standin: &Path, s: &Settings, keep: bool) -> Latency {
             _ => out.lost_relay += 1,
         }
     }
-    for (posted, direct) in [(&to_bridged, &mut out.bridged), (&to_own, &mut out.plain)] {
+    for (posted, direct) in [
+        (&concurrent, &mut out.concurrent),
+        (&in_order, &mut out.in_order),
+    ] {
         for p in posted {
             match observer.arrival(&p.tag) {
                 Some(seen) => direct.seen.push(seen.saturating_sub(p.at)),
@@ -240,23 +257,25 @@ fn report(
     let share = |ticks: u64| 100.0 * ticks as f64 / wall_ticks.max(1.0);
     let name = match phase {
         Phase::Relayed => "relayed",
-        Phase::Bridged => "direct, bridged rooms",
-        Phase::Plain => "direct, own rooms",
+        Phase::Direct(Order::Concurrent) => "direct, as due",
+        Phase::Direct(Order::InOrder) => "direct, in order",
     };
     PhaseReport {
         name: format!("{name} (round {})", round + 1),
+        relayed: phase == Phase::Relayed,
         delivered: posted.len() as f64 / secs.max(1e-3),
         secs,
         busy: 100.0 * busy as f64 / all.max(1) as f64,
         kbbridge: share(kbbridge),
         synapse: share(synapse),
+        synapse_ms: synapse as f64 * procfs::MS_PER_TICK / posted.len().max(1) as f64,
     }
 }
 
 /// One message from each sender on each channel, and one from the user in each of its rooms,
 /// seen on Matrix before timing starts: every ghost is registered and has joined its rooms.
 async fn warm_up(world: &mut World, observer: &Observer, own: &[String]) {
-    let mut posted = Vec::new();
+    let mut tags = Vec::new();
     for c in 0..own.len() {
         for (i, sender) in SENDERS.iter().enumerate() {
             let tag = tag('w', c * SENDERS.len() + i);
@@ -264,37 +283,23 @@ async fn warm_up(world: &mut World, observer: &Observer, own: &[String]) {
                 .post_command(c, sender, &format!("warm-up {tag}"))
                 .status();
             assert!(status.is_ok_and(|s| s.success()), "cannot post on Keybase");
-            posted.push(Posted {
-                tag,
-                at: now_us(),
-                acked: None,
-                lag: Duration::ZERO,
-            });
+            tags.push(tag);
         }
     }
     for (c, room) in own.iter().enumerate() {
         let tag = tag('w', 100_000 + c);
         let body = json!({"msgtype": "m.text", "body": format!("warm-up {tag}")});
-        world
-            .human
-            .send(room, "m.room.message", body)
-            .await
-            .expect("a direct send");
-        posted.push(Posted {
-            tag,
-            at: now_us(),
-            acked: None,
-            lag: Duration::ZERO,
-        });
+        let sent = world.human.send(room, "m.room.message", body).await;
+        sent.expect("a direct send");
+        tags.push(tag);
     }
-    arrive(world, observer, &posted).await;
+    arrive(world, observer, &tags).await;
 }
 
-/// Waits until every message of `posted` was seen on Matrix, or [`ARRIVAL`] passed.
-async fn arrive(world: &mut World, observer: &Observer, posted: &[Posted]) {
-    let tags: Vec<String> = posted.iter().map(|p| p.tag.clone()).collect();
+/// Waits until every one of `tags` was seen on Matrix, or [`ARRIVAL`] passed.
+async fn arrive(world: &mut World, observer: &Observer, tags: &[String]) {
     let started = std::time::Instant::now();
-    while observer.count(&tags) < tags.len() && started.elapsed() < ARRIVAL {
+    while observer.count(tags) < tags.len() && started.elapsed() < ARRIVAL {
         world.assert_running();
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -1,13 +1,17 @@
 //! Posting on schedule: on Keybase through the stand-in, or straight to Synapse as the user.
 
-use std::time::{Duration, Instant};
+use std::{
+    process::Stdio,
+    time::{Duration, Instant},
+};
 
-use adapter_matrix::testing::pushing::Human;
-use serde_json::json;
+use adapter_matrix::{parts, testing::pushing::Human};
+use bridge_core::{ChatRef, Platform, testing::text_message};
+use serde_json::{Value, json};
 
 use super::{
     stamp::{now_us, tag},
-    world::{SENDERS, World},
+    world::{SENDERS, World, chat},
 };
 
 /// When and how many messages a phase posts.
@@ -34,12 +38,18 @@ impl Schedule {
 pub struct Posted {
     /// Its tag.
     pub tag: String,
-    /// When the post started (µs).
+    /// When the post started (µs); for a direct send, when it was due.
     pub at: u64,
     /// When Synapse answered the send (direct messages).
     pub acked: Option<u64>,
     /// How late it was posted against the schedule.
     pub lag: Duration,
+    /// Its channel (or room), by number.
+    pub channel: usize,
+    /// Its Keybase message ID (relayed messages).
+    pub id: Option<u64>,
+    /// The transaction ID kbbridge sends its copy with (relayed messages).
+    pub txn: Option<String>,
 }
 
 /// Posts the phase's messages on Keybase (`admin post`), from the senders in turn, one thread
@@ -61,13 +71,23 @@ pub fn on_keybase(world: &World, s: Schedule) -> Vec<Posted> {
                         let sender = SENDERS[(n / s.channels) % SENDERS.len()];
                         let body = format!("benchmark message {tag} from {sender}");
                         let at = now_us();
-                        let status = world.post_command(c, sender, &body).status();
-                        assert!(status.is_ok_and(|s| s.success()), "cannot post on Keybase");
+                        let out = world
+                            .post_command(c, sender, &body)
+                            .stdout(Stdio::piped())
+                            .output()
+                            .expect("run the stand-in");
+                        assert!(out.status.success(), "cannot post on Keybase");
+                        let id = serde_json::from_slice::<Value>(&out.stdout)
+                            .ok()
+                            .and_then(|v| v["id"].as_u64());
                         posted.push(Posted {
                             tag,
                             at,
                             acked: None,
                             lag,
+                            channel: c,
+                            id,
+                            txn: id.map(|id| txn(c, id)),
                         });
                     }
                     posted
@@ -81,38 +101,84 @@ pub fn on_keybase(world: &World, s: Schedule) -> Vec<Posted> {
     })
 }
 
-/// Sends the phase's messages (tagged `kind`) straight to Synapse as `human` into `rooms`, each
-/// when it is due whether the ones before were answered or not: what is timed is Synapse's own
-/// latency at this rate, with no queue in the client.
-pub async fn on_matrix(human: &Human, rooms: &[String], kind: char, s: Schedule) -> Vec<Posted> {
-    let start = tokio::time::Instant::now() + Duration::from_millis(100);
-    let tasks: Vec<_> = (0..s.count)
-        .map(|i| {
-            let (human, room) = (human.clone(), rooms[i % s.channels].clone());
-            let due = start + s.offset(i);
+/// The transaction ID kbbridge sends the copy of message `id` of channel `c` with.
+fn txn(c: usize, id: u64) -> String {
+    let msg = text_message(&ChatRef::new(Platform::Keybase, chat(c)), id, "");
+    parts::txn_id(&msg, 0)
+}
+
+/// How a client sends into a room.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Order {
+    /// Each message when it is due, whether the ones before were answered or not: the time is
+    /// Synapse's own at this rate, with no queue in the client.
+    Concurrent,
+    /// One message in flight per room, as kbbridge's relay sends (a chat's messages must land
+    /// in order): each when it is due or when the one before was answered, whichever is later.
+    InOrder,
+}
+
+/// Sends the phase's messages (tagged `kind`) straight to Synapse as `human` into `rooms`, sent
+/// as `order` says. Each is stamped with the time it was due, so a message waiting behind the
+/// one before in its room counts that wait, as a relayed message waiting in kbbridge does.
+pub async fn on_matrix(
+    human: &Human,
+    rooms: &[String],
+    kind: char,
+    order: Order,
+    s: Schedule,
+) -> Vec<Posted> {
+    let (start, start_us) = (
+        tokio::time::Instant::now() + Duration::from_millis(100),
+        now_us() + 100_000,
+    );
+    // One task per message, or per room sending its messages in turn.
+    let queues: Vec<Vec<usize>> = match order {
+        Order::Concurrent => (0..s.count).map(|i| vec![i]).collect(),
+        Order::InOrder => (0..s.channels)
+            .map(|c| (c..s.count).step_by(s.channels).collect())
+            .collect(),
+    };
+    let tasks: Vec<_> = queues
+        .into_iter()
+        .map(|queue| {
+            let human = human.clone();
+            let rooms = rooms.to_vec();
             tokio::spawn(async move {
-                tokio::time::sleep_until(due).await;
-                let lag = tokio::time::Instant::now().saturating_duration_since(due);
-                let tag = tag(kind, s.first + i);
-                let body = json!({"msgtype": "m.text", "body": format!("benchmark message {tag}")});
-                let at = now_us();
-                let sent = human.send(&room, "m.room.message", body).await;
-                let acked = sent.is_ok().then(now_us);
-                if let Err(e) = sent {
-                    eprintln!("relay bench: direct send failed: {e}");
+                let mut posted = Vec::new();
+                for i in queue {
+                    let offset = s.offset(i);
+                    tokio::time::sleep_until(start + offset).await;
+                    let lag = tokio::time::Instant::now().saturating_duration_since(start + offset);
+                    let tag = tag(kind, s.first + i);
+                    let body =
+                        json!({"msgtype": "m.text", "body": format!("benchmark message {tag}")});
+                    let at = start_us + u64::try_from(offset.as_micros()).unwrap_or(u64::MAX);
+                    let sent = human
+                        .send(&rooms[i % s.channels], "m.room.message", body)
+                        .await;
+                    let acked = sent.is_ok().then(now_us);
+                    if let Err(e) = sent {
+                        eprintln!("relay bench: direct send failed: {e}");
+                    }
+                    let channel = i % s.channels;
+                    posted.push(Posted {
+                        tag,
+                        at,
+                        acked,
+                        lag,
+                        channel,
+                        id: None,
+                        txn: None,
+                    });
                 }
-                Posted {
-                    tag,
-                    at,
-                    acked,
-                    lag,
-                }
+                posted
             })
         })
         .collect();
     let mut posted = Vec::new();
     for task in tasks {
-        posted.extend(task.await);
+        posted.extend(task.await.unwrap_or_default());
     }
     posted
 }

@@ -16,7 +16,8 @@ pub fn now_us() -> u64 {
 /// What every tag starts with.
 const MARK: &str = "lat-";
 
-/// The tag of message `n` of a phase of `kind` (`r` relayed, `d` direct, `w` warm-up).
+/// The tag of message `n` of `kind` (`r` relayed, `d` direct, `o` direct in order, `w` warm-up,
+/// `m` the idle part's few).
 pub fn tag(kind: char, n: usize) -> String {
     format!("{MARK}{kind}{n:06}")
 }

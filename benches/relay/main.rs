@@ -30,7 +30,9 @@
 //! The phases alternate (relayed, direct, in order; then backwards…) so Synapse's drift as its
 //! database grows favours none. Before timing, each sender posts once on each channel, so
 //! ghosts are registered and joined. Synapse's own time over each send (its access log,
-//! `synapse_log.rs`) tells the time spent inside Synapse from the rest.
+//! `synapse_log.rs`) tells the time spent inside Synapse from the rest: each relayed message's
+//! line → Matrix splits into waiting behind its chat's earlier messages, kbbridge's work before
+//! its send, Synapse over the send, and Synapse → the observer (`breakdown.rs`).
 //!
 //! The added latency is a difference of quantiles (two different messages cannot be paired):
 //! p(line → Matrix) − p(direct) is kbbridge's (the goal's figure); the table also gives it

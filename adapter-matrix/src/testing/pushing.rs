@@ -146,18 +146,23 @@ impl Synapse {
 }
 
 impl Human {
+    /// One request; `body` `null` sends none (a `GET`).
     async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
         body: Value,
     ) -> Result<Value, String> {
-        let resp = self
+        let mut req = self
             .http
             .request(method.clone(), format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body.to_string())
+            .bearer_auth(&self.token);
+        if !body.is_null() {
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.to_string());
+        }
+        let resp = req
             .send()
             .await
             .map_err(|e| format!("{method} {path}: {e}"))?;
@@ -212,6 +217,42 @@ impl Human {
             .as_str()
             .map(str::to_owned)
             .ok_or(format!("no event_id: {answer}"))
+    }
+
+    /// Creates a private room of its own (no alias, nobody else invited); returns its ID.
+    ///
+    /// # Errors
+    /// The homeserver's answer.
+    pub async fn create_room(&self) -> Result<String, String> {
+        let body = json!({"preset": "private_chat"});
+        let answer = self
+            .call(reqwest::Method::POST, "/_matrix/client/v3/createRoom", body)
+            .await?;
+        answer["room_id"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or(format!("no room_id: {answer}"))
+    }
+
+    /// One `/sync` with `filter` (JSON, sent inline), after `since` when given, waiting up to
+    /// `timeout_ms` for something new; the whole answer (`next_batch`, `rooms`…).
+    ///
+    /// # Errors
+    /// The homeserver's answer.
+    pub async fn sync(
+        &self,
+        filter: &Value,
+        since: Option<&str>,
+        timeout_ms: u64,
+    ) -> Result<Value, String> {
+        let mut path = format!(
+            "/_matrix/client/v3/sync?timeout={timeout_ms}&filter={}",
+            segment(&filter.to_string())
+        );
+        if let Some(since) = since {
+            path.push_str(&format!("&since={}", segment(since)));
+        }
+        self.call(reqwest::Method::GET, &path, Value::Null).await
     }
 
     /// Uploads `bytes` as `name`; returns the `mxc://` URI.

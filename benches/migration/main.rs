@@ -1,0 +1,111 @@
+//! The whole migration, timed from process start to exit: `cargo bench --bench migration`.
+//!
+//! A generated keybase-export ([`export`]: `KBBRIDGE_BENCH_MESSAGES` messages, default 10,000,
+//! over 8 channels of a team and its subteam; ~5 % with a small file, ~10 % replies, ~10 % with
+//! reactions, ~3 % edited) is copied into the test Synapse twice in one run ([`matrix`]):
+//!
+//! (a) by the real `kbbridge backfill` binary (8 "auto" links, `parallel_links = 8`, no pace),
+//!     timed from spawn to exit: config, export scan, database, spaces and rooms, ghosts, joins,
+//!     uploads, messages and reactions;
+//! (b) by a minimal client making the same requests (spaces and rooms, then one task per room,
+//!     all 8 at once: ghosts registered and joined on first use, each file uploaded, each
+//!     message and reaction `PUT` in order), timed from its start to its last event.
+//!
+//! It prints both durations, the events/s of each and the ratio (a)/(b) of the rates. Edited
+//! messages are one event on both sides: an export holds only the final text.
+//! `KBBRIDGE_BENCH_LOG` (default `info`) is kbbridge's `RUST_LOG`; its log is kept for study
+//! when `KBBRIDGE_BENCH_KEEP` is set.
+
+mod export;
+mod matrix;
+
+use std::time::Duration;
+
+use adapter_matrix::testing::synapse;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn rate(n: usize, d: Duration) -> f64 {
+    n as f64 / d.as_secs_f64()
+}
+
+/// The machine's 1-minute load average (the bench shares its cores).
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".to_owned())
+}
+
+fn fail(what: &str, e: String) -> ! {
+    eprintln!("migration: {what} failed: {e}");
+    std::process::exit(1);
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` does not, and must not start a
+    // ten-minute migration.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("migration: a benchmark; run it with `cargo bench --bench migration`");
+        return;
+    }
+    let total = env_usize("KBBRIDGE_BENCH_MESSAGES", 10_000);
+    let log_level = std::env::var("KBBRIDGE_BENCH_LOG").unwrap_or_else(|_| "info".to_owned());
+    let channels = export::generate(total);
+    let messages: usize = channels.iter().map(|c| c.messages.len()).sum();
+    let events: usize = channels.iter().map(export::Channel::events).sum();
+    let files = channels
+        .iter()
+        .flat_map(|c| &c.messages)
+        .filter(|m| m.file.is_some())
+        .count();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| fail("tempdir", e.to_string()));
+    let path =
+        export::write(dir.path(), &channels).unwrap_or_else(|e| fail("export", e.to_string()));
+    let s = synapse();
+    println!(
+        "migration: {messages} messages ({files} files) = {events} events over {} channels, \
+         into Synapse at {}",
+        channels.len(),
+        s.url
+    );
+
+    let log = dir.path().join("kbbridge.log");
+    let before = load();
+    let a = matrix::kbbridge(s, dir.path(), &path, &log, &log_level)
+        .unwrap_or_else(|e| fail("kbbridge", e));
+    println!(
+        "(a) kbbridge backfill  {:>7.2} s  {:>7.1} events/s  (load {before} → {})",
+        a.as_secs_f64(),
+        rate(events, a),
+        load()
+    );
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| fail("runtime", e.to_string()));
+    let before = load();
+    let (b, requests) = runtime
+        .block_on(matrix::bare(s, &channels))
+        .unwrap_or_else(|e| fail("bare client", e));
+    println!(
+        "(b) minimal client     {:>7.2} s  {:>7.1} events/s  ({requests} requests; load {before} → {})",
+        b.as_secs_f64(),
+        rate(events, b),
+        load()
+    );
+    println!(
+        "matrix ratio (a)/(b) = {:.3} (target >= 0.9)",
+        rate(events, a) / rate(events, b)
+    );
+    if std::env::var_os("KBBRIDGE_BENCH_KEEP").is_some() {
+        let kept = dir.keep();
+        println!("kept: {}", kept.display());
+    }
+}

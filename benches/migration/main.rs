@@ -11,11 +11,16 @@
 //!     all 8 at once: ghosts registered and joined on first use, each file uploaded, each
 //!     message and reaction `PUT` in order), timed from its start to its last event.
 //!
-//! It prints both durations, the events/s of each and the ratio (a)/(b) of the rates. Edited
+//! It prints both durations, the events/s of each and the ratio (a)/(b) of the rates.
+//! Then the same export goes into the Discord stand-in ([`discord`]) by the binary, timed the
+//! same way, against the rate the stand-in's per-webhook limits allow (windows scaled by
+//! `KBBRIDGE_BENCH_SCALE`, default 0.5, so that 8 webhooks stay under kbbridge's default global
+//! limit of 50 requests/s). `KBBRIDGE_BENCH_ONLY` = `matrix` or `discord` runs one side. Edited
 //! messages are one event on both sides: an export holds only the final text.
 //! `KBBRIDGE_BENCH_LOG` (default `info`) is kbbridge's `RUST_LOG`; its log is kept for study
 //! when `KBBRIDGE_BENCH_KEEP` is set.
 
+mod discord;
 mod export;
 mod matrix;
 
@@ -67,43 +72,81 @@ fn main() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| fail("tempdir", e.to_string()));
     let path =
         export::write(dir.path(), &channels).unwrap_or_else(|e| fail("export", e.to_string()));
-    let s = synapse();
     println!(
-        "migration: {messages} messages ({files} files) = {events} events over {} channels, \
-         into Synapse at {}",
+        "migration: {messages} messages ({files} files) = {events} events over {} channels",
         channels.len(),
-        s.url
-    );
-
-    let log = dir.path().join("kbbridge.log");
-    let before = load();
-    let a = matrix::kbbridge(s, dir.path(), &path, &log, &log_level)
-        .unwrap_or_else(|e| fail("kbbridge", e));
-    println!(
-        "(a) kbbridge backfill  {:>7.2} s  {:>7.1} events/s  (load {before} → {})",
-        a.as_secs_f64(),
-        rate(events, a),
-        load()
     );
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap_or_else(|e| fail("runtime", e.to_string()));
-    let before = load();
-    let (b, requests) = runtime
-        .block_on(matrix::bare(s, &channels))
-        .unwrap_or_else(|e| fail("bare client", e));
-    println!(
-        "(b) minimal client     {:>7.2} s  {:>7.1} events/s  ({requests} requests; load {before} → {})",
-        b.as_secs_f64(),
-        rate(events, b),
-        load()
-    );
-    println!(
-        "matrix ratio (a)/(b) = {:.3} (target >= 0.9)",
-        rate(events, a) / rate(events, b)
-    );
+    let only = std::env::var("KBBRIDGE_BENCH_ONLY").unwrap_or_default();
+    if only.is_empty() || only == "matrix" {
+        let s = synapse();
+        println!("matrix: into Synapse at {}", s.url);
+        let log = dir.path().join("kbbridge.log");
+        let before = load();
+        let a = matrix::kbbridge(s, dir.path(), &path, &log, &log_level)
+            .unwrap_or_else(|e| fail("kbbridge", e));
+        println!(
+            "(a) kbbridge backfill  {:>7.2} s  {:>7.1} events/s  (load {before} → {})",
+            a.as_secs_f64(),
+            rate(events, a),
+            load()
+        );
+        let before = load();
+        let (b, requests) = runtime
+            .block_on(matrix::bare(s, &channels))
+            .unwrap_or_else(|e| fail("bare client", e));
+        println!(
+            "(b) minimal client     {:>7.2} s  {:>7.1} events/s  ({requests} requests; load {before} → {})",
+            b.as_secs_f64(),
+            rate(events, b),
+            load()
+        );
+        println!(
+            "matrix ratio (a)/(b) = {:.3} (target >= 0.9)",
+            rate(events, a) / rate(events, b)
+        );
+    }
+    if only.is_empty() || only == "discord" {
+        let scale = std::env::var("KBBRIDGE_BENCH_SCALE")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.5);
+        let log = dir.path().join("kbbridge-discord.log");
+        let before = load();
+        let d = runtime
+            .block_on(discord::kbbridge(
+                dir.path(),
+                &path,
+                &log,
+                &log_level,
+                scale,
+            ))
+            .unwrap_or_else(|e| fail("kbbridge into Discord", e));
+        if d.recorded != messages {
+            fail(
+                "kbbridge into Discord",
+                format!("{} messages recorded of {messages}", d.recorded),
+            );
+        }
+        let achieved = rate(d.recorded, d.took);
+        println!(
+            "discord (scale {scale}): {} messages in {:.2} s = {achieved:.2} msg/s; allowed {:.2} \
+             msg/s; {} 429s (load {before} → {})",
+            d.recorded,
+            d.took.as_secs_f64(),
+            d.allowed,
+            d.rejected,
+            load()
+        );
+        println!(
+            "discord ratio achieved/allowed = {:.3} (target >= 0.95)",
+            achieved / d.allowed
+        );
+    }
     if std::env::var_os("KBBRIDGE_BENCH_KEEP").is_some() {
         let kept = dir.keep();
         println!("kept: {}", kept.display());

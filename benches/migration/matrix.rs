@@ -279,6 +279,8 @@ impl Bare {
         Ok(())
     }
 
+    /// As kbbridge: join; when the room refuses (restricted to its space's members), the bot
+    /// invites the ghost and it joins again.
     async fn join(
         &self,
         room: &str,
@@ -291,7 +293,15 @@ impl Bare {
                 segment(room),
                 segment(ghost)
             );
-            self.json(reqwest::Method::POST, &path, &json!({})).await?;
+            if let Err(e) = self.json(reqwest::Method::POST, &path, &json!({})).await {
+                if !e.contains("M_FORBIDDEN") {
+                    return Err(e);
+                }
+                let invite = format!("/_matrix/client/v3/rooms/{}/invite", segment(room));
+                self.json(reqwest::Method::POST, &invite, &json!({"user_id": ghost}))
+                    .await?;
+                self.json(reqwest::Method::POST, &path, &json!({})).await?;
+            }
         }
         Ok(())
     }

@@ -21,10 +21,12 @@ use tokio::sync::{Mutex, OnceCell};
 use crate::export::{CHANNELS, Channel};
 
 /// Runs `kbbridge backfill` over `export` (8 "auto" links, 8 at once, unpaced); returns the
-/// time from spawn to exit. Its log goes to `log` (level `log_level`).
+/// time from spawn to exit. Each `round` has its own database and ghost prefix; the log goes
+/// to `log` (level `log_level`).
 pub fn kbbridge(
     s: &Synapse,
     dir: &Path,
+    round: usize,
     export: &Path,
     log: &Path,
     log_level: &str,
@@ -42,9 +44,12 @@ pub fn kbbridge(
         )
         .map_err(|e| e.to_string())?;
     }
-    let config = dir.join("kbbridge.toml");
+    let config = dir.join(format!("kbbridge-{round}.toml"));
     fs::write(&config, toml).map_err(|e| e.to_string())?;
-    let db = format!("sqlite://{}", dir.join("kbbridge.db").display());
+    let db = format!(
+        "sqlite://{}",
+        dir.join(format!("kbbridge-{round}.db")).display()
+    );
     let stderr = fs::File::create(log).map_err(|e| e.to_string())?;
     let start = Instant::now();
     let status = Command::new(env!("CARGO_BIN_EXE_kbbridge"))

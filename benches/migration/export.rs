@@ -29,6 +29,9 @@ const EMOJI: [(&str, &str); 5] = [
 
 const USERS: usize = 12;
 
+/// The link in the messages with markup.
+const URL: &str = "https://example.invalid/x";
+
 /// A small PNG (2×2) and a small text, the two kinds of file.
 const PNG: &[u8] =
     include_bytes!("../../tests/fixtures/sample-export/attachments/acme#general/23-whiteboard.png");
@@ -41,6 +44,9 @@ pub struct Msg {
     pub id: u64,
     pub sender: String,
     pub text: String,
+    /// The HTML kbbridge makes of `text` when it has markup (the minimal client sends the same
+    /// `formatted_body`, so both cost Synapse the same).
+    pub html: Option<String>,
     /// Milliseconds since the epoch.
     pub at_ms: i64,
     pub reply_to: Option<u64>,
@@ -127,13 +133,19 @@ pub fn generate(total: usize) -> Vec<Channel> {
                     next_id += reactions.len() as u64;
                 }
                 let mut text = format!("message {id} in {name}: some words about the plan");
+                let mut html = None;
                 if rng.pct(20) {
-                    text.push_str(", with a *bold* word and a link https://example.invalid/x");
+                    html = Some(format!(
+                        "{text}, with a <strong>bold</strong> word and a link \
+                         <a href=\"{URL}\">{URL}</a>"
+                    ));
+                    text.push_str(&format!(", with a *bold* word and a link {URL}"));
                 }
                 messages.push(Msg {
                     id,
                     sender,
                     text,
+                    html,
                     at_ms,
                     reply_to,
                     file,

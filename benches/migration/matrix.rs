@@ -244,6 +244,10 @@ impl Bare {
             self.join(room, &ghost, &mut joined).await?;
             let mut content = json!({"msgtype": "m.text", "body": m.text, "m.mentions": {},
                                      "org.kbbridge.source": source(0)});
+            if let Some(html) = &m.html {
+                content["format"] = json!("org.matrix.custom.html");
+                content["formatted_body"] = json!(html);
+            }
             if let Some((file, bytes, mime)) = &m.file {
                 let path = format!(
                     "/_matrix/media/v3/upload?filename={}&user_id={}",

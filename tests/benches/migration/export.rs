@@ -34,7 +34,7 @@ const URL: &str = "https://example.invalid/x";
 
 /// A small PNG (2×2) and a small text, the two kinds of file.
 const PNG: &[u8] =
-    include_bytes!("../../tests/fixtures/sample-export/attachments/acme#general/23-whiteboard.png");
+    include_bytes!("../../fixtures/sample-export/attachments/acme#general/23-whiteboard.png");
 const TXT: &[u8] = b"notes from the meeting: ship it on Tuesday, write the runbook first.\n";
 
 /// One generated message, as both sides send it.

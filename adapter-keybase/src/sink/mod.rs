@@ -20,6 +20,7 @@
 //! - Pace: Keybase does not publish its limits; the engine's pacer paces the sink
 //!   (`[backfill.rate.keybase]`, 2 messages a second by default).
 
+mod channels;
 mod emoji;
 mod format;
 
@@ -35,6 +36,7 @@ use tokio::sync::{Mutex, OnceCell};
 use tracing::{debug, warn};
 
 pub use self::{
+    channels::channel_of,
     emoji::keybase_reaction,
     format::{SenderFormat, defuse_mentions, platform_name},
 };
@@ -101,27 +103,6 @@ impl KeybaseSink {
             me: OnceCell::new(),
             renamed: std::sync::RwLock::default(),
         })
-    }
-
-    /// Writes to `chat` go to the channel `now`: the chat was renamed on Keybase since its link
-    /// was written (the live side finds it again by its conversation id).
-    pub fn follow_rename(&self, chat: &ChatId, now: ChatChannel) {
-        self.renamed
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(chat.clone(), now);
-    }
-
-    /// The channel `chat` is written to.
-    fn channel(&self, chat: &ChatId) -> ChatChannel {
-        let renamed = self
-            .renamed
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        renamed
-            .get(chat)
-            .cloned()
-            .unwrap_or_else(|| channel_of(chat))
     }
 
     /// The sink's `chat api` process, to share with the live side (catch-up, downloads), so
@@ -548,24 +529,6 @@ impl Wanted {
 /// Whether a message has a text part: text, or nothing else to show.
 fn has_text_part(msg: &Message) -> bool {
     !msg.content.text.trim().is_empty() || msg.content.attachments.is_empty()
-}
-
-/// The Keybase channel of a chat as kbbridge names it (`acme#general`, `alice,bob`).
-pub fn channel_of(chat: &ChatId) -> ChatChannel {
-    match chat.as_str().split_once('#') {
-        Some((team, topic)) => ChatChannel {
-            name: team.to_owned(),
-            members_type: "team".to_owned(),
-            topic_type: "chat".to_owned(),
-            topic_name: topic.to_owned(),
-        },
-        None => ChatChannel {
-            name: chat.as_str().to_owned(),
-            members_type: "impteamnative".to_owned(),
-            topic_type: "chat".to_owned(),
-            topic_name: String::new(),
-        },
-    }
 }
 
 /// A Keybase message id from a `MsgId` of a Keybase chat.

@@ -4,6 +4,7 @@
 
 use std::{collections::BTreeMap, sync::Arc};
 
+use adapter_discord::DiscordSink;
 use adapter_keybase::{KeybaseExport, export::chat_info, sink::KeybaseSink};
 use adapter_matrix::MatrixSink;
 use anyhow::Context;
@@ -22,6 +23,9 @@ pub struct LiveSinks {
     pub keybase: Arc<KeybaseSink>,
     /// Writes into Matrix, when a link has a Matrix side.
     pub matrix: Option<Arc<MatrixSink>>,
+    /// Writes into Discord, when a link has a Discord side (its gateway reads with the same
+    /// HTTP client).
+    pub discord: Option<Arc<DiscordSink>>,
 }
 
 impl LiveSinks {
@@ -45,9 +49,21 @@ impl LiveSinks {
         } else {
             None
         };
+        let discord = if links.iter().any(|l| l.target(Platform::Discord).is_some()) {
+            let section = config
+                .discord
+                .as_ref()
+                .context("links relay to Discord but the mapping file has no [discord] section")?;
+            let sink = DiscordSink::new(section, store.clone())
+                .context("cannot set up the Discord sink; check the [discord] section")?;
+            Some(Arc::new(sink))
+        } else {
+            None
+        };
         Ok(Self {
             keybase: Arc::new(keybase),
             matrix,
+            discord,
         })
     }
 
@@ -58,6 +74,9 @@ impl LiveSinks {
         if let Some(matrix) = &self.matrix {
             sinks.insert(Platform::Matrix, matrix.clone());
         }
+        if let Some(discord) = &self.discord {
+            sinks.insert(Platform::Discord, discord.clone());
+        }
         sinks
     }
 
@@ -65,15 +84,15 @@ impl LiveSinks {
         match platform {
             Platform::Matrix => self.matrix.as_deref().map(|s| s as &dyn Sink),
             Platform::Keybase => Some(self.keybase.as_ref()),
-            Platform::Discord => None,
+            Platform::Discord => self.discord.as_deref().map(|s| s as &dyn Sink),
         }
     }
 }
 
 /// The relaying links with their chats: the Keybase chat, then each target the relay serves,
 /// resolved. A link whose target cannot be set up is left out with an error logged (the
-/// others go on); Discord sides are left out with a warning (the live relay to Discord is not
-/// part of this version: they are backfilled only).
+/// others go on), and so is a target on a platform no sink was built for (a link added by a
+/// reload while no link wrote there), with a warning: it is relayed from the next start.
 ///
 /// # Errors
 /// When the store fails.
@@ -95,8 +114,8 @@ pub async fn resolve_links(
         for target in &link.targets {
             let Some(sink) = sinks.sink(target.platform) else {
                 warn!(link = %name, to = %target,
-                    "the live relay to Discord is not part of this version; this side of the \
-                     link is backfilled only");
+                    "nothing writes to this platform in the running relay (no link did at \
+                     start); this side of the link is relayed from the next start");
                 continue;
             };
             match engine

@@ -17,9 +17,12 @@
 
 mod admin;
 mod both_ways;
+mod discord;
+mod discord_ways;
 mod notify;
 mod reload;
 mod restarts;
+mod three_way;
 
 use std::{
     fmt::Write as _,
@@ -74,6 +77,8 @@ struct Live {
     env: Vec<(String, String)>,
     /// The `"channel":{…}` the chat is read as (its name may change).
     channel: String,
+    /// The Discord stand-in, for links with a Discord side (`discord.rs`).
+    discord: Option<discord::DiscordSide>,
 }
 
 impl Live {
@@ -159,6 +164,7 @@ impl Live {
             export: None,
             env: Vec::new(),
             channel: GENERAL.to_owned(),
+            discord: None,
         }
     }
 
@@ -179,6 +185,9 @@ impl Live {
             .env("RUST_LOG", "info,kbbridge=debug,bridge_core=debug");
         if let Some(export) = &self.export {
             cmd.env("KBBRIDGE__KEYBASE__EXPORT", export);
+        }
+        if let Some(discord) = &self.discord {
+            discord.point(&mut cmd);
         }
         cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd
@@ -250,6 +259,14 @@ impl Live {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// The exit code once kbbridge has exited by itself (`Some(None)`: killed by a signal).
+    fn exited(&mut self) -> Option<Option<i32>> {
+        let child = self.child.as_mut()?;
+        let status = child.try_wait().unwrap()?;
+        self.child = None;
+        Some(status.code())
     }
 
     /// Fails with the logs when kbbridge has exited.

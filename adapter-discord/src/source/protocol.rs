@@ -82,7 +82,7 @@ pub(crate) fn after_close(code: u16) -> AfterClose {
              start kbbridge again"
                 .into(),
         ),
-        4010 | 4011 | 4012 | 4013 => AfterClose::Fatal(format!(
+        4010..=4013 => AfterClose::Fatal(format!(
             "Discord closed the gateway with code {code} ({}): kbbridge cannot go on; upgrade \
              kbbridge or report this",
             match code {

@@ -148,6 +148,16 @@ impl Rest {
         })
     }
 
+    /// The bot token as serenity sends it (`Bot …`); never logged.
+    pub(crate) fn token(&self) -> &str {
+        self.http.token()
+    }
+
+    /// The HTTP client (attachment downloads).
+    pub(crate) fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
     /// The limiter in front of every request.
     pub(crate) fn limiter(&self) -> &Limiter {
         &self.limiter

@@ -2,6 +2,8 @@
 //!
 //! # Layout
 //! - [`config`]: the `[discord]` section of the mapping file.
+//! - [`source`]: [`DiscordSource`], the live events of the gateway (and the catch-up after a
+//!   new session).
 //! - [`sink`]: [`DiscordSink`], the [`bridge_core::Sink`]; `reconcile.rs`: finding the copy of
 //!   an interrupted send.
 //! - [`client`]: serenity's `Http` on an injected `reqwest` client, and the request path.
@@ -29,8 +31,10 @@ pub mod preflight;
 mod read_back;
 mod reconcile;
 pub mod sink;
+pub mod source;
 pub mod split;
 mod webhooks;
 
 pub use error::DiscordError;
 pub use sink::{DiscordSink, SinkOptions};
+pub use source::{DiscordSource, KnownChannels, SourceOptions};

@@ -1,0 +1,232 @@
+//! The delivery side: takes the gateway's feed in order and hands kbbridge's events to the
+//! relay, one channel's events never overtaking each other or its catch-up.
+//!
+//! It runs beside the connection (which only reads frames and heartbeats), so a slow relay or
+//! a long catch-up never delays a heartbeat: meanwhile the feed holds the gateway's events in
+//! their order, and the catch-up of a channel is pushed before any of them.
+
+use std::{
+    collections::{BTreeSet, HashMap, HashSet},
+    future::Future,
+};
+
+use bridge_core::{AdapterError, Event, Incoming, Sender, relay::Queued};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, warn};
+
+use super::{
+    SourceOptions,
+    catch_up::{already_caught, hook},
+    channels::KnownChannels,
+    events::{self, Ours},
+    gateway::Feed,
+};
+use crate::DiscordSink;
+
+/// Senders remembered to name people in reaction removals (which carry only an ID).
+const NAMES: usize = 10_000;
+
+/// Why delivery stopped.
+pub(super) enum Stop {
+    /// The relay closed its end, or kbbridge is shutting down.
+    Closed,
+    /// Something failed for good.
+    Failed(AdapterError),
+}
+
+impl From<AdapterError> for Stop {
+    fn from(e: AdapterError) -> Self {
+        Stop::Failed(e)
+    }
+}
+
+/// The delivery state.
+pub(super) struct Deliver<'a> {
+    pub(super) sink: &'a DiscordSink,
+    channels: &'a KnownChannels,
+    out: &'a mpsc::Sender<Queued>,
+    options: &'a SourceOptions,
+    shutdown: &'a CancellationToken,
+    /// The bot's user ID, from the last READY (`None`: no session yet).
+    pub(super) bot: Option<u64>,
+    /// The channels caught up in this session, whose events are relayed.
+    followed: BTreeSet<u64>,
+    /// Per channel, the messages this session's catch-up delivered: the same messages arriving
+    /// live right after are not delivered twice.
+    pub(super) caught: HashMap<u64, HashSet<u64>>,
+    names: HashMap<String, Sender>,
+}
+
+impl<'a> Deliver<'a> {
+    pub(super) fn new(
+        sink: &'a DiscordSink,
+        channels: &'a KnownChannels,
+        out: &'a mpsc::Sender<Queued>,
+        options: &'a SourceOptions,
+        shutdown: &'a CancellationToken,
+    ) -> Self {
+        Self {
+            sink,
+            channels,
+            out,
+            options,
+            shutdown,
+            bot: None,
+            followed: BTreeSet::new(),
+            caught: HashMap::new(),
+            names: HashMap::new(),
+        }
+    }
+
+    /// Delivers until the feed ends, the relay closes its end or `shutdown`.
+    pub(super) async fn run(
+        mut self,
+        mut feed: mpsc::UnboundedReceiver<Feed>,
+    ) -> Result<(), AdapterError> {
+        let step = loop {
+            let step = tokio::select! {
+                biased;
+                () = self.shutdown.cancelled() => Err(Stop::Closed),
+                // A link added or removed: before more events, so a new channel's first live
+                // events find it followed.
+                () = self.channels.changed() => self.sync().await,
+                item = feed.recv() => match item {
+                    None => Err(Stop::Closed),
+                    Some(Feed::Ready { bot }) => {
+                        // A new session: what happened since the last one is only in the
+                        // channels' history.
+                        self.bot = Some(bot);
+                        self.followed.clear();
+                        self.caught.clear();
+                        self.sync().await
+                    }
+                    Some(Feed::Event(e)) => self.event(*e).await,
+                },
+            };
+            if let Err(stop) = step {
+                break stop;
+            }
+        };
+        match step {
+            Stop::Closed => Ok(()),
+            Stop::Failed(e) => Err(e),
+        }
+    }
+
+    /// Follows the known channels not followed yet (catching each up) and drops the others.
+    async fn sync(&mut self) -> Result<(), Stop> {
+        if self.bot.is_none() {
+            // Not READY yet: the first READY catches every channel up.
+            return Ok(());
+        }
+        let known = self.channels.snapshot();
+        self.followed.retain(|c| known.contains(c));
+        for channel in known {
+            if self.followed.contains(&channel) {
+                continue;
+            }
+            match self.catch_up(channel).await {
+                Ok(()) => {
+                    self.followed.insert(channel);
+                }
+                Err(Stop::Failed(e)) => {
+                    // One unusable channel (deleted, no access) must not stop the others.
+                    error!(channel, error = %e, "cannot follow this Discord channel; its events are not relayed until kbbridge restarts");
+                }
+                Err(Stop::Closed) => return Err(Stop::Closed),
+            }
+        }
+        Ok(())
+    }
+
+    /// One gateway event of a followed channel, converted and delivered.
+    async fn event(&mut self, event: serenity::model::event::Event) -> Result<(), Stop> {
+        let Some(channel) = events::channel_of(&event) else {
+            return Ok(());
+        };
+        if !self.followed.contains(&channel) {
+            debug!(channel, "event of a channel not relayed");
+            return Ok(());
+        }
+        let sink = self.sink;
+        let hook = match events::webhook_of(&event) {
+            Some(_) => self.retry(|| hook(sink, channel)).await?,
+            None => None,
+        };
+        let ours = Ours {
+            bot: self.bot.unwrap_or(0),
+            hook,
+        };
+        let client = sink.rest.client().clone();
+        for mut incoming in events::convert(event, ours, &client) {
+            if already_caught(self, channel, &incoming) {
+                debug!(channel, "message already delivered by the catch-up");
+                continue;
+            }
+            self.name(&mut incoming);
+            self.push(incoming).await?;
+        }
+        Ok(())
+    }
+
+    /// Remembers who is who, and names the sender of a reaction removal.
+    fn name(&mut self, incoming: &mut Incoming) {
+        match &mut incoming.event {
+            Event::ReactionRemoved { sender, .. } => {
+                if let Some(known) = self.names.get(sender.id.as_str()) {
+                    sender.clone_from(known);
+                }
+            }
+            Event::Message(m) => self.remember(&m.sender),
+            Event::Edit { sender, .. } | Event::ReactionAdded { sender, .. } => {
+                let s = sender.clone();
+                self.remember(&s);
+            }
+            Event::Delete { .. } => {}
+        }
+    }
+
+    fn remember(&mut self, sender: &Sender) {
+        if self.names.len() >= NAMES {
+            self.names.clear();
+        }
+        self.names
+            .insert(sender.id.as_str().to_owned(), sender.clone());
+    }
+
+    /// Hands `incoming` to the relay (waiting while it is busy).
+    pub(super) async fn push(&self, incoming: Incoming) -> Result<(), Stop> {
+        tokio::select! {
+            () = self.shutdown.cancelled() => Err(Stop::Closed),
+            sent = self.out.send(Queued::from(incoming)) => sent.map_err(|_| Stop::Closed),
+        }
+    }
+
+    /// `f` until it succeeds, backing off after a passing failure; a lasting one is returned.
+    pub(super) async fn retry<T, F, Fut>(&self, mut f: F) -> Result<T, Stop>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, AdapterError>>,
+    {
+        let mut delay = self.options.min_backoff;
+        loop {
+            match f().await {
+                Ok(v) => return Ok(v),
+                Err(e) if e.is_retryable() => {
+                    let wait = match &e {
+                        AdapterError::RateLimited { retry_after } => *retry_after,
+                        _ => delay,
+                    };
+                    warn!(error = %e, wait_ms = wait.as_millis(), "reading Discord failed; retrying");
+                    tokio::select! {
+                        () = self.shutdown.cancelled() => return Err(Stop::Closed),
+                        () = tokio::time::sleep(wait) => {}
+                    }
+                    delay = (delay * 2).min(self.options.max_backoff);
+                }
+                Err(e) => return Err(Stop::Failed(e)),
+            }
+        }
+    }
+}

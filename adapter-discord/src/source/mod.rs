@@ -1,0 +1,111 @@
+//! [`DiscordSource`]: Discord's live events (messages, edits, deletes, reactions) of the
+//! relayed channels, from the gateway, in the gateway's order.
+//!
+//! - `gateway.rs`: the connection (identify, resume, heartbeats, close codes);
+//!   `protocol.rs`: its payloads and close codes;
+//! - `deliver.rs`: the feed → the relay, one channel at a time in order;
+//!   `catch_up.rs`: the messages a new session missed;
+//! - `events.rs`: serenity's events → [`bridge_core::Incoming`]; `files.rs`: attachments;
+//! - `channels.rs`: [`KnownChannels`], the channels relayed.
+
+use std::{sync::Arc, time::Duration};
+
+use bridge_core::{AdapterError, relay::Queued};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::DiscordSink;
+
+mod catch_up;
+mod channels;
+mod deliver;
+mod events;
+mod files;
+mod gateway;
+mod protocol;
+
+pub use channels::KnownChannels;
+
+/// Timings of the live source.
+#[derive(Clone, Debug)]
+pub struct SourceOptions {
+    /// The first wait after a failed connection or read, doubled on each failure.
+    pub min_backoff: Duration,
+    /// The longest such wait.
+    pub max_backoff: Duration,
+    /// The wait before identifying again after Discord ended the session (op 9 `false`):
+    /// Discord asks for 1 to 5 seconds.
+    pub reidentify_delay: Duration,
+}
+
+impl Default for SourceOptions {
+    fn default() -> Self {
+        Self {
+            min_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(60),
+            reidentify_delay: Duration::from_secs(3),
+        }
+    }
+}
+
+/// The Discord live source. It shares the sink's HTTP client, rate limiter and store, so the
+/// catch-up's reads are paced with the sink's writes and kbbridge's own webhook messages are
+/// known by the webhook IDs the sink recorded.
+pub struct DiscordSource {
+    sink: Arc<DiscordSink>,
+    channels: KnownChannels,
+    options: SourceOptions,
+}
+
+impl DiscordSource {
+    /// A source of `channels`' events, through `sink`'s client.
+    pub fn new(sink: Arc<DiscordSink>, channels: KnownChannels) -> Self {
+        Self::with_options(sink, channels, SourceOptions::default())
+    }
+
+    /// A source with explicit timings.
+    pub fn with_options(
+        sink: Arc<DiscordSink>,
+        channels: KnownChannels,
+        options: SourceOptions,
+    ) -> Self {
+        Self {
+            sink,
+            channels,
+            options,
+        }
+    }
+
+    /// The channels relayed (a clone shares them).
+    pub fn channels(&self) -> &KnownChannels {
+        &self.channels
+    }
+
+    /// Pushes the relayed channels' events into `out` until `shutdown` is cancelled or `out`
+    /// is closed: connecting, resuming or identifying again as Discord says, and after every
+    /// new session (READY) catching each channel up from its stored live position. Events of
+    /// one channel arrive in the gateway's order; kbbridge's own (its webhook's messages, the
+    /// bot's messages and reactions) are marked `own`.
+    ///
+    /// # Errors
+    /// [`AdapterError::Fatal`] when Discord refuses the token (close 4004), the intents (4014:
+    /// the Message Content intent is not enabled for the bot) or the connection for another
+    /// reason only the operator can fix (4010–4013), or `GET /gateway` fails for good.
+    pub async fn run(
+        &self,
+        out: mpsc::Sender<Queued>,
+        shutdown: CancellationToken,
+    ) -> Result<(), AdapterError> {
+        let stop = shutdown.child_token();
+        let (feed_tx, feed_rx) = mpsc::unbounded_channel();
+        let connection = gateway::run(&self.sink.rest, &self.options, feed_tx, &stop);
+        let deliver = deliver::Deliver::new(&self.sink, &self.channels, &out, &self.options, &stop)
+            .run(feed_rx);
+        let result = tokio::select! {
+            r = connection => r,
+            r = deliver => r,
+        };
+        stop.cancel();
+        result
+    }
+}

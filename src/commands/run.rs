@@ -155,6 +155,31 @@ async fn relay(
     if let Some(m) = &matrix {
         readiness.up("matrix", format!("listening on {}", m.listening.addr()));
     }
+    let discord_chats: Vec<ChatRef> = resolved
+        .iter()
+        .flat_map(|l| l.chats.iter())
+        .filter(|c| c.platform == Platform::Discord)
+        .cloned()
+        .collect();
+    let mut discord = match (&sinks.discord, discord_chats.is_empty()) {
+        (Some(sink), false) => {
+            readiness.down("discord", "connecting to the gateway");
+            let mut started = live::start_discord(sink, &discord_chats, tx.clone(), stop.clone());
+            // What Discord users say is relayed from here on; a token or intent problem ends
+            // the start with its advice.
+            if let Err(e) = started.wait_following().await {
+                let _ = finish(stop, tx, relay_task, matrix, None, None).await;
+                return Err(e);
+            }
+            readiness.up("discord", "gateway session up");
+            Some(started)
+        }
+        _ => None,
+    };
+    let chats = live::LiveChats {
+        rooms: matrix.as_ref().map(|m| m.rooms.clone()),
+        channels: discord.as_ref().map(|d| d.channels.clone()),
+    };
 
     // The history first: the Keybase feed starts after it, so live messages follow it.
     readiness.down("keybase", "waiting for the backfill to finish");
@@ -165,7 +190,7 @@ async fn relay(
         report::print(store, &outcomes).await?;
     }
     if shutdown.is_cancelled() {
-        return finish(stop, tx, relay_task, matrix, None).await;
+        return finish(stop, tx, relay_task, matrix, discord, None).await;
     }
     let keybase_chats = live_keybase_chats(&resolved, &outcomes);
     let mut feed = None;
@@ -187,7 +212,7 @@ async fn relay(
             store: store.clone(),
             sinks: sinks.clone(),
             relay: Arc::clone(&engine),
-            rooms: matrix.as_ref().map(|m| m.rooms.clone()),
+            chats: chats.clone(),
             export: export.clone(),
             out: tx.clone(),
             stop: stop.clone(),
@@ -218,7 +243,7 @@ async fn relay(
         store: store.clone(),
         sinks: sinks.clone(),
         relay: Arc::clone(&engine),
-        rooms: matrix.as_ref().map(|m| m.rooms.clone()),
+        chats,
         feed,
         display,
         stop: stop.clone(),
@@ -230,6 +255,7 @@ async fn relay(
     let mut keybase_task = keybase;
     let failure = loop {
         let matrix_task = matrix.as_mut().map(|m| &mut m.task);
+        let discord_task = discord.as_mut().map(|d| &mut d.task);
         tokio::select! {
             // First: on shutdown every part ends too, and that is not a failure.
             biased;
@@ -244,6 +270,7 @@ async fn relay(
                 break Some(part_failure(done, "the Keybase live side"));
             }
             done = ended(matrix_task) => break Some(part_failure(done, "the Matrix live side")),
+            done = ended(discord_task) => break Some(part_failure(done, "the Discord live side")),
             Some(()) = next_hangup(&mut hangups) => {
                 info!(file = %config.path.display(), "SIGHUP: reading the mapping file again");
                 if let Err(e) = reloader.reload(&mut running).await {
@@ -256,10 +283,10 @@ async fn relay(
     service.stopping();
     readiness.down("relay", "stopping");
     match failure.filter(|_| !shutdown.is_cancelled()) {
-        None => finish(stop, tx, relay_task, matrix, keybase_task).await,
+        None => finish(stop, tx, relay_task, matrix, discord, keybase_task).await,
         Some(e) => {
             error!(error = %Report::new(e.as_ref()), "the live relay is stopping");
-            let _ = finish(stop, tx, relay_task, matrix, keybase_task).await;
+            let _ = finish(stop, tx, relay_task, matrix, discord, keybase_task).await;
             Err(e.context("restart kbbridge to resume: nothing applied is lost or repeated"))
         }
     }
@@ -346,12 +373,17 @@ async fn finish(
     tx: mpsc::Sender<bridge_core::relay::Queued>,
     relay_task: tokio::task::JoinHandle<Result<(), bridge_core::relay::RelayError>>,
     matrix: Option<live::MatrixLive>,
+    discord: Option<live::DiscordLive>,
     keybase: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 ) -> anyhow::Result<ExitCode> {
     stop.cancel();
     drop(tx);
     if let Some(task) = keybase.filter(|t| !t.is_finished()) {
         let _ = task.await;
+    }
+    // A task that ended already was awaited by the caller.
+    if let Some(d) = discord.filter(|d| !d.task.is_finished()) {
+        let _ = d.task.await;
     }
     let mut listening = None;
     if let Some(m) = matrix {

@@ -10,17 +10,16 @@
 use std::{collections::BTreeSet, sync::Arc, time::Duration};
 
 use adapter_keybase::{KeybaseExport, config::ChatPattern, live::all_chats};
-use adapter_matrix::appservice::KnownRooms;
 use bridge_config::{Config, LinkConfig};
 use bridge_core::{
-    ChatId, ChatRef, Cursor, MappingStore, Platform,
+    ChatId, ChatRef, Cursor, MappingStore,
     relay::{Queued, Relay},
 };
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::{keybase::KeybaseLive, start_keybase, targets::LiveSinks};
+use super::{LiveChats, keybase::KeybaseLive, start_keybase, targets::LiveSinks};
 use crate::patterns;
 
 /// Which chats may appear and be linked.
@@ -42,8 +41,8 @@ pub struct KeybaseSide {
     pub sinks: LiveSinks,
     /// The relay, which routes new links.
     pub relay: Arc<Relay>,
-    /// The Matrix rooms the listener takes events from, when a link has a Matrix side.
-    pub rooms: Option<KnownRooms>,
+    /// The Matrix rooms and Discord channels the other live sides take events from.
+    pub chats: LiveChats,
     /// The export, for positions.
     pub export: Option<Arc<KeybaseExport>>,
     /// Where events go.
@@ -177,15 +176,7 @@ async fn grow(side: &KeybaseSide, growth: &mut Growth) -> anyhow::Result<Vec<Cha
                 warn!(link = %relay_link.name, error = %e, "new channel not relayed");
                 continue;
             }
-            if let Some(rooms) = &side.rooms {
-                for room in relay_link
-                    .chats
-                    .iter()
-                    .filter(|c| c.platform == Platform::Matrix)
-                {
-                    rooms.insert(&room.chat);
-                }
-            }
+            side.chats.follow(&relay_link.chats);
             // From its first message: everything in it is new.
             side.store
                 .save_live_position(&link.link.source, &Cursor::new("0"))

@@ -4,6 +4,8 @@
 //! - `targets.rs`: each relaying link's chats, its targets found or made as a backfill would.
 //! - `keybase.rs`: the supervised api-listen with its catch-ups, from each chat's position.
 //! - `matrix.rs`: the appservice listener and its inbox, handed to the relay.
+//! - `discord.rs`: the Discord gateway, its events handed to the relay.
+//! - `chats.rs`: the rooms and channels those two read, joined by links added while running.
 //! - `reload.rs`: SIGHUP: the mapping file read again, its link changes applied.
 //! - `growth.rs`: the Keybase feed kept running, and a channel created on Keybase while
 //!   kbbridge runs linked when a relaying pattern link names it.
@@ -14,6 +16,8 @@
 //! chat after the later of the export's newest message and the stored live position, so what
 //! was said on Keybase during the backfill or the downtime comes after the history, once.
 
+mod chats;
+mod discord;
 mod growth;
 mod keybase;
 mod matrix;
@@ -21,6 +25,8 @@ mod reload;
 mod targets;
 
 pub use self::{
+    chats::LiveChats,
+    discord::{DiscordLive, start_discord},
     growth::{FeedChange, Growth, KeybaseSide, keep_keybase},
     keybase::start_keybase,
     matrix::{MatrixLive, start_matrix},

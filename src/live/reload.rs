@@ -7,13 +7,12 @@
 
 use std::{path::PathBuf, sync::Arc};
 
-use adapter_matrix::appservice::KnownRooms;
 use bridge_core::{ChatRef, MappingStore, Platform, links::Link, relay::Relay};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::{FeedChange, LiveSinks, resolve_links};
+use super::{FeedChange, LiveChats, LiveSinks, resolve_links};
 use crate::{commands::backfill, logging::Display, patterns, wiring};
 
 /// What a reload needs of the running relay.
@@ -28,8 +27,8 @@ pub struct Reloader {
     pub sinks: LiveSinks,
     /// The relay.
     pub relay: Arc<Relay>,
-    /// The Matrix rooms the listener takes events from.
-    pub rooms: Option<KnownRooms>,
+    /// The Matrix rooms and Discord channels the other live sides take events from.
+    pub chats: LiveChats,
     /// The Keybase feed's changes, when it runs.
     pub feed: Option<mpsc::Sender<FeedChange>>,
     /// How progress is shown (a backfill of an added link).
@@ -87,9 +86,14 @@ impl Reloader {
         };
         let mut started = Vec::new();
         for link in &added {
-            if link.target(Platform::Matrix).is_some() && self.rooms.is_none() {
-                warn!(link = %link.name,
-                    "a Matrix link added while no Matrix side runs starts at the next start");
+            let unread = link
+                .targets
+                .iter()
+                .find(|t| t.platform != Platform::Keybase && !self.chats.reads(t.platform));
+            if let Some(target) = unread {
+                warn!(link = %link.name, platform = %target.platform,
+                    "a link added with a side on a platform no live side reads yet starts at \
+                     the next start");
                 continue;
             }
             if link.mode.backfills() {
@@ -121,15 +125,7 @@ impl Reloader {
                     warn!(link = %relay_link.name, error = %e, "link not started");
                     continue;
                 }
-                if let Some(rooms) = &self.rooms {
-                    for room in relay_link
-                        .chats
-                        .iter()
-                        .filter(|c| c.platform == Platform::Matrix)
-                    {
-                        rooms.insert(&room.chat);
-                    }
-                }
+                self.chats.follow(&relay_link.chats);
                 change.add.extend(
                     relay_link
                         .chats

@@ -11,7 +11,7 @@ use std::{
 };
 
 use bridge_core::{AdapterError, Event, Incoming, Sender, relay::Queued};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, warn};
 
@@ -83,6 +83,7 @@ impl<'a> Deliver<'a> {
     pub(super) async fn run(
         mut self,
         mut feed: mpsc::UnboundedReceiver<Feed>,
+        following: &watch::Sender<bool>,
     ) -> Result<(), AdapterError> {
         let step = loop {
             let step = tokio::select! {
@@ -99,7 +100,11 @@ impl<'a> Deliver<'a> {
                         self.bot = Some(bot);
                         self.followed.clear();
                         self.caught.clear();
-                        self.sync().await
+                        let synced = self.sync().await;
+                        if synced.is_ok() {
+                            following.send_replace(true);
+                        }
+                        synced
                     }
                     Some(Feed::Event(e)) => self.event(*e).await,
                 },

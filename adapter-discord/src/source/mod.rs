@@ -11,7 +11,7 @@
 use std::{sync::Arc, time::Duration};
 
 use bridge_core::{AdapterError, relay::Queued};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::DiscordSink;
@@ -55,6 +55,8 @@ pub struct DiscordSource {
     sink: Arc<DiscordSink>,
     channels: KnownChannels,
     options: SourceOptions,
+    /// Whether a session is up and its channels caught up (see [`DiscordSource::following`]).
+    following: watch::Sender<bool>,
 }
 
 impl DiscordSource {
@@ -73,7 +75,15 @@ impl DiscordSource {
             sink,
             channels,
             options,
+            following: watch::Sender::new(false),
         }
+    }
+
+    /// Becomes `true` once the first session is up and every known channel is caught up (or
+    /// has its starting position recorded): from then on, what is said in them is relayed.
+    /// A service waits for it before it says it relays.
+    pub fn following(&self) -> watch::Receiver<bool> {
+        self.following.subscribe()
     }
 
     /// The channels relayed (a clone shares them).
@@ -100,7 +110,7 @@ impl DiscordSource {
         let (feed_tx, feed_rx) = mpsc::unbounded_channel();
         let connection = gateway::run(&self.sink.rest, &self.options, feed_tx, &stop);
         let deliver = deliver::Deliver::new(&self.sink, &self.channels, &out, &self.options, &stop)
-            .run(feed_rx);
+            .run(feed_rx, &self.following);
         let result = tokio::select! {
             r = connection => r,
             r = deliver => r,

@@ -16,6 +16,7 @@
 
 #![warn(missing_docs)]
 
+mod amend;
 mod channels;
 pub mod client;
 pub mod config;
@@ -26,6 +27,7 @@ pub mod markdown;
 pub mod names;
 pub mod permissions;
 pub mod preflight;
+mod reactions;
 mod read_back;
 mod reconcile;
 pub mod sink;

@@ -1,6 +1,8 @@
 //! [`DiscordSink`]: copies messages into Discord channels through one webhook per channel,
-//! each with its Keybase author's name and avatar, silently (suppress-notifications flag,
-//! `allowed_mentions` parsing nothing on every request).
+//! each with its Keybase author's name and avatar. A backfill is silent (suppress-notifications
+//! flag, `allowed_mentions` parsing nothing); a live copy notifies as a normal message does, but
+//! its `allowed_mentions` lets only user mentions through, never `@everyone`, `@here` or a role.
+//! Edits, deletes and text parts of live edits are in `amend.rs`; reactions in `reactions.rs`.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -12,16 +14,16 @@ use std::{
 
 use async_trait::async_trait;
 use bridge_core::{
-    AdapterError, Attachment, ChatId, ChatInfo, MappingStore, Message, Mode, MsgId, Outgoing,
-    Platform, Report, Sink, model::human_size,
+    AdapterError, Attachment, ChatId, ChatInfo, Content, MappingStore, Message, Mode, MsgId,
+    Outgoing, Platform, Sender, Sink, TextPart, model::human_size,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::json;
 use serenity::{
-    builder::{CreateAllowedMentions, CreateAttachment},
+    builder::CreateAttachment,
     http::{LightMethod, Multipart, MultipartUpload, Request, Route},
     model::{
-        channel::{Message as DiscordMessage, ReactionType},
+        channel::Message as DiscordMessage,
         id::{ChannelId, MessageId, WebhookId},
     },
 };
@@ -86,6 +88,8 @@ pub struct DiscordSink {
     /// [`Sink::degraded`] reports them too.
     late_notes: bridge_core::notes::LateNotes,
     pub(crate) options: SinkOptions,
+    /// Held while a copy's reactions line is rewritten (`reactions.rs`).
+    pub(crate) lines: tokio::sync::Mutex<()>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -133,6 +137,7 @@ impl DiscordSink {
             ambiguous: Mutex::new(HashSet::new()),
             late_notes: bridge_core::notes::LateNotes::default(),
             options,
+            lines: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -278,7 +283,7 @@ impl DiscordSink {
     }
 
     /// Executes the webhook: one message, at most one file.
-    async fn execute(
+    pub(crate) async fn execute(
         &self,
         hook: &Hook,
         msg: &Message,
@@ -289,7 +294,7 @@ impl DiscordSink {
         let mut payload = json!({
             "content": content,
             "username": webhook_username(&msg.sender.name),
-            "allowed_mentions": CreateAllowedMentions::new(),
+            "allowed_mentions": mentions(mode),
             "flags": if mode == Mode::Backfill { SUPPRESS_NOTIFICATIONS } else { 0 },
         });
         if let Some(a) = self.avatar(msg) {
@@ -424,29 +429,19 @@ impl DiscordSink {
             self.note_copied(channel, msg, id, &sent.content);
         }
         if part.tail && self.style.reactions == ReactionStyle::Bot {
-            self.react(channel, id, msg).await;
+            self.react_backfill(channel, id, msg).await;
         }
         Ok(id)
     }
+}
 
-    /// Adds `msg`'s reactions to copy `id` as the bot (one per emoji; who reacted is lost).
-    pub(crate) async fn react(&self, channel: u64, id: u64, msg: &Message) {
-        for r in &msg.reactions {
-            let emoji = ReactionType::Unicode(r.emoji.clone()).as_data();
-            let route = Route::ChannelMessageReactionMe {
-                channel_id: ChannelId::new(channel),
-                message_id: MessageId::new(id.max(1)),
-                reaction: &emoji,
-            };
-            if let Err(e) = self
-                .rest
-                .call("add reaction", Request::new(route, LightMethod::Put))
-                .await
-            {
-                warn!(msg = %msg.origin, emoji = %r.emoji, error = %Report::new(&e),
-                    "reaction not added");
-            }
-        }
+/// What a copy's mentions may notify: nothing in a backfill (it is history); in a live copy the
+/// users it mentions, as the original did, but never `@everyone`, `@here` or a role, which a
+/// bridged message must not be able to ping.
+pub(crate) fn mentions(mode: Mode) -> serde_json::Value {
+    match mode {
+        Mode::Backfill => json!({ "parse": [] }),
+        Mode::Live => json!({ "parse": ["users"] }),
     }
 }
 
@@ -534,6 +529,76 @@ impl Sink for DiscordSink {
 
     async fn read_back(&self, chat: &ChatId) -> Result<Vec<bridge_core::Posted>, AdapterError> {
         Ok(self.read_back_channel(chat).await?)
+    }
+
+    fn text_parts(&self, msg: &Message) -> u32 {
+        self.text_count(msg)
+    }
+
+    async fn edit(
+        &self,
+        to: &ChatId,
+        target: &MsgId,
+        _sender: &Sender,
+        content: &Content,
+    ) -> Result<(), AdapterError> {
+        self.edit_whole(to, target, content).await
+    }
+
+    async fn edit_text(
+        &self,
+        to: &ChatId,
+        target: &MsgId,
+        text: TextPart<'_>,
+    ) -> Result<(), AdapterError> {
+        self.edit_part(to, target, text).await
+    }
+
+    async fn send_text(&self, to: &ChatId, text: TextPart<'_>) -> Result<MsgId, AdapterError> {
+        self.add_part(to, text).await
+    }
+
+    async fn find_text(
+        &self,
+        to: &ChatId,
+        text: TextPart<'_>,
+    ) -> Result<Option<MsgId>, AdapterError> {
+        self.find_part(to, text).await
+    }
+
+    async fn delete(&self, to: &ChatId, target: &MsgId) -> Result<(), AdapterError> {
+        self.delete_copy(to, target).await
+    }
+
+    async fn react(
+        &self,
+        to: &ChatId,
+        target: &MsgId,
+        sender: &Sender,
+        emoji: &str,
+    ) -> Result<Option<MsgId>, AdapterError> {
+        self.react_live(to, target, sender, emoji, true).await?;
+        Ok(None)
+    }
+
+    async fn unreact(
+        &self,
+        to: &ChatId,
+        target: &MsgId,
+        sender: &Sender,
+        emoji: &str,
+        _reaction: Option<&MsgId>,
+    ) -> Result<(), AdapterError> {
+        self.react_live(to, target, sender, emoji, false).await
+    }
+
+    fn reaction_style(&self) -> bridge_core::ReactionStyle {
+        // `line` names each reacting user, so it needs each one's reaction; the bot's
+        // reactions are one per emoji, shared by every user (the relay counts them).
+        match self.style.reactions {
+            ReactionStyle::Line => bridge_core::ReactionStyle::PerUser,
+            ReactionStyle::Bot | ReactionStyle::None => bridge_core::ReactionStyle::Shared,
+        }
     }
 
     async fn resolve_chat(

@@ -107,7 +107,8 @@ impl DiscordSink {
                     self.text_count(text.msg)
                 ))
             })?;
-        let content = convert::content(text.msg, part, self.style, Mode::Live, &SendTime::default());
+        let content =
+            convert::content(text.msg, part, self.style, Mode::Live, &SendTime::default());
         Ok((content, part.head, part.tail))
     }
 
@@ -139,8 +140,7 @@ impl DiscordSink {
         if head {
             if let Some(now) = self.read_message(channel, id).await? {
                 let kept = added_head(&now.content);
-                if !kept.is_empty() && kept.chars().count() + content.chars().count() <= MAX_CHARS
-                {
+                if !kept.is_empty() && kept.chars().count() + content.chars().count() <= MAX_CHARS {
                     content = format!("{kept}{content}");
                 }
             }
@@ -276,7 +276,11 @@ impl DiscordSink {
     }
 
     /// Deletes a copy part: through the webhook, else as the bot; one already gone is done.
-    pub(crate) async fn delete_copy(&self, to: &ChatId, target: &MsgId) -> Result<(), AdapterError> {
+    pub(crate) async fn delete_copy(
+        &self,
+        to: &ChatId,
+        target: &MsgId,
+    ) -> Result<(), AdapterError> {
         let channel = channels::channel_id(to)?;
         let id = message_id(target)?;
         let hook = self.hook(channel).await?;

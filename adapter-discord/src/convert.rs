@@ -142,7 +142,9 @@ fn reactions_line(msg: &Message) -> String {
 /// The reactions line of `entries` (each an emoji as shown, and who reacted with it):
 /// `-# 👍 bob, carol_x · 🎉 dave`, at most [`REACTIONS_MAX`] characters. The backfill writes it
 /// from a message's reactions, the live sink from the reactions it was given one by one.
-pub fn reactions_text<'a, E: AsRef<str>>(entries: impl Iterator<Item = (E, Vec<&'a str>)>) -> String {
+pub fn reactions_text<'a, E: AsRef<str>>(
+    entries: impl Iterator<Item = (E, Vec<&'a str>)>,
+) -> String {
     let entries: Vec<String> = entries
         .map(|(emoji, who)| format!("{} {}", emoji.as_ref(), markdown::escape(&who.join(", "))))
         .collect();

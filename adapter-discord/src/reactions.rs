@@ -88,9 +88,9 @@ impl LineState {
         if self.entries.is_empty() {
             return None;
         }
-        Some(convert::reactions_text(self.entries.iter().map(|(e, who)| {
-            (e.as_str(), who.iter().map(String::as_str).collect())
-        })))
+        Some(convert::reactions_text(self.entries.iter().map(
+            |(e, who)| (e.as_str(), who.iter().map(String::as_str).collect()),
+        )))
     }
 
     /// `content` with the line at its end, both within one message; and the line as shown.
@@ -133,7 +133,11 @@ fn unescape(s: &str) -> String {
 /// `content` with its line `old` (when it shows it) replaced by `new`, in place, or `new`
 /// added at the end; cut to fit one message. Returns the content and the line as it shows.
 fn place(content: &str, old: Option<&str>, new: Option<&str>) -> (String, Option<String>) {
-    let found = |line: &str| content.rfind(&format!("\n{line}")).map(|i| (i, line.len() + 1));
+    let found = |line: &str| {
+        content
+            .rfind(&format!("\n{line}"))
+            .map(|i| (i, line.len() + 1))
+    };
     // A crash after the copy was edited, before `shown` was saved: the new line is there.
     let at = old.and_then(found).or_else(|| new.and_then(found));
     let (before, after) = match at {
@@ -287,7 +291,10 @@ impl DiscordSink {
         id: Option<u64>,
     ) -> Result<Option<(u64, String)>, DiscordError> {
         let Some(id) = id else { return Ok(None) };
-        Ok(self.read_message(channel, id).await?.map(|m| (id, m.content)))
+        Ok(self
+            .read_message(channel, id)
+            .await?
+            .map(|m| (id, m.content)))
     }
 
     /// The reactions line of `origin`'s copy: as recorded, else read back from a backfilled
@@ -380,7 +387,10 @@ mod tests {
         s.change("👍", "bob_x", true);
         s.change("🎉", "carol", true);
         s.change("👍", "alice", true);
-        assert_eq!(s.render().as_deref(), Some("-# 👍 alice, bob\\_x · 🎉 carol"));
+        assert_eq!(
+            s.render().as_deref(),
+            Some("-# 👍 alice, bob\\_x · 🎉 carol")
+        );
         let (c, shown) = place("hello\n📎 *note*", None, s.render().as_deref());
         assert_eq!(c, "hello\n📎 *note*\n-# 👍 alice, bob\\_x · 🎉 carol");
         let old = shown;
@@ -389,7 +399,10 @@ mod tests {
         let (c2, shown) = place(&c, old.as_deref(), s.render().as_deref());
         assert_eq!(c2, "hello\n📎 *note*\n-# 👍 bob\\_x");
         s.change("👍", "bob_x", false);
-        assert_eq!(place(&c2, shown.as_deref(), s.render().as_deref()).0, "hello\n📎 *note*");
+        assert_eq!(
+            place(&c2, shown.as_deref(), s.render().as_deref()).0,
+            "hello\n📎 *note*"
+        );
     }
 
     #[test]
@@ -399,7 +412,10 @@ mod tests {
         assert_eq!(
             s.entries,
             vec![
-                ("👍".to_owned(), vec!["bob".to_owned(), "carol_x".to_owned()]),
+                (
+                    "👍".to_owned(),
+                    vec!["bob".to_owned(), "carol_x".to_owned()]
+                ),
                 (":custom:".to_owned(), vec!["dave".to_owned()]),
             ]
         );

@@ -8,9 +8,7 @@ mod common;
 use std::sync::Arc;
 
 use bridge_core::{
-    AdapterError, Attachment, Content, Event, Sink,
-    model::MemoryBlob,
-    relay::Applied,
+    AdapterError, Attachment, Content, Event, Sink, model::MemoryBlob, relay::Applied,
 };
 use chrono::{TimeZone, Utc};
 use common::{
@@ -47,12 +45,17 @@ fn message(r: &common::Rig, channel: u64, id: u64) -> RecordedMessage {
 
 #[tokio::test]
 async fn live_copies_notify_but_never_everyone_here_or_roles_and_backfill_stays_silent() {
-    let r = rig(Limits::discord(), 10 * 1024 * 1024).await;
+    let r = rig(Limits::discord().scaled(0.1), 10 * 1024 * 1024).await;
     let channel = r.channel("general");
     let role = r.standin.add_role("mods", 0);
     let c = chat("acme#general");
     let text = format!("@everyone @here <@&{role}> and <@4242> look");
-    backfill(&r.store, r.sink(), vec![(c.clone(), vec![kb(&c, 1, &text)], channel)]).await;
+    backfill(
+        &r.store,
+        r.sink(),
+        vec![(c.clone(), vec![kb(&c, 1, &text)], channel)],
+    )
+    .await;
     let old = &r.standin.messages(channel)[0];
     assert_eq!(old.flags & 4096, 4096, "a backfilled copy is silent");
     assert!(old.pinged.is_empty(), "{:?}", old.pinged);
@@ -66,14 +69,25 @@ async fn live_copies_notify_but_never_everyone_here_or_roles_and_backfill_stays_
         dimensions: None,
         data: Arc::new(MemoryBlob(b"hello".to_vec())),
     }];
-    assert_eq!(l.apply(Event::Message(msg.clone())).await, Applied::Relayed(1));
+    assert_eq!(
+        l.apply(Event::Message(msg.clone())).await,
+        Applied::Relayed(1)
+    );
     let parts = l.parts(&msg.origin).await;
     assert_eq!(parts.len(), 1);
     let new = message(&r, channel, parts[0]);
     assert_eq!(new.flags & 4096, 0, "a live copy notifies");
     assert_eq!(new.pinged, vec!["user:4242".to_owned()], "{}", new.content);
-    assert!(new.content.contains(&format!("<@&{role}>")), "{}", new.content);
-    assert!(!new.content.starts_with("<t:"), "no original time: {}", new.content);
+    assert!(
+        new.content.contains(&format!("<@&{role}>")),
+        "{}",
+        new.content
+    );
+    assert!(
+        !new.content.starts_with("<t:"),
+        "no original time: {}",
+        new.content
+    );
     assert_eq!(new.author_name, "alice");
     assert_eq!(new.files.len(), 1);
     assert_eq!(new.files[0].bytes, b"hello");
@@ -81,17 +95,28 @@ async fn live_copies_notify_but_never_everyone_here_or_roles_and_backfill_stays_
 
 #[tokio::test]
 async fn an_edit_rewrites_a_one_part_copy_and_keeps_a_backfilled_time() {
-    let r = rig(Limits::discord(), 10 * 1024 * 1024).await;
+    let r = rig(Limits::discord().scaled(0.1), 10 * 1024 * 1024).await;
     let channel = r.channel("general");
     let c = chat("acme#general");
     let old = kb(&c, 1, "first words");
-    backfill(&r.store, r.sink(), vec![(c.clone(), vec![old.clone()], channel)]).await;
+    backfill(
+        &r.store,
+        r.sink(),
+        vec![(c.clone(), vec![old.clone()], channel)],
+    )
+    .await;
     let mut l = live(&r.store, r.sink(), c.clone(), channel);
     let msg = kb(&c, 2, "hello there");
     l.apply(Event::Message(msg.clone())).await;
 
-    assert_eq!(l.apply(edit(&msg.origin, "hello again", 1)).await, Applied::Relayed(1));
-    assert_eq!(l.apply(edit(&old.origin, "better words", 2)).await, Applied::Relayed(1));
+    assert_eq!(
+        l.apply(edit(&msg.origin, "hello again", 1)).await,
+        Applied::Relayed(1)
+    );
+    assert_eq!(
+        l.apply(edit(&old.origin, "better words", 2)).await,
+        Applied::Relayed(1)
+    );
 
     let live_copy = message(&r, channel, l.parts(&msg.origin).await[0]);
     assert_eq!(live_copy.content, "hello again *(edited)*");
@@ -101,12 +126,16 @@ async fn an_edit_rewrites_a_one_part_copy_and_keeps_a_backfilled_time() {
     let t = old.sent_at.timestamp();
     let head = format!("**── <t:{t}:D> ──**\n<t:{t}:f> ");
     assert_eq!(old_copy.content, format!("{head}better words *(edited)*"));
-    assert_eq!(r.standin.messages(channel).len(), 2, "edits send nothing new");
+    assert_eq!(
+        r.standin.messages(channel).len(),
+        2,
+        "edits send nothing new"
+    );
 }
 
 #[tokio::test]
 async fn a_long_edit_grows_to_three_parts_and_shrinks_back_to_one() {
-    let r = rig(Limits::discord(), 10 * 1024 * 1024).await;
+    let r = rig(Limits::discord().scaled(0.1), 10 * 1024 * 1024).await;
     let channel = r.channel("general");
     let c = chat("acme#general");
     let mut l = live(&r.store, r.sink(), c.clone(), channel);
@@ -115,29 +144,49 @@ async fn a_long_edit_grows_to_three_parts_and_shrinks_back_to_one() {
     let first = l.parts(&msg.origin).await;
 
     let long = words(1000, "w");
-    assert_eq!(l.apply(edit(&msg.origin, &long, 1)).await, Applied::Relayed(1));
+    assert_eq!(
+        l.apply(edit(&msg.origin, &long, 1)).await,
+        Applied::Relayed(1)
+    );
     let parts = l.parts(&msg.origin).await;
     assert_eq!(parts.len(), 3, "{parts:?}");
     assert_eq!(parts[0], first[0], "the first part is edited, not replaced");
-    let texts: Vec<String> = parts.iter().map(|p| message(&r, channel, *p).content).collect();
+    let texts: Vec<String> = parts
+        .iter()
+        .map(|p| message(&r, channel, *p).content)
+        .collect();
     assert!(texts.iter().all(|t| t.chars().count() <= 2000));
     assert!(texts[2].ends_with(" *(edited)*"));
     let joined = texts.join(" ").replace(" *(edited)*", "");
-    assert!(joined.split_whitespace().eq(long.split_whitespace()), "text reassembles");
+    assert!(
+        joined.split_whitespace().eq(long.split_whitespace()),
+        "text reassembles"
+    );
 
-    assert_eq!(l.apply(edit(&msg.origin, "short again", 2)).await, Applied::Relayed(1));
+    assert_eq!(
+        l.apply(edit(&msg.origin, "short again", 2)).await,
+        Applied::Relayed(1)
+    );
     assert_eq!(l.parts(&msg.origin).await, vec![first[0]]);
-    assert_eq!(message(&r, channel, first[0]).content, "short again *(edited)*");
+    assert_eq!(
+        message(&r, channel, first[0]).content,
+        "short again *(edited)*"
+    );
     for p in &parts[1..] {
         assert!(message(&r, channel, *p).deleted, "surplus part {p} deleted");
     }
-    let shown: Vec<_> = r.standin.messages(channel).into_iter().filter(|m| !m.deleted).collect();
+    let shown: Vec<_> = r
+        .standin
+        .messages(channel)
+        .into_iter()
+        .filter(|m| !m.deleted)
+        .collect();
     assert_eq!(shown.len(), 1);
 }
 
 #[tokio::test]
 async fn a_delete_removes_every_part_and_a_part_already_gone_is_done() {
-    let r = rig(Limits::discord(), 10 * 1024 * 1024).await;
+    let r = rig(Limits::discord().scaled(0.1), 10 * 1024 * 1024).await;
     let channel = r.channel("general");
     let c = chat("acme#general");
     let sink = r.sink();
@@ -161,7 +210,7 @@ async fn a_delete_removes_every_part_and_a_part_already_gone_is_done() {
 
 #[tokio::test]
 async fn a_message_the_webhook_did_not_send_is_refused_for_edits_and_deleted_by_the_bot() {
-    let r = rig(Limits::discord(), 10 * 1024 * 1024).await;
+    let r = rig(Limits::discord().scaled(0.1), 10 * 1024 * 1024).await;
     let channel = r.channel("general");
     let c = chat("acme#general");
     let sink = r.sink();
@@ -177,7 +226,10 @@ async fn a_message_the_webhook_did_not_send_is_refused_for_edits_and_deleted_by_
         .unwrap_err();
     match err {
         AdapterError::Rejected { reason } => {
-            assert!(reason.contains("not sent by this channel's kbbridge webhook"), "{reason}");
+            assert!(
+                reason.contains("not sent by this channel's kbbridge webhook"),
+                "{reason}"
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -189,4 +241,31 @@ async fn a_message_the_webhook_did_not_send_is_refused_for_edits_and_deleted_by_
         .await
         .unwrap_err();
     assert!(format!("{err}").contains("was deleted on Discord"), "{err}");
+}
+
+#[tokio::test]
+async fn a_text_part_an_edit_added_is_found_after_a_crash() {
+    let r = rig(Limits::discord().scaled(0.1), 10 * 1024 * 1024).await;
+    let channel = r.channel("general");
+    let c = chat("acme#general");
+    let sink = r.sink();
+    let to = bridge_core::ChatId::new(channel.to_string());
+    let mut msg = kb(&c, 1, &words(1000, "f"));
+    msg.edited = true;
+    let count = sink.text_parts(&msg);
+    assert_eq!(count, 3);
+    let part = |index| bridge_core::TextPart {
+        msg: &msg,
+        index,
+        count,
+        part: 5 + index,
+    };
+    assert_eq!(sink.find_text(&to, part(2)).await.unwrap(), None);
+    let sent = sink.send_text(&to, part(2)).await.unwrap();
+    assert_eq!(sink.find_text(&to, part(2)).await.unwrap(), Some(sent));
+    assert_eq!(
+        sink.find_text(&to, part(1)).await.unwrap(),
+        None,
+        "another part's text"
+    );
 }

@@ -34,7 +34,10 @@ pub fn live(store: &MappingStore, sink: Arc<DiscordSink>, kb: ChatRef, channel: 
     let dc = ChatRef::new(Platform::Discord, ChatId::new(channel.to_string()));
     let mut sinks: BTreeMap<Platform, Arc<dyn Sink>> = BTreeMap::new();
     sinks.insert(Platform::Discord, sink);
-    sinks.insert(Platform::Keybase, Arc::new(FakeSink::new(Platform::Keybase)));
+    sinks.insert(
+        Platform::Keybase,
+        Arc::new(FakeSink::new(Platform::Keybase)),
+    );
     let router = Router::new(&[RelayLink {
         name: kb.chat.as_str().into(),
         chats: vec![kb.clone(), dc.clone()],

@@ -133,17 +133,20 @@ pub fn emoji_text(emoji: &str) -> String {
 
 /// `-# 👍 bob, carol_x · 🎉 dave`, at most [`REACTIONS_MAX`] characters.
 fn reactions_line(msg: &Message) -> String {
-    let entries: Vec<String> = msg
-        .reactions
-        .iter()
-        .map(|r| {
-            let who: Vec<&str> = r.users.iter().map(|u| u.name.as_str()).collect();
-            format!(
-                "{} {}",
-                emoji_text(&r.emoji),
-                markdown::escape(&who.join(", "))
-            )
-        })
+    reactions_text(msg.reactions.iter().map(|r| {
+        let who: Vec<&str> = r.users.iter().map(|u| u.name.as_str()).collect();
+        (emoji_text(&r.emoji), who)
+    }))
+}
+
+/// The reactions line of `entries` (each an emoji as shown, and who reacted with it):
+/// `-# 👍 bob, carol_x · 🎉 dave`, at most [`REACTIONS_MAX`] characters. The backfill writes it
+/// from a message's reactions, the live sink from the reactions it was given one by one.
+pub fn reactions_text<'a, E: AsRef<str>>(
+    entries: impl Iterator<Item = (E, Vec<&'a str>)>,
+) -> String {
+    let entries: Vec<String> = entries
+        .map(|(emoji, who)| format!("{} {}", emoji.as_ref(), markdown::escape(&who.join(", "))))
         .collect();
     truncate(&format!("-# {}", entries.join(" · ")), REACTIONS_MAX)
 }

@@ -18,6 +18,7 @@
 
 #![warn(missing_docs)]
 
+mod amend;
 mod channels;
 pub mod client;
 pub mod config;
@@ -28,6 +29,7 @@ pub mod markdown;
 pub mod names;
 pub mod permissions;
 pub mod preflight;
+mod reactions;
 mod read_back;
 mod reconcile;
 pub mod sink;

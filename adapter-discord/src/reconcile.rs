@@ -98,7 +98,7 @@ impl DiscordSink {
             self.note_copied(channel, out.msg, id, &m.content);
         }
         if part.tail && self.style.reactions == ReactionStyle::Bot {
-            self.react(channel, id, out.msg).await;
+            self.react_backfill(channel, id, out.msg).await;
         }
         Ok(Some(MsgId::new(id.to_string())))
     }

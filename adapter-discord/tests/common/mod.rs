@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod relay;
+
 use std::{sync::Arc, time::Duration};
 
 use adapter_discord::{

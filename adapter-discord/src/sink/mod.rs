@@ -1,6 +1,8 @@
 //! [`DiscordSink`]: copies messages into Discord channels through one webhook per channel,
-//! each with its Keybase author's name and avatar, silently (suppress-notifications flag,
-//! `allowed_mentions` parsing nothing on every request).
+//! each with its Keybase author's name and avatar. A backfill is silent (suppress-notifications
+//! flag, `allowed_mentions` parsing nothing); a live copy notifies as a normal message does, but
+//! its `allowed_mentions` lets only user mentions through, never `@everyone`, `@here` or a role.
+//! Edits, deletes and text parts of live edits are in `amend.rs`; reactions in `reactions.rs`.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -10,25 +12,20 @@ use std::{
     },
 };
 
-use async_trait::async_trait;
-use bridge_core::{
-    AdapterError, Attachment, ChatId, ChatInfo, MappingStore, Message, Mode, MsgId, Outgoing,
-    Platform, Report, Sink, model::human_size,
-};
+use bridge_core::{Attachment, MappingStore, Message, Mode, MsgId, Outgoing, model::human_size};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::json;
 use serenity::{
-    builder::{CreateAllowedMentions, CreateAttachment},
+    builder::CreateAttachment,
     http::{LightMethod, Multipart, MultipartUpload, Request, Route},
     model::{
-        channel::{Message as DiscordMessage, ReactionType},
+        channel::Message as DiscordMessage,
         id::{ChannelId, MessageId, WebhookId},
     },
 };
-use tracing::{debug, warn};
+use tracing::warn;
 
 use crate::{
-    channels,
     client::{Rest, Transport},
     config::{DiscordConfig, ReactionStyle, TimeFormat},
     convert::{self, PartPlan, SendTime, Style},
@@ -37,6 +34,8 @@ use crate::{
     names::webhook_username,
     webhooks::{Hook, Webhooks},
 };
+
+mod interface;
 
 /// SUPPRESS_NOTIFICATIONS: a backfilled copy notifies nobody.
 const SUPPRESS_NOTIFICATIONS: u64 = 1 << 12;
@@ -83,9 +82,11 @@ pub struct DiscordSink {
     ambiguous: Mutex<HashSet<(u64, String, u32)>>,
     /// Notes written at send time for files that turned out unusable only then (unreadable,
     /// refused by Discord without a known size), by (source message, attachment index), so
-    /// [`Sink::degraded`] reports them too.
+    /// [`bridge_core::Sink::degraded`] reports them too.
     late_notes: bridge_core::notes::LateNotes,
     pub(crate) options: SinkOptions,
+    /// Held while a copy's reactions line is rewritten (`reactions.rs`).
+    pub(crate) lines: tokio::sync::Mutex<()>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -133,6 +134,7 @@ impl DiscordSink {
             ambiguous: Mutex::new(HashSet::new()),
             late_notes: bridge_core::notes::LateNotes::default(),
             options,
+            lines: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -278,7 +280,7 @@ impl DiscordSink {
     }
 
     /// Executes the webhook: one message, at most one file.
-    async fn execute(
+    pub(crate) async fn execute(
         &self,
         hook: &Hook,
         msg: &Message,
@@ -289,7 +291,7 @@ impl DiscordSink {
         let mut payload = json!({
             "content": content,
             "username": webhook_username(&msg.sender.name),
-            "allowed_mentions": CreateAllowedMentions::new(),
+            "allowed_mentions": mentions(mode),
             "flags": if mode == Mode::Backfill { SUPPRESS_NOTIFICATIONS } else { 0 },
         });
         if let Some(a) = self.avatar(msg) {
@@ -340,7 +342,7 @@ impl DiscordSink {
     }
 
     /// Remembers `text`, the note for `part`'s file that only the send found out (for
-    /// [`Sink::degraded`]), and returns it as the copy shows it.
+    /// [`bridge_core::Sink::degraded`]), and returns it as the copy shows it.
     fn late_note(&self, msg: &Message, part: &PartPlan, text: String) -> String {
         let note = convert::file_note(&text);
         if let Some(i) = part.file {
@@ -424,29 +426,19 @@ impl DiscordSink {
             self.note_copied(channel, msg, id, &sent.content);
         }
         if part.tail && self.style.reactions == ReactionStyle::Bot {
-            self.react(channel, id, msg).await;
+            self.react_backfill(channel, id, msg).await;
         }
         Ok(id)
     }
+}
 
-    /// Adds `msg`'s reactions to copy `id` as the bot (one per emoji; who reacted is lost).
-    pub(crate) async fn react(&self, channel: u64, id: u64, msg: &Message) {
-        for r in &msg.reactions {
-            let emoji = ReactionType::Unicode(r.emoji.clone()).as_data();
-            let route = Route::ChannelMessageReactionMe {
-                channel_id: ChannelId::new(channel),
-                message_id: MessageId::new(id.max(1)),
-                reaction: &emoji,
-            };
-            if let Err(e) = self
-                .rest
-                .call("add reaction", Request::new(route, LightMethod::Put))
-                .await
-            {
-                warn!(msg = %msg.origin, emoji = %r.emoji, error = %Report::new(&e),
-                    "reaction not added");
-            }
-        }
+/// What a copy's mentions may notify: nothing in a backfill (it is history); in a live copy the
+/// users it mentions, as the original did, but never `@everyone`, `@here` or a role, which a
+/// bridged message must not be able to ping.
+pub(crate) fn mentions(mode: Mode) -> serde_json::Value {
+    match mode {
+        Mode::Backfill => json!({ "parse": [] }),
+        Mode::Live => json!({ "parse": ["users"] }),
     }
 }
 
@@ -469,85 +461,4 @@ fn time_in(content: &str) -> Option<DateTime<Utc>> {
         }
     }
     None
-}
-
-#[async_trait]
-impl Sink for DiscordSink {
-    fn platform(&self) -> Platform {
-        Platform::Discord
-    }
-
-    fn parts(&self, msg: &Message) -> u32 {
-        u32::try_from(self.plan(msg).len()).unwrap_or(u32::MAX)
-    }
-
-    fn degraded(&self, msg: &Message) -> Vec<String> {
-        self.late_notes.degraded(msg, |a| self.left_out(a))
-    }
-
-    async fn send(&self, to: &ChatId, out: Outgoing<'_>) -> Result<MsgId, AdapterError> {
-        let channel = channels::channel_id(to)?;
-        let plan = self.plan(out.msg);
-        let Some(part) = plan.get(out.part as usize) else {
-            return Err(AdapterError::rejected(format!(
-                "part {} of {} does not exist",
-                out.part,
-                plan.len()
-            )));
-        };
-        let key = (channel, out.msg.origin.to_string(), out.part);
-        if lock(&self.ambiguous).contains(&key) {
-            if let Some(found) = self.reconcile(to, &out).await? {
-                lock(&self.ambiguous).remove(&key);
-                return Ok(found);
-            }
-        }
-        let id = match self.send_part(channel, &out, part).await {
-            Ok(id) => id,
-            Err(e) => {
-                let unclear = matches!(&e, DiscordError::Connection { .. })
-                    || matches!(
-                        &e,
-                        DiscordError::Api {
-                            status: 500..=599,
-                            ..
-                        }
-                    );
-                if unclear {
-                    lock(&self.ambiguous).insert(key);
-                }
-                return Err(e.into());
-            }
-        };
-        lock(&self.ambiguous).remove(&key);
-        debug!(msg = %out.msg.origin, part = out.part, id, "copied");
-        Ok(MsgId::new(id.to_string()))
-    }
-
-    async fn find_sent(
-        &self,
-        to: &ChatId,
-        out: Outgoing<'_>,
-    ) -> Result<Option<MsgId>, AdapterError> {
-        Ok(self.reconcile(to, &out).await?)
-    }
-
-    async fn read_back(&self, chat: &ChatId) -> Result<Vec<bridge_core::Posted>, AdapterError> {
-        Ok(self.read_back_channel(chat).await?)
-    }
-
-    async fn resolve_chat(
-        &self,
-        source: &ChatInfo,
-        requested: Option<&ChatId>,
-    ) -> Result<ChatId, AdapterError> {
-        Ok(channels::resolve(&self.rest, &self.store, self.guild, source, requested).await?)
-    }
-
-    async fn check(&self, to: &ChatId) -> Result<(), AdapterError> {
-        let channel = channels::channel_id(to)?;
-        channels::check(&self.rest, self.guild, channel).await?;
-        self.hook(channel).await?;
-        Ok(())
-    }
 }

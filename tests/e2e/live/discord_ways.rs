@@ -191,6 +191,16 @@ async fn after_a_gateway_reconnect_or_a_lost_session_nothing_is_lost_or_doubled(
     for b in &said[10..20] {
         live.discord().say(b);
     }
+    let started = std::time::Instant::now();
+    while live.discord().standin.gateway_stats().resumes == 0 {
+        assert!(
+            started.elapsed() < super::ARRIVAL,
+            "no RESUME after op 7: {:?}\n{}",
+            live.discord().standin.gateway_stats(),
+            live.logs()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     // op 9, not resumable: a new session, and what was said meanwhile read back.
     assert_eq!(live.discord().standin.force_invalid_session(false), 1);
     for b in &said[20..] {
@@ -261,8 +271,9 @@ async fn without_the_message_content_intent_it_stops_and_says_how_to_fix_it() {
     };
     assert_ne!(code, Some(0));
     let logs = live.logs();
+    let lower = logs.to_lowercase();
     assert!(
-        logs.contains("Message Content") && logs.contains("developer portal"),
+        lower.contains("message content intent") && lower.contains("developer portal"),
         "the advice is given: {logs}"
     );
     let stats = live.discord().standin.gateway_stats();

@@ -11,7 +11,7 @@
 //! same three, so it is unique across the whole appservice (Synapse scopes transaction IDs per
 //! appservice, not per user: `matrix.md` §1.4).
 
-use bridge_core::{Attachment, Message, Sender};
+use bridge_core::{Attachment, Message, MsgRef, Sender};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
@@ -95,17 +95,27 @@ pub fn parts(msg: &Message) -> Vec<Part<'_>> {
 
 /// The content value of [`SOURCE_KEY`] for part `part` of `msg`.
 pub fn source_value(msg: &Message, part: u32) -> Value {
+    origin_value(&msg.origin, part)
+}
+
+/// The source key of part `part` of the copy of `origin` (what [`source_value`] writes).
+pub fn origin_value(origin: &MsgRef, part: u32) -> Value {
     json!({
-        "platform": msg.origin.platform.as_str(),
-        "chat": msg.origin.chat.as_str(),
-        "msg": msg.origin.msg.as_str(),
+        "platform": origin.platform.as_str(),
+        "chat": origin.chat.as_str(),
+        "msg": origin.msg.as_str(),
         "part": part,
     })
 }
 
 /// Whether an event's content is part `part` of `msg`.
 pub fn is_source(content: &Value, msg: &Message, part: u32) -> bool {
-    content.get(SOURCE_KEY) == Some(&source_value(msg, part))
+    is_copy_of(content, &msg.origin, part)
+}
+
+/// Whether an event's content is part `part` of the copy of `origin`.
+pub fn is_copy_of(content: &Value, origin: &MsgRef, part: u32) -> bool {
+    content.get(SOURCE_KEY) == Some(&origin_value(origin, part))
 }
 
 /// The transaction ID of part `part` of `msg`: `kb1.<platform>.<chat>.<msg>.<part>`, each piece

@@ -5,7 +5,7 @@
 //! first, as the bot) and searched for the part's source key. The interrupted send was the last
 //! thing its job did in that room, so it is near the end: a bounded number of pages is enough.
 
-use bridge_core::{Message, MsgId};
+use bridge_core::{MsgId, MsgRef};
 use ruma::{
     RoomId, UInt,
     api::{
@@ -23,14 +23,15 @@ const PAGE: u32 = 100;
 /// Pages read before concluding the part never arrived.
 const MAX_PAGES: usize = 10;
 
-/// The event that is part `part` of `msg` in `room`, if one of the latest events is.
+/// The event that is part `part` of the copy of `origin` in `room`, if one of the latest
+/// events is.
 ///
 /// # Errors
 /// The homeserver's.
 pub async fn find(
     client: &MatrixClient,
     room: &RoomId,
-    msg: &Message,
+    origin: &MsgRef,
     part: u32,
 ) -> Result<Option<MsgId>, MatrixError> {
     let mut from: Option<String> = None;
@@ -46,9 +47,9 @@ pub async fn find(
             let Ok(event) = serde_json::from_str::<Value>(raw.json().get()) else {
                 continue;
             };
-            if parts::is_source(&event["content"], msg, part) {
+            if parts::is_copy_of(&event["content"], origin, part) {
                 if let Some(id) = event["event_id"].as_str() {
-                    debug!(msg = %msg.origin, part, event = id, "interrupted send had arrived");
+                    debug!(msg = %origin, part, event = id, "interrupted send had arrived");
                     return Ok(Some(MsgId::new(id)));
                 }
             }
@@ -58,7 +59,7 @@ pub async fn find(
             _ => return Ok(None),
         }
     }
-    warn!(msg = %msg.origin, part, room = %room, events = PAGE as usize * MAX_PAGES,
+    warn!(msg = %origin, part, room = %room, events = PAGE as usize * MAX_PAGES,
         "interrupted send not among the latest events; sending it again");
     Ok(None)
 }

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 use bridge_core::{
     AdapterError, Attachment, ChatId, ChatInfo, Content, MappingStore, Message, MessageKind, MsgId,
-    Outgoing, Platform, ReactionStyle, Sender, Sink, model::human_size,
+    MsgRef, Outgoing, Platform, ReactionStyle, Sender, Sink, model::human_size,
 };
 use chrono::{DateTime, Utc};
 use ruma::{
@@ -349,7 +349,18 @@ impl Sink for MatrixSink {
         out: Outgoing<'_>,
     ) -> Result<Option<MsgId>, AdapterError> {
         let room = parse_room(to.as_str())?;
-        Ok(reconcile::find(&self.client, &room, out.msg, out.part).await?)
+        Ok(reconcile::find(&self.client, &room, &out.msg.origin, out.part).await?)
+    }
+
+    /// By the source key every copy part carries (`parts.rs`), among the room's latest events.
+    async fn find_copy(
+        &self,
+        to: &ChatId,
+        origin: &MsgRef,
+        part: u32,
+    ) -> Result<Option<MsgId>, AdapterError> {
+        let room = parse_room(to.as_str())?;
+        Ok(reconcile::find(&self.client, &room, origin, part).await?)
     }
 
     /// The room's messages and reactions (`read_back.rs`); kbbridge's are the bot's and its

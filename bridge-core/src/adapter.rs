@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    ids::{ChatId, Cursor, MsgId, Platform},
+    ids::{ChatId, Cursor, MsgId, MsgRef, Platform},
     model::{ChatInfo, ChatKind, Content, Event, Message, Sender},
 };
 
@@ -284,6 +284,21 @@ pub trait Sink: Send + Sync {
         _out: Outgoing<'_>,
     ) -> Result<Option<MsgId>, AdapterError> {
         Err(AdapterError::Unsupported("finding a sent message"))
+    }
+
+    /// After a crash: finds part `part` of the copy of `origin` by what the target keeps of
+    /// its source alone, without the message (which may be gone: deleted at its source while
+    /// kbbridge was down). Lets a delete reach a copy whose send was interrupted.
+    ///
+    /// # Errors
+    /// [`AdapterError::Unsupported`] when the target keeps no source with its messages.
+    async fn find_copy(
+        &self,
+        _to: &ChatId,
+        _origin: &MsgRef,
+        _part: u32,
+    ) -> Result<Option<MsgId>, AdapterError> {
+        Err(AdapterError::Unsupported("finding a copy by its source"))
     }
 
     /// Everything in `chat`, oldest first, for `kbbridge verify`: what kbbridge posted and

@@ -445,6 +445,18 @@ impl Sink for FakeSink {
         self.find_part(to, &out.msg.origin, out.part)
     }
 
+    async fn find_copy(
+        &self,
+        to: &ChatId,
+        origin: &MsgRef,
+        part: u32,
+    ) -> Result<Option<MsgId>, AdapterError> {
+        if !self.can_find {
+            return Err(AdapterError::Unsupported("finding a copy by its source"));
+        }
+        self.find_part(to, origin, part)
+    }
+
     async fn edit(
         &self,
         to: &ChatId,

@@ -214,16 +214,40 @@ impl Relay {
         Ok(Applied::Relayed(others.len()))
     }
 
-    /// The sent parts of `origin`'s copy in `to`, in part order.
-    async fn sent_parts(&self, origin: &MsgRef, to: &ChatRef) -> Result<Vec<MsgId>, RelayError> {
-        Ok(self
-            .store
-            .copies(origin, to)
-            .await?
-            .into_iter()
-            .filter(|r| r.state == CopyState::Sent)
-            .filter_map(|r| r.msg)
-            .collect())
+    /// The parts of `origin`'s copy in `to` a delete takes back, in part order: the sent ones,
+    /// and those whose send a crash interrupted that the target shows arrived
+    /// ([`Sink::find_copy`]; the message itself may be gone, deleted while kbbridge was down,
+    /// so this is the only way to reach them). A part the target cannot find is warned about.
+    async fn parts_to_delete(
+        &self,
+        origin: &MsgRef,
+        to: &ChatRef,
+    ) -> Result<Vec<MsgId>, RelayError> {
+        let mut parts = Vec::new();
+        for row in self.store.copies(origin, to).await? {
+            match (row.state, row.msg) {
+                (CopyState::Sent, Some(id)) => parts.push(id),
+                (CopyState::Pending, _) => {
+                    let sink = self.sink(to.platform)?;
+                    match with_retry(self, || sink.find_copy(&to.chat, origin, row.part)).await {
+                        Ok(Some(id)) => {
+                            self.store.mark_sent(origin, to, row.part, &id).await?;
+                            parts.push(id);
+                        }
+                        Ok(None) => {}
+                        Err(error) => {
+                            warn!(to = %to, msg = %origin.msg, part = row.part,
+                                error = %Report::new(&error),
+                                "a send of this deleted message was interrupted and the target \
+                                 cannot tell whether it arrived; if a copy shows there, delete \
+                                 it by hand");
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(parts)
     }
 
     /// Runs `apply` for `op` in `to` unless the journal has it done; journals it. Returns
@@ -272,7 +296,7 @@ impl Relay {
         let op = op(target, "delete");
         let (mut copied, mut done) = (0, 0);
         for to in others {
-            let parts = self.sent_parts(target, to).await?;
+            let parts = self.parts_to_delete(target, to).await?;
             if parts.is_empty() {
                 continue;
             }

@@ -20,7 +20,7 @@ use crate::{
     adapter::Incoming,
     ids::{ChatRef, Cursor, MsgRef, Platform, UserId},
     model::{Content, Event, Sender},
-    testing::{Action, FakeSink, text_message},
+    testing::{Action, FakeSink, Script, text_message},
 };
 
 struct World {
@@ -269,6 +269,34 @@ async fn a_delete_that_overtakes_its_message_leaves_a_tombstone() {
     let late = w.relay.apply(&live(Event::Message(msg)), &mut leases).await;
     assert_eq!(late.unwrap(), Applied::Tombstoned);
     assert!(w.discord.delivered().is_empty() && w.matrix.delivered().is_empty());
+}
+
+#[tokio::test]
+async fn a_delete_reaches_a_copy_whose_send_a_crash_interrupted() {
+    let w = world().await;
+    let mut leases = Leases::default();
+    let msg = text_message(&kb(), 7, "sent, then the answer lost");
+    // Matrix gets the message, but the answer is lost (kbbridge killed): its part stays
+    // pending, and the message, deleted at its source meanwhile, never comes again.
+    w.matrix.script(
+        "7",
+        0,
+        Script::DeliverThenFail(AdapterError::fatal("killed")),
+    );
+    let crashed = w
+        .relay
+        .apply(&live(Event::Message(msg.clone())), &mut leases)
+        .await;
+    assert!(crashed.is_err());
+    let delete = Event::Delete {
+        target: msg.origin.clone(),
+        sender: None,
+    };
+    let applied = w.relay.apply(&live(delete), &mut leases).await.unwrap();
+    assert_eq!(applied, Applied::Relayed(2));
+    let copy = w.matrix.delivered()[0].id.clone();
+    assert_eq!(w.matrix.actions(), [Action::Delete(mx().chat, copy)]);
+    assert_eq!(w.discord.actions().len(), 2, "both Discord parts deleted");
 }
 
 #[tokio::test]

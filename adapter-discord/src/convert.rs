@@ -108,7 +108,9 @@ fn time_prefix(msg: &Message, style: Style, mode: Mode) -> String {
 /// What follows the text in the last text part.
 fn tail(msg: &Message, style: Style, mode: Mode) -> String {
     let mut s = String::new();
-    if msg.edited {
+    // A backfilled copy is posted once, already edited: say so. A live edit rewrites the
+    // copy in place, and Discord marks it "(edited)" itself.
+    if msg.edited && mode == Mode::Backfill {
         s.push_str(" *(edited)*");
     }
     if mode == Mode::Backfill && style.time == TimeFormat::Suffix {

@@ -169,10 +169,7 @@ async fn each_kind_of_event_crosses_keybase_and_discord_once() {
         .filter(|m| m["sender"]["username"] == "alice" && m["content"]["type"] == "text")
         .map(body)
         .collect();
-    assert!(
-        from_bridge.is_empty(),
-        "no echo on Keybase: {from_bridge:?}"
-    );
+    assert!(from_bridge.is_empty(), "no echo on Keybase: {from_bridge:?}");
     assert_eq!(live.stop(), Some(0), "{}", live.logs());
 }
 
@@ -217,12 +214,7 @@ async fn after_a_gateway_reconnect_or_a_lost_session_nothing_is_lost_or_doubled(
         .collect();
     for b in &said {
         let n = texts.iter().filter(|t| t.contains(b.as_str())).count();
-        assert_eq!(
-            n,
-            1,
-            "{b} on Keybase {n} times: {bodies:?}\n{}",
-            live.logs()
-        );
+        assert_eq!(n, 1, "{b} on Keybase {n} times: {bodies:?}\n{}", live.logs());
     }
     let order: Vec<usize> = texts
         .iter()
@@ -230,14 +222,8 @@ async fn after_a_gateway_reconnect_or_a_lost_session_nothing_is_lost_or_doubled(
         .collect();
     assert!(order.windows(2).all(|w| w[0] < w[1]), "order: {order:?}");
     let stats = live.discord().standin.gateway_stats();
-    assert!(
-        stats.resumes >= 1,
-        "the op 7 session was resumed: {stats:?}"
-    );
-    assert!(
-        stats.identifies >= 2,
-        "op 9 made it identify again: {stats:?}"
-    );
+    assert!(stats.resumes >= 1, "the op 7 session was resumed: {stats:?}");
+    assert!(stats.identifies >= 2, "op 9 made it identify again: {stats:?}");
     assert_eq!(live.stop(), Some(0), "{}", live.logs());
 }
 

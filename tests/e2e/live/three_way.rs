@@ -103,10 +103,7 @@ impl Live {
                         (*side, (missing, left))
                     })
                     .collect();
-                panic!(
-                    "(lost, deleted but still there): {wrong:?}\n{}",
-                    self.logs()
-                );
+                panic!("(lost, deleted but still there): {wrong:?}\n{}", self.logs());
             }
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
@@ -118,11 +115,7 @@ impl Live {
                 .zip(counts(texts, &flat))
                 .filter(|(_, n)| *n != 1)
                 .collect();
-            assert!(
-                dup.is_empty(),
-                "on {side}, not once: {dup:?}\n{}",
-                self.logs()
-            );
+            assert!(dup.is_empty(), "on {side}, not once: {dup:?}\n{}", self.logs());
             for source in all {
                 let order = order_of(texts, source);
                 assert!(
@@ -134,10 +127,7 @@ impl Live {
             assert!(
                 left.iter().all(|&n| n == 0),
                 "deleted messages still on {side}: {:?}",
-                gone.iter()
-                    .zip(left)
-                    .filter(|(_, n)| *n > 0)
-                    .collect::<Vec<_>>()
+                gone.iter().zip(left).filter(|(_, n)| *n > 0).collect::<Vec<_>>()
             );
         }
     }
@@ -146,7 +136,10 @@ impl Live {
     async fn human_says(&self, room: &str, bodies: &[String]) {
         for b in bodies {
             let text = json!({"msgtype": "m.text", "body": b});
-            self.human.send(room, "m.room.message", text).await.unwrap();
+            self.human
+                .send(room, "m.room.message", text)
+                .await
+                .unwrap();
         }
     }
 }
@@ -191,10 +184,7 @@ async fn an_edit_delete_and_reaction_follow_their_message_to_both_other_sides() 
     // A Discord message, edited there: the edit reaches Keybase and Matrix.
     let side = live.discord();
     let said = side.say("from discord.");
-    assert!(
-        side.standin
-            .edit_as(&side.dana, said, "from discord, edited.")
-    );
+    assert!(side.standin.edit_as(&side.dana, said, "from discord, edited."));
     let kb_copy = live
         .on_keybase("the Discord message, edited", |messages| {
             messages
@@ -234,11 +224,7 @@ async fn an_edit_delete_and_reaction_follow_their_message_to_both_other_sides() 
     live.on_discord("carol's reaction", |ms| {
         ms.iter()
             .find(|m| m.id == said)
-            .filter(|m| {
-                m.reactions
-                    .iter()
-                    .any(|r| r.emoji == "🎉" && r.users.contains(&bot))
-            })
+            .filter(|m| m.reactions.iter().any(|r| r.emoji == "🎉" && r.users.contains(&bot)))
             .map(|_| ())
     })
     .await;
@@ -264,9 +250,7 @@ async fn an_edit_delete_and_reaction_follow_their_message_to_both_other_sides() 
     live.on_matrix(&room, "the Discord message redacted", |events| {
         events
             .iter()
-            .any(|e| {
-                e["event_id"] == mx_copy.as_str() && e["unsigned"]["redacted_because"].is_object()
-            })
+            .any(|e| e["event_id"] == mx_copy.as_str() && e["unsigned"]["redacted_because"].is_object())
             .then_some(())
     })
     .await;

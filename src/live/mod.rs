@@ -7,6 +7,9 @@
 //! - `reload.rs`: SIGHUP: the mapping file read again, its link changes applied.
 //! - `growth.rs`: the Keybase feed kept running, and a channel created on Keybase while
 //!   kbbridge runs linked when a relaying pattern link names it.
+//! - `shared.rs`, `ingress.rs`: `[database] shared = true`, one of several instances on one
+//!   PostgreSQL database: listeners under ingress leases, links under link leases, events
+//!   handed between them through the database.
 //!
 //! Order of a start (relay.md §4.3): the Matrix listener and the relay start first (what
 //! Matrix users say goes to Keybase at once; what the homeserver queued while kbbridge was
@@ -15,9 +18,11 @@
 //! was said on Keybase during the backfill or the downtime comes after the history, once.
 
 mod growth;
+mod ingress;
 mod keybase;
 mod matrix;
 mod reload;
+pub mod shared;
 mod targets;
 
 pub use self::{

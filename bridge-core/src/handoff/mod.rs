@@ -35,6 +35,30 @@ use tokio::sync::watch;
 
 use crate::{adapter::Incoming, model::Event};
 
+/// The ingress lease of the Matrix appservice listener: the homeserver pushes to one URL.
+pub const MATRIX_INGRESS: &str = "matrix-ingress";
+
+/// The ingress lease of the Keybase live feed (api-listen and its catch-ups) of `account`.
+pub fn keybase_ingress(account: &str) -> String {
+    format!("keybase-listen:{account}")
+}
+
+/// What the lease `name` guards, for `status`: `link` (who relays a link, several instances on
+/// one database), `ingress` (who runs a platform's listener), `writes` (who writes from a
+/// source chat into a platform: a backfill or a relay at work), or `setup` (a platform's chats
+/// being set up).
+pub fn lease_kind(name: &str) -> &'static str {
+    if name.starts_with("relay:") {
+        "link"
+    } else if name.starts_with("link:") {
+        "writes"
+    } else if name.starts_with("setup:") {
+        "setup"
+    } else {
+        "ingress"
+    }
+}
+
 /// Tells this process's link holders that events were handed over.
 #[derive(Clone, Debug)]
 pub struct Wake(watch::Sender<u64>);

@@ -99,6 +99,7 @@ pub async fn relay(
             stop.clone(),
         ))),
         writer: Some(tokio::spawn(handoff::write(store.clone(), rx, wake))),
+        out: Some(tx.clone()),
         ..Parts::default()
     };
     readiness.up(
@@ -194,6 +195,9 @@ struct Parts {
     notified: Option<JoinHandle<()>>,
     matrix: Option<JoinHandle<anyhow::Result<()>>>,
     keybase: Option<JoinHandle<anyhow::Result<()>>>,
+    /// Keeps the writer's queue open while the listeners (which hold the other senders) may
+    /// come and go.
+    out: Option<mpsc::Sender<bridge_core::relay::Queued>>,
 }
 
 impl Parts {
@@ -215,6 +219,7 @@ impl Parts {
                 let _ = task.await;
             }
         }
+        drop(self.out);
         if let Some(task) = self.writer.filter(|t| !t.is_finished()) {
             let _ = task.await;
         }

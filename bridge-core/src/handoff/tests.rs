@@ -215,3 +215,106 @@ async fn a_killed_instance_s_link_is_taken_over_and_each_event_applied_once() {
             .unwrap();
     }
 }
+
+/// Runs `sql` on `db` over a connection of its own.
+async fn execute(db: &SharedDb, sql: &str) {
+    match &db.schema {
+        Some(_) => {
+            let mut conn = PgConnection::connect(&db.url).await.unwrap();
+            conn.execute(sql).await.unwrap();
+        }
+        None => {
+            let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+            conn.execute(sql).await.unwrap();
+        }
+    }
+}
+
+/// Hands `n` messages of `acme#general` from `from` on over `tx`, each stored before the next.
+async fn hand_over(tx: &mpsc::Sender<Queued>, from: u64, n: u64) {
+    for id in from..from + n {
+        let incoming = crate::adapter::Incoming {
+            event: crate::model::Event::Message(text_message(&kb(), id, &format!("m{id}"))),
+            position: Some(id.to_string().into()),
+            own: false,
+        };
+        let (queued, stored) = Queued::acked(incoming);
+        tx.send(queued).await.unwrap();
+        stored.await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_whose_lease_is_taken_over_stops_at_once_and_resumes_when_it_is_free() {
+    let db = shared_db().await;
+    let matrix = Arc::new(FakeSink::new(Platform::Matrix));
+    let a = instance(&db.url, "instance-a", &matrix).await;
+    let wake = Wake::default();
+    let holding = holding(&a, &wake);
+    let (tx, rx) = mpsc::channel(16);
+    let writer = tokio::spawn(write(a.store.clone(), rx, wake.clone()));
+    let delivered = |n: usize| {
+        let matrix = Arc::clone(&matrix);
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while matrix.delivered().len() < n {
+                assert!(
+                    Instant::now() < deadline,
+                    "{} of {n}",
+                    matrix.delivered().len()
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    hand_over(&tx, 1, 5).await;
+    delivered(5).await;
+
+    // The link's lease expires behind its holder's back and another process takes it.
+    execute(
+        &db,
+        "UPDATE lease SET expires_at = 0 WHERE name = 'relay:general'",
+    )
+    .await;
+    let thief = a
+        .store
+        .acquire_lease("relay:general", "thief", Duration::from_secs(60))
+        .await
+        .unwrap()
+        .expect("expired");
+    // Within a renewal period (a third of the lease) the holder has noticed and stopped.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    hand_over(&tx, 6, 5).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        matrix.delivered().len(),
+        5,
+        "nothing relayed without the lease"
+    );
+    assert_eq!(
+        a.store.relay_event_counts().await.unwrap().0,
+        5,
+        "they wait"
+    );
+
+    a.store.release_lease(&thief).await.unwrap();
+    delivered(10).await;
+    let origins: Vec<String> = matrix
+        .delivered()
+        .iter()
+        .map(|d| d.origin.msg.to_string())
+        .collect();
+    let expected: Vec<String> = (1..=10).map(|i| i.to_string()).collect();
+    assert_eq!(origins, expected, "each once, in order");
+    assert!(!holding.is_finished());
+    holding.abort();
+    drop(tx);
+    writer.await.unwrap().unwrap();
+    if let Some((mut admin, schema)) = db.schema {
+        a.store.close().await;
+        admin
+            .execute(format!("DROP SCHEMA {schema} CASCADE").as_str())
+            .await
+            .unwrap();
+    }
+}

@@ -130,7 +130,10 @@ pub trait HistorySource: Send + Sync {
 }
 
 /// One live event as a source delivers it, with what the relay needs to place it.
-#[derive(Clone, Debug)]
+///
+/// Serialisable, so that one instance's source can hand it to another instance's relay through
+/// the store (`crate::handoff`); attachments must then be read into memory first.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Incoming {
     /// What happened.
     pub event: Event,

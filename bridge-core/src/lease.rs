@@ -259,3 +259,58 @@ pub async fn with_lease<T>(
     guard.release().await;
     out
 }
+
+/// Runs a platform's source only while this process holds its ingress lease `name` (one per
+/// credential: `keybase-listen:<account>`, `matrix-ingress`, `discord-gateway:<bot>`), for
+/// several instances sharing one database: waits for the lease, calls `start` with a token
+/// that stops the source, and when the lease is lost stops the source and waits for the lease
+/// again (another instance runs the source meanwhile). Ends when `stop` is cancelled (the
+/// lease is released for another instance to take at once) or when the source ends by itself
+/// (with its result).
+///
+/// # Errors
+/// The source's error, or the store's while taking the lease.
+pub async fn run_while_holding<F, Fut, E>(
+    store: &MappingStore,
+    name: &str,
+    options: &LeaseOptions,
+    stop: &CancellationToken,
+    mut start: F,
+) -> Result<(), E>
+where
+    F: FnMut(CancellationToken) -> Fut,
+    Fut: std::future::Future<Output = Result<(), E>>,
+    E: From<StoreError>,
+{
+    let mut reported = false;
+    loop {
+        let acquired = LeaseGuard::acquire(store, name, options, stop, |busy| {
+            if !std::mem::replace(&mut reported, true) {
+                tracing::info!(lease = %busy.name, holder = %busy.holder,
+                    "another instance runs this source; standing by");
+            }
+        })
+        .await?;
+        let Some(guard) = acquired else {
+            return Ok(());
+        };
+        reported = false;
+        tracing::info!(lease = %name, epoch = guard.lease().epoch, "ingress lease taken: starting the source here");
+        let source_stop = stop.child_token();
+        let source = start(source_stop.clone());
+        tokio::pin!(source);
+        tokio::select! {
+            result = &mut source => {
+                guard.release().await;
+                return result;
+            }
+            () = guard.lost().cancelled() => {
+                warn!(lease = %name, "ingress lease lost: stopping the source here");
+                source_stop.cancel();
+                // What it still hands over is recognised by the hand-off if read again.
+                let _ = source.await;
+                drop(guard);
+            }
+        }
+    }
+}

@@ -14,6 +14,8 @@
 //! - [`notes`]: the notes a sink leaves in place of files it could not copy.
 //! - [`pacer`]: the per-sink message rate limiter (governor on tokio's clock).
 //! - [`relay`]: the live relay engine: events applied to the other chats of their link.
+//! - [`handoff`]: several instances on one database: live events handed from the instance
+//!   holding a platform's listener to the instance holding their link.
 //! - [`retry`]: the retry policy by error class (backon).
 //! - [`lease`]: holding a store lease while work runs (one writer per link).
 //! - [`preflight`]: what `kbbridge check` found about a platform (findings, verdicts).
@@ -34,6 +36,7 @@
 pub mod adapter;
 pub mod backfill;
 pub mod delivery;
+pub mod handoff;
 pub mod ids;
 pub mod lease;
 pub mod links;

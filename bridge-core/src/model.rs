@@ -4,11 +4,14 @@ use std::{fmt, path::PathBuf, sync::Arc};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use crate::ids::{ChatRef, MsgId, MsgRef, UserId};
 
+mod wire;
+
 /// Something that happened in a chat, as a live source reports it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Event {
     /// A new message.
     Message(Message),
@@ -70,7 +73,7 @@ impl Event {
 }
 
 /// One message, with everything a target needs to reproduce it faithfully.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Message {
     /// Where the message was first posted.
     pub origin: MsgRef,
@@ -91,7 +94,7 @@ pub struct Message {
 }
 
 /// Whether a message is a person's post or an automatic notice.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MessageKind {
     /// A message someone wrote.
     #[default]
@@ -101,7 +104,7 @@ pub enum MessageKind {
 }
 
 /// A message's author.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sender {
     /// The author's ID on the origin platform.
     pub id: UserId,
@@ -112,7 +115,7 @@ pub struct Sender {
 }
 
 /// What a message says and carries.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Content {
     /// The text, in its source markup; empty for a bare attachment.
     pub text: String,
@@ -134,7 +137,7 @@ impl Content {
 }
 
 /// The markup a message's text is written in; sinks convert from it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Syntax {
     /// No markup: every character is literal.
     #[default]
@@ -148,7 +151,7 @@ pub enum Syntax {
 }
 
 /// A reaction a message carried, with everyone who made it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reaction {
     /// The emoji: Unicode where known, otherwise the origin's key as found (see `exact`).
     pub emoji: String,
@@ -174,7 +177,11 @@ impl Reaction {
 /// that would leave the export folder) still hands it over, built with
 /// [`Attachment::unavailable`]: sinks then leave a note in the copy instead of the file, so
 /// nothing disappears without a word.
-#[derive(Clone)]
+///
+/// Serialised (for the hand-off between instances, `crate::handoff`) with its bytes when they
+/// are held in memory ([`Blob::bytes`]), or with why they are unavailable; any other blob must
+/// first be read with [`Attachment::into_memory`].
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Attachment {
     /// The file name to show and upload under (already made safe by the source adapter; for an
     /// unavailable attachment, only ever shown).
@@ -186,6 +193,7 @@ pub struct Attachment {
     /// Image width and height in pixels, where known.
     pub dimensions: Option<(u32, u32)>,
     /// Where the bytes come from.
+    #[serde(with = "crate::model::wire")]
     pub data: Arc<dyn Blob>,
 }
 
@@ -216,6 +224,19 @@ impl Attachment {
             dimensions: None,
             data: Arc::new(Unavailable(why.into())),
         }
+    }
+
+    /// This attachment with its bytes read into memory (or, when they cannot be read, marked
+    /// unavailable with why), so that it can be serialised and read in another process.
+    pub async fn into_memory(self) -> Self {
+        if self.data.unavailable().is_some() || self.data.bytes().is_some() {
+            return self;
+        }
+        let data: Arc<dyn Blob> = match self.data.read().await {
+            Ok(bytes) => Arc::new(MemoryBlob(bytes)),
+            Err(e) => Arc::new(Unavailable(format!("it could not be read ({e})"))),
+        };
+        Self { data, ..self }
     }
 
     /// Why the source could not supply this attachment's bytes, if it could not.
@@ -266,6 +287,11 @@ pub trait Blob: Send + Sync {
     fn unavailable(&self) -> Option<&str> {
         None
     }
+
+    /// The bytes, when they are held in memory (and can be serialised as they are).
+    fn bytes(&self) -> Option<&[u8]> {
+        None
+    }
 }
 
 /// The bytes of an attachment the source could not supply, with why (see
@@ -301,6 +327,10 @@ impl Blob for MemoryBlob {
 
     fn describe(&self) -> String {
         format!("{} bytes in memory", self.0.len())
+    }
+
+    fn bytes(&self) -> Option<&[u8]> {
+        Some(&self.0)
     }
 }
 

@@ -87,6 +87,18 @@ pub(crate) fn resolve(
     url.to_owned()
 }
 
+/// `shared = true` needs a PostgreSQL `url`: a SQLite file is one machine's, and its locks
+/// are no way for instances to share the relay.
+pub(crate) fn check_shared(shared: bool, url: &str, path: &KeyPath, problems: &mut Problems) {
+    if shared && !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        problems.push(
+            path.clone(),
+            "needs a PostgreSQL database.url (postgres://…): instances share the relay through \
+             the database; set database.url, or remove database.shared to run one instance",
+        );
+    }
+}
+
 /// `url` with its password, if any, replaced by `***`.
 pub(crate) fn redact(url: &str) -> String {
     bridge_core::store::redact_url(url)

@@ -20,6 +20,9 @@ pub struct Config {
     pub path: PathBuf,
     /// The mapping store's URL: `sqlite://…` (an absolute path) or `postgres://…`.
     pub database_url: String,
+    /// `[database] shared`: several kbbridge instances run on this (PostgreSQL) database, each
+    /// link relayed by exactly one of them, each platform's listener run by one of them.
+    pub shared: bool,
     /// `[keybase]`, if the file has it.
     pub keybase: Option<KeybaseConfig>,
     /// `[discord]`, if the file has it; always there when a link uses Discord.
@@ -59,6 +62,7 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("path", &self.path)
             .field("database_url", &crate::database::redact(&self.database_url))
+            .field("shared", &self.shared)
             .field("keybase", &self.keybase)
             .field("discord", &self.discord)
             .field("matrix", &self.matrix)

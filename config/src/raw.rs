@@ -23,6 +23,7 @@ pub(crate) const SECTIONS: [&str; 7] = [
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct RawDatabase {
     pub(crate) url: Option<String>,
+    pub(crate) shared: Option<bool>,
 }
 
 /// `[admin]`.

@@ -33,6 +33,13 @@ pub(crate) fn validate(
     let database = KeyPath::root().key("database");
     let url = raw.database.present().and_then(|d| d.url.as_deref());
     let database_url = database::resolve(url, dir, &database.key("url"), &mut problems);
+    let shared = raw.database.present().and_then(|d| d.shared) == Some(true);
+    database::check_shared(
+        shared,
+        &database_url,
+        &database.key("shared"),
+        &mut problems,
+    );
     let backfill = backfill::options(
         raw.backfill.present(),
         &KeyPath::root().key("backfill"),
@@ -52,6 +59,7 @@ pub(crate) fn validate(
     Ok(Config {
         path: file,
         database_url,
+        shared,
         keybase,
         discord,
         matrix,

@@ -465,3 +465,31 @@ fn paths_resolve_against_the_file_folder() {
     assert_eq!(keybase.binary, Path::new("/etc/kbbridge/bin/keybase"));
     assert_eq!(config.links[0].link.source.chat.as_str(), "alice,bob");
 }
+
+#[test]
+fn shared_instances_need_a_postgresql_database() {
+    let links = r#"
+        [[link]]
+        name = "dm"
+        keybase = "bob,alice"
+        matrix = "auto"
+        mode = "relay"
+        [matrix]
+        homeserver = "http://127.0.0.1:8008"
+        server_name = "localhost"
+        as_token = "as"
+        hs_token = "hs"
+    "#;
+    let on_sqlite = format!("[database]\nshared = true\n{links}");
+    let err = load_str(&on_sqlite, "/etc/kbbridge/bridge.toml").unwrap_err();
+    let shown = err.to_string();
+    assert_eq!(problem_paths(&err), ["database.shared"], "{shown}");
+    assert!(shown.contains("needs a PostgreSQL database.url"), "{shown}");
+
+    let on_postgres =
+        format!("[database]\nshared = true\nurl = \"postgres://kb@db.example/kb\"\n{links}");
+    let config = load_str(&on_postgres, "/etc/kbbridge/bridge.toml").unwrap();
+    assert!(config.shared);
+    let single = load_str(links, "/etc/kbbridge/bridge.toml").unwrap();
+    assert!(!single.shared, "one instance by default");
+}

@@ -9,7 +9,7 @@ pub mod init;
 pub mod inspect;
 pub mod matrix_registration;
 pub mod plan;
-mod report;
+pub(crate) mod report;
 pub mod run;
 pub mod serve;
 pub mod status;

@@ -109,6 +109,13 @@ async fn relay(
     display: Display,
     shutdown: CancellationToken,
 ) -> anyhow::Result<ExitCode> {
+    // Several instances on one database: `live::shared` runs this instance's share.
+    if config.shared {
+        let shared = live::shared::relay(
+            config, links, relaying, store, growth, readiness, display, shutdown,
+        );
+        return shared.await;
+    }
     readiness.down("relay", "setting up the links' chats");
     // Watched from the start: a SIGHUP during the setup or the backfill is taken once relaying
     // (by default it would end the process).
@@ -294,7 +301,7 @@ async fn relay(
 
 /// The Keybase chats whose events are relayed: those of every resolved link, except a link
 /// whose backfill did not finish (its live messages would land before its history).
-fn live_keybase_chats(resolved: &[RelayLink], outcomes: &[JobOutcome]) -> Vec<ChatRef> {
+pub(crate) fn live_keybase_chats(resolved: &[RelayLink], outcomes: &[JobOutcome]) -> Vec<ChatRef> {
     let mut chats = Vec::new();
     for link in resolved {
         let Some(source) = link.chats.iter().find(|c| c.platform == Platform::Keybase) else {
@@ -316,7 +323,7 @@ fn live_keybase_chats(resolved: &[RelayLink], outcomes: &[JobOutcome]) -> Vec<Ch
 
 /// SIGHUP, where the platform has it.
 #[cfg(unix)]
-fn hangups() -> Option<tokio::signal::unix::Signal> {
+pub(crate) fn hangups() -> Option<tokio::signal::unix::Signal> {
     use tokio::signal::unix::{SignalKind, signal};
     match signal(SignalKind::hangup()) {
         Ok(s) => Some(s),
@@ -328,13 +335,13 @@ fn hangups() -> Option<tokio::signal::unix::Signal> {
 }
 
 #[cfg(not(unix))]
-fn hangups() -> Option<()> {
+pub(crate) fn hangups() -> Option<()> {
     None
 }
 
 /// The next SIGHUP; never, without the signal.
 #[cfg(unix)]
-async fn next_hangup(hangups: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
+pub(crate) async fn next_hangup(hangups: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
     match hangups {
         Some(s) => s.recv().await,
         None => std::future::pending().await,
@@ -342,7 +349,7 @@ async fn next_hangup(hangups: &mut Option<tokio::signal::unix::Signal>) -> Optio
 }
 
 #[cfg(not(unix))]
-async fn next_hangup(_: &mut Option<()>) -> Option<()> {
+pub(crate) async fn next_hangup(_: &mut Option<()>) -> Option<()> {
     std::future::pending().await
 }
 

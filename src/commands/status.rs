@@ -11,6 +11,7 @@ use bridge_config::Config;
 use bridge_core::{
     ChatRef, MappingStore,
     backfill::link_lease_name,
+    handoff::lease_kind,
     store::{CopyTotals, LeaseInfo, Progress},
 };
 
@@ -53,8 +54,11 @@ pub struct JobStatus {
 /// A lease held now, as `status` shows it.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct HeldLease {
-    /// `link:<source>><platform>` or `setup:<platform>`.
+    /// `link:<source>><platform>`, `setup:<platform>`, `relay:<link>`, or an ingress lease
+    /// (`matrix-ingress`, `keybase-listen:<account>`).
     pub name: String,
+    /// What it guards: `link`, `ingress`, `writes` or `setup` (`handoff::lease_kind`).
+    pub kind: &'static str,
     /// The process holding it.
     pub holder: String,
     /// Until when, unless renewed (UTC, RFC 3339).
@@ -87,6 +91,7 @@ pub async fn snapshot(store: &MappingStore) -> anyhow::Result<(Vec<JobStatus>, V
         .values()
         .map(|l| HeldLease {
             name: l.name.clone(),
+            kind: lease_kind(&l.name),
             holder: l.holder.clone(),
             expires_at: l.expires_at.to_rfc3339(),
         })
@@ -260,7 +265,8 @@ fn show_leases(leases: &BTreeMap<String, LeaseInfo>) -> anyhow::Result<()> {
     outln!("\nheld now:")?;
     for l in leases.values() {
         outln!(
-            "  {} by {} (since {} UTC, until {} UTC unless renewed)",
+            "  {} {} by {} (since {} UTC, until {} UTC unless renewed)",
+            lease_kind(&l.name),
             Escaped(&l.name),
             Escaped(&l.holder),
             l.acquired_at.format("%H:%M:%S"),

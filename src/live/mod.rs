@@ -9,6 +9,9 @@
 //! - `reload.rs`: SIGHUP: the mapping file read again, its link changes applied.
 //! - `growth.rs`: the Keybase feed kept running, and a channel created on Keybase while
 //!   kbbridge runs linked when a relaying pattern link names it.
+//! - `shared.rs`, `ingress.rs`: `[database] shared = true`, one of several instances on one
+//!   PostgreSQL database: listeners under ingress leases, links under link leases, events
+//!   handed between them through the database.
 //!
 //! Order of a start (relay.md §4.3): the Matrix listener and the relay start first (what
 //! Matrix users say goes to Keybase at once; what the homeserver queued while kbbridge was
@@ -19,9 +22,11 @@
 mod chats;
 mod discord;
 mod growth;
+mod ingress;
 mod keybase;
 mod matrix;
 mod reload;
+pub mod shared;
 mod targets;
 
 pub use self::{

@@ -176,7 +176,7 @@ fn sqlite() -> String {
 
 /// A fresh schema on the test PostgreSQL, or `None` (with a SKIPPED line) when there is none
 /// and neither CI nor `KBBRIDGE_REQUIRE_POSTGRES=1` requires it.
-async fn postgres() -> Option<String> {
+pub(crate) async fn postgres() -> Option<String> {
     let base = std::env::var("KBBRIDGE_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
     let options = sqlx::postgres::PgConnectOptions::from_str(&base).unwrap();

@@ -34,6 +34,9 @@ pub enum Applied {
     /// An edit or reaction whose message was not copied anywhere: held for the reorder window,
     /// the message did not come (or was not copied either), so the event was given up.
     GaveUp,
+    /// Not applied here: written to the hand-off for the instance that holds its link
+    /// (several instances on one database, `crate::handoff`), durably.
+    HandedOff,
 }
 
 impl Applied {
@@ -46,6 +49,7 @@ impl Applied {
             Applied::Unrouted => "unrouted",
             Applied::Superseded => "superseded",
             Applied::GaveUp => "gave_up",
+            Applied::HandedOff => "handed_off",
         }
     }
 }

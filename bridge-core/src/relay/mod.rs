@@ -196,6 +196,44 @@ impl Relay {
             .remove(name)
     }
 
+    /// Every link this relay routes now.
+    pub fn links(&self) -> Vec<RelayLink> {
+        self.router
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .links()
+    }
+
+    /// A relay of `link` alone, writing with this relay's store, sinks, options and lease
+    /// holder: what an instance runs for a link it holds (see `crate::handoff`).
+    ///
+    /// # Errors
+    /// [`RouteConflict`] when `link` names one chat twice.
+    pub fn only(&self, link: &RelayLink) -> Result<Self, RouteConflict> {
+        Ok(Self {
+            store: self.store.clone(),
+            sinks: self.sinks.clone(),
+            router: std::sync::RwLock::new(Router::new(std::slice::from_ref(link))?),
+            options: self.options.clone(),
+            lease: self.lease.clone(),
+        })
+    }
+
+    /// How many events a source chat's worker queues before its source is slowed down.
+    pub fn queue(&self) -> usize {
+        self.options.queue.max(1)
+    }
+
+    /// The store this relay records in.
+    pub fn store(&self) -> &MappingStore {
+        &self.store
+    }
+
+    /// The options of the leases this relay takes (their lifetime, its holder name).
+    pub fn lease_options(&self) -> &LeaseOptions {
+        &self.lease
+    }
+
     /// Takes leases under `holder` instead of this process's own name (tests that play
     /// several processes in one).
     pub fn with_holder(mut self, holder: impl Into<String>) -> Self {

@@ -82,6 +82,25 @@ impl Router {
         chats
     }
 
+    /// Every link routed, by name, each with its chats (sorted).
+    pub fn links(&self) -> Vec<RelayLink> {
+        let mut links: std::collections::BTreeMap<&Arc<str>, Vec<ChatRef>> =
+            std::collections::BTreeMap::new();
+        for (chat, (name, _)) in &self.routes {
+            links.entry(name).or_default().push(chat.clone());
+        }
+        links
+            .into_iter()
+            .map(|(name, mut chats)| {
+                chats.sort();
+                RelayLink {
+                    name: name.clone(),
+                    chats,
+                }
+            })
+            .collect()
+    }
+
     /// The link of `chat` and the chats its events go to; `None` for a chat no link names.
     pub fn route(&self, chat: &ChatRef) -> Option<(&Arc<str>, &[ChatRef])> {
         self.routes

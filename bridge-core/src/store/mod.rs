@@ -13,6 +13,8 @@
 //! - `lease`: who may write for a link (or set up a platform's chats) now, and until when.
 //! - `as_txn`, `inbox`: events a platform pushed (appservice transactions), held durably
 //!   until a worker has handled them.
+//! - `relay_event`: live events handed from the instance that received them to the one that
+//!   relays their link (several instances on one database).
 //! - `live_position`, `op_copy`, `reaction_copy`, `tombstone`, `copy_text`, `reaction_source`:
 //!   what the live relay keeps (see Files).
 //!
@@ -32,9 +34,11 @@
 //! - `reaction_sources.rs`: `reaction_source`, each relayed reaction under its own source ID.
 //! - `leases.rs`: `lease`, one writer per link (holder, epoch, expiry; fenced writes).
 //! - `inbox.rs`: `as_txn` and `inbox`, pushed events written before they are acknowledged.
+//! - `handoff.rs`: `relay_event`, live events handed between instances.
 
 mod copies;
 mod degraded;
+mod handoff;
 mod inbox;
 mod leases;
 mod open;
@@ -50,6 +54,7 @@ mod texts;
 mod totals;
 
 pub use degraded::DegradedCopy;
+pub use handoff::{HANDOFF_CHANNEL, RelayEvent};
 pub use inbox::{InboxItem, TxnOutcome};
 pub use leases::{Lease, LeaseInfo};
 pub use open::{CONNECT_TIMEOUT, redact_url};

@@ -79,6 +79,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0005_edits_and_reaction_ids.sql"),
         include_str!("../../migrations/postgres/0005_edits_and_reaction_ids.sql"),
     ),
+    (
+        6,
+        "handoff",
+        include_str!("../../migrations/sqlite/0006_handoff.sql"),
+        include_str!("../../migrations/postgres/0006_handoff.sql"),
+    ),
 ];
 
 impl MappingStore {

@@ -86,3 +86,114 @@ store_test! {
         assert_eq!(won, 1);
     }
 }
+
+/// A source that says who started it on `started`, then runs until its token is cancelled.
+async fn source(
+    who: &'static str,
+    started: tokio::sync::mpsc::UnboundedSender<&'static str>,
+    token: tokio_util::sync::CancellationToken,
+) -> Result<(), StoreError> {
+    let _ = started.send(who);
+    token.cancelled().await;
+    let _ = started.send("stopped");
+    Ok(())
+}
+
+store_test! {
+    /// An ingress source runs in one holder of its lease at a time: the other stands by, starts
+    /// it once the first holder is gone (killed: its lease expires), and releases the lease
+    /// when stopped.
+    async fn an_ingress_source_runs_in_one_holder_and_moves_when_it_dies(db) {
+        use bridge_core::lease::{LeaseOptions, run_while_holding};
+        use tokio_util::sync::CancellationToken;
+
+        let ttl = Duration::from_secs(1);
+        let (tx, mut started) = tokio::sync::mpsc::unbounded_channel();
+        let spawn = |who: &'static str| {
+            let (store, tx) = (db.clone(), tx.clone());
+            let stop = CancellationToken::new();
+            let token = stop.clone();
+            let task = tokio::spawn(async move {
+                let store = store.open().await;
+                let options = LeaseOptions { ttl, holder: who.to_owned() };
+                run_while_holding(&store, "matrix-ingress", &options, &token, |t| {
+                    source(who, tx.clone(), t)
+                })
+                .await
+            });
+            (task, stop)
+        };
+        let (a, _stop_a) = spawn("a");
+        assert_eq!(started.recv().await, Some("a"));
+        let (b, stop_b) = spawn("b");
+        tokio::time::sleep(ttl).await;
+        assert!(started.try_recv().is_err(), "b stands by while a holds the lease");
+
+        a.abort();
+        let killed = tokio::time::Instant::now();
+        let next = tokio::time::timeout(ttl * 3, started.recv()).await.expect("b took over");
+        assert_eq!(next, Some("b"));
+        assert!(killed.elapsed() <= ttl * 2, "{:?}", killed.elapsed());
+
+        stop_b.cancel();
+        b.await.unwrap().unwrap();
+        assert_eq!(started.recv().await, Some("stopped"));
+        let store = db.open().await;
+        let lease = store.lease_info("matrix-ingress").await.unwrap().unwrap();
+        assert_eq!((lease.holder.as_str(), lease.active), ("b", false), "released at the stop");
+    }
+}
+
+/// Runs `sql` on the database of `db` over a connection of its own (as another program would).
+async fn execute(db: &Db, sql: &str) {
+    match &db.file {
+        Some(file) => {
+            let options = SqliteConnectOptions::new().filename(file);
+            let mut conn = SqliteConnection::connect_with(&options)
+                .await
+                .expect("connect");
+            conn.execute(sql).await.expect("execute");
+        }
+        None => {
+            let mut conn = connect_pg(&db.url).await.expect("connect");
+            conn.execute(sql).await.expect("execute");
+        }
+    }
+}
+
+store_test! {
+    /// A source whose ingress lease is taken over (it had expired: the holder was cut off) is
+    /// stopped at once, and waits to run again until the lease is free.
+    async fn an_ingress_source_stops_when_its_lease_is_taken_over(db) {
+        use bridge_core::lease::{LeaseOptions, run_while_holding};
+        use tokio_util::sync::CancellationToken;
+
+        let store = db.open().await;
+        let ttl = Duration::from_secs(1);
+        let (tx, mut started) = tokio::sync::mpsc::unbounded_channel();
+        let stop = CancellationToken::new();
+        let running = {
+            let (store, stop) = (store.clone(), stop.clone());
+            tokio::spawn(async move {
+                let options = LeaseOptions { ttl, holder: "a".to_owned() };
+                run_while_holding(&store, "keybase-listen:alice", &options, &stop, |t| {
+                    source("a", tx.clone(), t)
+                })
+                .await
+            })
+        };
+        assert_eq!(started.recv().await, Some("a"));
+        // Expired behind its holder's back, and taken by another.
+        execute(&db, "UPDATE lease SET expires_at = 0 WHERE name = 'keybase-listen:alice'").await;
+        let thief = store.acquire_lease("keybase-listen:alice", "b", LONG).await.unwrap().expect("expired");
+        let stopped = tokio::time::timeout(ttl * 2, started.recv()).await.expect("stopped in time");
+        assert_eq!(stopped, Some("stopped"));
+        tokio::time::sleep(ttl).await;
+        assert!(started.try_recv().is_err(), "not started again while b holds it");
+        store.release_lease(&thief).await.unwrap();
+        let again = tokio::time::timeout(ttl * 2, started.recv()).await.expect("started again");
+        assert_eq!(again, Some("a"));
+        stop.cancel();
+        running.await.unwrap().unwrap();
+    }
+}

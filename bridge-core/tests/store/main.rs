@@ -187,6 +187,7 @@ fn progress(from: ChatRef, to: ChatRef, cursor: Option<&str>, copied: u64) -> Pr
 
 mod copies;
 mod degraded;
+mod handoff;
 mod inbox;
 mod leases;
 mod open;

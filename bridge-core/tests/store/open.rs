@@ -43,6 +43,7 @@ store_test! {
                 "op_copy",
                 "reaction_copy",
                 "reaction_source",
+                "relay_event",
                 "target",
                 "tombstone",
             ];
@@ -175,9 +176,9 @@ store_test! {
                 sqlx::query_scalar(count).fetch_one(&mut conn).await.expect("count")
             }
         };
-        // Each of the five migrations (init, lease, inbox, relay, edits and reaction ids)
-        // applied exactly once.
-        assert_eq!(migrations, 5);
+        // Each of the six migrations (init, lease, inbox, relay, edits and reaction ids,
+        // hand-off) applied exactly once.
+        assert_eq!(migrations, 6);
         for store in stores {
             store.close().await;
         }

@@ -19,6 +19,7 @@ mod admin;
 mod both_ways;
 mod discord;
 mod discord_ways;
+mod instances;
 mod notify;
 mod reload;
 mod restarts;

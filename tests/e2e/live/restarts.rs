@@ -13,17 +13,17 @@ use serde_json::{Value, json};
 use super::{ARRIVAL, Live, PUSHING, messages_from};
 
 /// Keybase message bodies: `kb7.`; Matrix ones: `mx7.` (the dot keeps `kb1.` out of `kb10.`).
-fn kb_body(i: usize) -> String {
+pub(super) fn kb_body(i: usize) -> String {
     format!("kb{i}.")
 }
-fn mx_body(i: usize) -> String {
+pub(super) fn mx_body(i: usize) -> String {
     format!("mx{i}.")
 }
 
 /// How many times each body of `bodies` is in the room, as a message (not an edit) of `sender`.
 /// A message edited before kbbridge read it arrives edited (`kb6. edited`): `read` folds edits
 /// into their message, so it counts under its first word.
-fn matrix_counts(events: &[Value], sender: &str, bodies: &[String]) -> Vec<usize> {
+pub(super) fn matrix_counts(events: &[Value], sender: &str, bodies: &[String]) -> Vec<usize> {
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for e in messages_from(events, sender) {
         if e["content"]["m.relates_to"]["rel_type"] == "m.replace" {
@@ -41,7 +41,7 @@ fn matrix_counts(events: &[Value], sender: &str, bodies: &[String]) -> Vec<usize
 }
 
 /// How many of the bridge account's Keybase messages hold each of `bodies`.
-fn keybase_counts(messages: &[Value], bodies: &[String]) -> Vec<usize> {
+pub(super) fn keybase_counts(messages: &[Value], bodies: &[String]) -> Vec<usize> {
     let texts: Vec<&str> = messages
         .iter()
         .filter(|m| m["sender"]["username"] == "alice")
@@ -54,7 +54,7 @@ fn keybase_counts(messages: &[Value], bodies: &[String]) -> Vec<usize> {
 }
 
 /// The order in which `bodies` first appear among `texts`.
-fn order_of(texts: &[&str], bodies: &[String]) -> Vec<usize> {
+pub(super) fn order_of(texts: &[&str], bodies: &[String]) -> Vec<usize> {
     let mut seen: Vec<usize> = texts
         .iter()
         .filter_map(|t| bodies.iter().position(|b| t.contains(b.as_str())))

@@ -6,6 +6,9 @@
 //!   pushes to) only in the holder of `matrix-ingress`; a new holder binds and pings the
 //!   homeserver, which sends again what it could not deliver. Its inbox (in the shared
 //!   database) keeps what the last holder received but had not handed over.
+//! - Discord: the gateway session runs only in the holder of `discord-gateway:<guild>` (a
+//!   second session on the bot's token would receive every event again); a new holder's
+//!   first session catches each channel up from its stored live position.
 //! - Keybase: api-listen and its catch-ups run only in the holder of
 //!   `keybase-listen:<account>`; a new holder catches each chat up from its stored live
 //!   position (saved by whichever instance relayed it), so nothing between is missed, and
@@ -13,6 +16,7 @@
 
 use std::sync::Arc;
 
+use adapter_discord::DiscordSink;
 use adapter_keybase::KeybaseExport;
 use adapter_matrix::MatrixSink;
 use bridge_config::Config;
@@ -24,7 +28,10 @@ use bridge_core::{
 use tokio::{sync::mpsc, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
-use super::{Growth, KeybaseSide, LiveSinks, keep_keybase, start_keybase, start_matrix};
+use super::{
+    Growth, KeybaseSide, LiveChats, LiveSinks, keep_keybase, start_discord, start_keybase,
+    start_matrix,
+};
 
 /// Runs the Matrix appservice listener of `chats` while this instance holds `matrix-ingress`,
 /// until `stop` (or the listener fails).
@@ -114,8 +121,9 @@ pub fn keybase(
                     store: ingress.store.clone(),
                     sinks: ingress.sinks.clone(),
                     relay: Arc::clone(&ingress.relay),
-                    // The listener's rooms are its own (it may run in another instance).
-                    rooms: None,
+                    // The other listeners' rooms and channels are their own (they may run in
+                    // another instance).
+                    chats: LiveChats::default(),
                     export: ingress.export.clone(),
                     out,
                     stop: token,
@@ -133,5 +141,32 @@ pub fn keybase(
             }
         };
         run_while_holding(&ingress.store, &name, &ingress.lease, &stop, start).await
+    })
+}
+
+/// Runs the Discord gateway for `chats` while this instance holds `discord-gateway:<guild>`,
+/// until `stop` (or the gateway fails for good).
+pub fn discord(
+    store: &MappingStore,
+    lease: &LeaseOptions,
+    guild: u64,
+    sink: Arc<DiscordSink>,
+    chats: Vec<ChatRef>,
+    out: mpsc::Sender<Queued>,
+    stop: CancellationToken,
+) -> JoinHandle<anyhow::Result<()>> {
+    let (store, lease) = (store.clone(), lease.clone());
+    let name = format!("discord-gateway:{guild}");
+    tokio::spawn(async move {
+        let start = |token: CancellationToken| {
+            let (sink, chats, out) = (Arc::clone(&sink), chats.clone(), out.clone());
+            async move {
+                let live = start_discord(&sink, &chats, out, token);
+                live.task
+                    .await
+                    .map_err(|e| anyhow::anyhow!("the Discord side failed: {e}"))?
+            }
+        };
+        run_while_holding(&store, &name, &lease, &stop, start).await
     })
 }

@@ -9,8 +9,9 @@
 //! which parts work: an instance killed is replaced within the lease time
 //! (`[backfill] lease_seconds`), a stopped one at once (it releases its leases).
 //!
-//! Not in shared mode (yet): reloading the mapping file on SIGHUP (restart the instances);
-//! the Discord gateway.
+//! The Discord gateway runs under its ingress lease too (`discord-gateway:<guild>`).
+//!
+//! Not in shared mode (yet): reloading the mapping file on SIGHUP (restart the instances).
 
 use std::{process::ExitCode, sync::Arc};
 
@@ -125,6 +126,29 @@ pub async fn relay(
         ));
         readiness.up("matrix", "listening in the instance holding matrix-ingress");
     }
+    let discord_chats: Vec<ChatRef> = resolved
+        .iter()
+        .flat_map(|l| l.chats.iter())
+        .filter(|c| c.platform == Platform::Discord)
+        .cloned()
+        .collect();
+    if let (Some(sink), false, Some(section)) =
+        (&sinks.discord, discord_chats.is_empty(), &config.discord)
+    {
+        parts.discord = Some(ingress::discord(
+            store,
+            &lease,
+            section.guild_id.get(),
+            Arc::clone(sink),
+            discord_chats,
+            tx.clone(),
+            stop.clone(),
+        ));
+        readiness.up(
+            "discord",
+            "connected in the instance holding discord-gateway",
+        );
+    }
 
     readiness.down("keybase", "waiting for the backfill to finish");
     let outcomes = backfill::backfill_links(config, links, store, display, stop.clone())
@@ -194,6 +218,7 @@ struct Parts {
     writer: Option<JoinHandle<Result<(), bridge_core::StoreError>>>,
     notified: Option<JoinHandle<()>>,
     matrix: Option<JoinHandle<anyhow::Result<()>>>,
+    discord: Option<JoinHandle<anyhow::Result<()>>>,
     keybase: Option<JoinHandle<anyhow::Result<()>>>,
     /// Keeps the writer's queue open while the listeners (which hold the other senders) may
     /// come and go.
@@ -207,6 +232,7 @@ impl Parts {
             done = ended(&mut self.holders) => failure(done, "the link holders"),
             done = ended(&mut self.writer) => failure(done, "the hand-off writer"),
             done = ended(&mut self.matrix) => failure(done, "the Matrix live side"),
+            done = ended(&mut self.discord) => failure(done, "the Discord live side"),
             done = ended(&mut self.keybase) => failure(done, "the Keybase live side"),
         }
     }
@@ -214,7 +240,10 @@ impl Parts {
     /// Stops the listeners first (they release their ingress leases), then the writer (it
     /// stores what they handed over), then the link holders (they release their links).
     async fn finish(self) {
-        for task in [self.keybase, self.matrix].into_iter().flatten() {
+        for task in [self.keybase, self.matrix, self.discord]
+            .into_iter()
+            .flatten()
+        {
             if !task.is_finished() {
                 let _ = task.await;
             }

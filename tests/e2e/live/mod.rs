@@ -18,6 +18,7 @@
 mod admin;
 mod both_ways;
 mod discord;
+mod discord_order;
 mod discord_ways;
 mod instances;
 mod notify;

@@ -17,6 +17,8 @@ pub(crate) struct Dispatch {
     pub(crate) name: &'static str,
     /// Its payload (`d`).
     pub(crate) data: Value,
+    /// The channel it is about (what a test may hold back: see `hooks.rs`).
+    pub(crate) channel: u64,
     /// The intent a session needs to receive it.
     pub(crate) intent: u64,
     /// Whether its message content is withheld from sessions without MESSAGE_CONTENT: not
@@ -100,6 +102,7 @@ fn message_event(name: &'static str, w: &World, files_base: &str, m: &RecordedMe
     Dispatch {
         name,
         data: d,
+        channel: m.channel_id,
         intent: GUILD_MESSAGES,
         gated,
     }
@@ -121,6 +124,7 @@ pub(crate) fn message_delete(w: &World, channel: u64, id: u64) -> Dispatch {
         name: "MESSAGE_DELETE",
         data: json!({ "id": id.to_string(), "channel_id": channel.to_string(),
             "guild_id": w.guild_id.to_string() }),
+        channel,
         intent: GUILD_MESSAGES,
         gated: false,
     }
@@ -133,6 +137,7 @@ pub(crate) fn message_delete_bulk(w: &World, channel: u64, ids: &[u64]) -> Dispa
         name: "MESSAGE_DELETE_BULK",
         data: json!({ "ids": ids, "channel_id": channel.to_string(),
             "guild_id": w.guild_id.to_string() }),
+        channel,
         intent: GUILD_MESSAGES,
         gated: false,
     }
@@ -164,6 +169,7 @@ pub(crate) fn reaction(
             "MESSAGE_REACTION_REMOVE"
         },
         data: d,
+        channel: m.channel_id,
         intent: GUILD_MESSAGE_REACTIONS,
         gated: false,
     }

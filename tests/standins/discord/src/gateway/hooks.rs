@@ -1,4 +1,5 @@
-//! What tests call on [`StandIn`] to watch the gateway and disturb its live sessions.
+//! What tests call on [`StandIn`] to watch the gateway, disturb its live sessions and deliver
+//! a channel's events out of order.
 
 use std::net::SocketAddr;
 
@@ -44,6 +45,24 @@ impl StandIn {
     /// the sessions stay resumable. How many.
     pub fn drop_gateway_connections(&self) -> usize {
         self.shared.gateway.control(|| ToClient::Drop)
+    }
+
+    /// Holds the gateway events of `channel` from now on (its messages, edits, deletes and
+    /// reactions, whether REST or a hook made them): the world changes as usual, but no
+    /// session gets them until [`StandIn::release_dispatches`]. Holding a held channel again
+    /// changes nothing.
+    pub fn hold_dispatches(&self, channel: u64) {
+        self.shared.gateway.hold(channel);
+    }
+
+    /// Stops holding `channel`'s events and sends those held out of order, as a gateway may
+    /// deliver them: first the ones at `order`'s positions (0 is the first that happened), in
+    /// that order, then the others in the order they happened (positions out of range or
+    /// repeated are skipped). Each is numbered (`s`) as it is sent, so the sequence stays
+    /// gapless and increasing. The events' names (`t`), in the order sent; empty if the
+    /// channel was not held.
+    pub fn release_dispatches(&self, channel: u64, order: &[usize]) -> Vec<&'static str> {
+        self.shared.gateway.release(channel, order)
     }
 
     /// Stops (or resumes) answering heartbeats, as a zombie connection would.

@@ -1,5 +1,6 @@
 //! The gateway's shared state: its connections, its sessions, the event bus that numbers each
-//! event into every session that asked for it, and the controls tests pull on live sessions.
+//! event into every session that asked for it, the events tests hold back to reorder, and the
+//! controls tests pull on live sessions.
 //!
 //! Lock order: the world (held by whoever publishes, so events are numbered in the order the
 //! world changed), then the hub.
@@ -80,9 +81,32 @@ struct Hub {
     conns: HashMap<u64, Conn>,
     sessions: HashMap<String, Session>,
     stats: GatewayStats,
+    /// The channels a test holds the events of, each with its held events in the order they
+    /// happened (numbered into no session until released).
+    held: HashMap<u64, Vec<Dispatch>>,
 }
 
 impl Hub {
+    /// Numbers `d` into every session whose intents cover it (content blanked for those
+    /// without MESSAGE_CONTENT when it is gated) and sends it to the attached connections.
+    fn deliver(&mut self, d: &Dispatch) {
+        self.stats.events += 1;
+        let blanked = d.gated.then(|| d.blanked());
+        for s in self.sessions.values_mut() {
+            if s.intents & d.intent == 0 {
+                continue;
+            }
+            let data = match &blanked {
+                Some(b) if s.intents & MESSAGE_CONTENT == 0 => b,
+                _ => &d.data,
+            };
+            let frame = s.record(d.name, data);
+            if let Some(c) = s.conn.and_then(|c| self.conns.get(&c)) {
+                let _ = c.tx.send(ToClient::Frame(frame));
+            }
+        }
+    }
+
     /// Sends `msg` to connection `conn`; a connection that just ended is no error.
     fn send(&self, conn: u64, msg: ToClient) {
         if let Some(c) = self.conns.get(&conn) {
@@ -225,26 +249,44 @@ impl Gateway {
     }
 
     /// Numbers `d` into every session whose intents cover it (content blanked for those
-    /// without MESSAGE_CONTENT when it is gated) and sends it to the attached connections.
-    /// Call it with the world locked (see the module's lock order).
+    /// without MESSAGE_CONTENT when it is gated) and sends it to the attached connections;
+    /// held instead if a test holds its channel. Call it with the world locked (see the
+    /// module's lock order).
     pub(crate) fn publish(&self, d: &Dispatch) {
-        let mut guard = self.hub();
-        let hub = &mut *guard;
-        hub.stats.events += 1;
-        let blanked = d.gated.then(|| d.blanked());
-        for s in hub.sessions.values_mut() {
-            if s.intents & d.intent == 0 {
-                continue;
-            }
-            let data = match &blanked {
-                Some(b) if s.intents & MESSAGE_CONTENT == 0 => b,
-                _ => &d.data,
-            };
-            let frame = s.record(d.name, data);
-            if let Some(c) = s.conn.and_then(|c| hub.conns.get(&c)) {
-                let _ = c.tx.send(ToClient::Frame(frame));
-            }
+        let mut hub = self.hub();
+        match hub.held.get_mut(&d.channel) {
+            Some(held) => held.push(d.clone()),
+            None => hub.deliver(d),
         }
+    }
+
+    /// Holds `channel`'s events from now on, until [`Gateway::release`].
+    pub(crate) fn hold(&self, channel: u64) {
+        self.hub().held.entry(channel).or_default();
+    }
+
+    /// Stops holding `channel`'s events and publishes those held: the ones at `order`'s
+    /// positions (0 = the first that happened) first, in that order, then the others in the
+    /// order they happened; positions out of range or repeated are skipped. Each is numbered
+    /// as it is sent, as a gateway that reordered them would. Their names, in the order sent.
+    pub(crate) fn release(&self, channel: u64, order: &[usize]) -> Vec<&'static str> {
+        let mut hub = self.hub();
+        let mut held: Vec<Option<Dispatch>> = hub
+            .held
+            .remove(&channel)
+            .unwrap_or_default()
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut sent: Vec<Dispatch> = order
+            .iter()
+            .filter_map(|&i| held.get_mut(i)?.take())
+            .collect();
+        sent.extend(held.into_iter().flatten());
+        for d in &sent {
+            hub.deliver(d);
+        }
+        sent.iter().map(|d| d.name).collect()
     }
 
     /// Sends `make()` to every connection with a session; how many. An op 9 that may not be

@@ -1,7 +1,9 @@
 //! The stand-in's gateway: its protocol as a bare WebSocket client sees it (`protocol.rs`,
-//! every frame also parsed by serenity's models), and serenity's own shard running unchanged
-//! against it (`serenity_client.rs`).
+//! every frame also parsed by serenity's models), serenity's own shard running unchanged
+//! against it (`serenity_client.rs`), and a channel's events held and released out of order
+//! (`reorder.rs`).
 
 mod protocol;
+mod reorder;
 mod serenity_client;
 mod support;

@@ -32,16 +32,24 @@ impl DiscordLive {
     /// # Errors
     /// Why the Discord side stopped.
     pub async fn wait_following(&mut self) -> anyhow::Result<()> {
-        tokio::select! {
-            done = &mut self.task => Err(match done {
-                Ok(Ok(())) => anyhow::anyhow!("the Discord gateway stopped"),
-                Ok(Err(e)) => e,
-                Err(e) => anyhow::anyhow!("the Discord side failed: {e}"),
-            }),
-            seen = self.following.wait_for(|up| *up) => {
-                seen.map(|_| ()).map_err(|_| anyhow::anyhow!("the Discord gateway stopped"))
-            }
+        let seen = tokio::select! {
+            done = &mut self.task => return Err(ended(done)),
+            seen = self.following.wait_for(|up| *up) => seen.is_ok(),
+        };
+        if seen {
+            return Ok(());
         }
+        // The source is gone (its watch with it): why is in its task's end.
+        Err(ended((&mut self.task).await))
+    }
+}
+
+/// Why the Discord side's task ended.
+fn ended(done: Result<anyhow::Result<()>, tokio::task::JoinError>) -> anyhow::Error {
+    match done {
+        Ok(Ok(())) => anyhow::anyhow!("the Discord gateway stopped"),
+        Ok(Err(e)) => e,
+        Err(e) => anyhow::anyhow!("the Discord side failed: {e}"),
     }
 }
 

@@ -255,6 +255,34 @@ async fn an_edit_delete_and_reaction_follow_their_message_to_both_other_sides() 
     })
     .await;
 
+    // Dana's own reaction on Discord: the bridge account's on Keybase, her ghost's on Matrix.
+    let side = live.discord();
+    assert!(side.standin.react_as(&side.dana, said, "👍"));
+    live.on_keybase("dana's reaction", |messages| {
+        messages
+            .iter()
+            .find(|m| m["id"] == kb_copy)
+            .filter(|m| {
+                m["reactions"]["reactions"][":+1:"]["users"]
+                    .as_object()
+                    .is_some_and(|users| users.contains_key("alice"))
+            })
+            .map(|_| ())
+    })
+    .await;
+    live.on_matrix(&room, "dana's reaction", |events| {
+        events
+            .iter()
+            .any(|e| {
+                e["type"] == "m.reaction"
+                    && e["sender"] != carol.as_str()
+                    && e["content"]["m.relates_to"]["event_id"] == mx_copy.as_str()
+                    && e["content"]["m.relates_to"]["key"] == "👍"
+            })
+            .then_some(())
+    })
+    .await;
+
     // Deleted on Discord: gone from Keybase and Matrix.
     assert!(live.discord().standin.delete_message(said));
     live.on_keybase("the Discord message deleted", |messages| {

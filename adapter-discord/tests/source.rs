@@ -1,5 +1,6 @@
 //! The live source against the stand-in's gateway: what arrives, in which order, marked own
-//! or not; resume after op 7; re-identify and catch-up after op 9; the fatal close codes; a
+//! or not; reaction events settled against Discord when delivered out of order; resume after
+//! op 7; re-identify and catch-up after op 9; the fatal close codes; a
 //! channel linked while running.
 
 mod common;
@@ -197,12 +198,15 @@ async fn a_humans_events_arrive_in_order_and_kbbridges_own_are_marked() {
     let m1 = rig.standin.post_as(&ann, channel, "hello").unwrap();
     assert!(rig.standin.edit_as(&ann, m1, "hello, edited"));
     assert!(rig.standin.react_as(&ann, m1, "👍"));
+    // A reaction is relayed as Discord has it when its event is handled: taken back only
+    // once the add was handled.
+    let mut got = run.take(3).await;
     assert!(rig.standin.unreact_as(&ann, m1, "👍"));
     let m2 = rig.standin.post_as(&ann, channel, "two").unwrap();
     let m3 = rig.standin.post_as(&ann, channel, "three").unwrap();
     assert_eq!(rig.standin.bulk_delete(channel, &[m2, m3]).len(), 2);
     assert!(rig.standin.delete_message(m1));
-    let got = run.take(9).await;
+    got.extend(run.take(6).await);
     assert_eq!(
         shown(&got),
         [
@@ -271,17 +275,86 @@ async fn many_rapid_events_of_one_channel_keep_the_gateways_order() {
     let mut expected = Vec::new();
     let m = rig.standin.post_as(&ann, channel, "v0").unwrap();
     expected.push(format!("msg {m} ann:v0"));
-    for i in 1..=15 {
+    // Reactions kept until all arrived: each is relayed as Discord has it when handled.
+    for (i, emoji) in EMOJI.iter().enumerate() {
         assert!(rig.standin.edit_as(&ann, m, &format!("v{i}")));
         expected.push(format!("edit {m} v{i}"));
-        let emoji = if i % 2 == 0 { "🎉" } else { "👍" };
         assert!(rig.standin.react_as(&bob, m, emoji));
         expected.push(format!("react {m} bob {emoji}"));
+    }
+    let got = run.take(expected.len()).await;
+    assert_eq!(shown(&got), expected);
+    let mut expected = Vec::new();
+    for emoji in EMOJI {
         assert!(rig.standin.unreact_as(&bob, m, emoji));
         expected.push(format!("unreact {m} bob {emoji}"));
     }
     let got = run.take(expected.len()).await;
     assert_eq!(shown(&got), expected);
+    run.quiet().await;
+    run.stop().await.unwrap();
+}
+
+/// Fifteen different emoji (Discord allows 20 on a message).
+const EMOJI: [&str; 15] = [
+    "👍", "🎉", "😀", "😂", "🔥", "🚀", "👀", "💯", "🙏", "👏", "🌟", "🍕", "🎈", "🐱", "🦀",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reaction_events_delivered_out_of_order_are_relayed_as_discord_ends() {
+    let rig = rig(intents::PRIVILEGED).await;
+    let channel = rig.channel("general");
+    let ann = rig.standin.add_human("ann");
+    let bob = rig.standin.add_human("bob");
+    let mut run = start(&rig, KnownChannels::new([channel]));
+    followed(&rig.store, channel).await;
+    let m = rig.standin.post_as(&ann, channel, "react to me").unwrap();
+    assert_eq!(
+        shown(&run.take(1).await),
+        [format!("msg {m} ann:react to me")]
+    );
+
+    // Ann reacts and takes it back, the removal delivered first: both are removals (the
+    // relay has nothing to take back), so no reaction is left anywhere.
+    rig.standin.hold_dispatches(channel);
+    assert!(rig.standin.react_as(&ann, m, "👍"));
+    assert!(rig.standin.unreact_as(&ann, m, "👍"));
+    let sent = rig.standin.release_dispatches(channel, &[1, 0]);
+    assert_eq!(sent, ["MESSAGE_REACTION_REMOVE", "MESSAGE_REACTION_ADD"]);
+    assert_eq!(
+        shown(&run.take(2).await),
+        [format!("unreact {m} ann 👍"), format!("unreact {m} ann 👍")]
+    );
+
+    // Bob, never seen before, reacts, takes it back and reacts again, the removal delivered
+    // first: all three are adds, the first named from Discord's answer.
+    rig.standin.hold_dispatches(channel);
+    assert!(rig.standin.react_as(&bob, m, "🎉"));
+    assert!(rig.standin.unreact_as(&bob, m, "🎉"));
+    assert!(rig.standin.react_as(&bob, m, "🎉"));
+    let sent = rig.standin.release_dispatches(channel, &[1]);
+    assert_eq!(
+        sent,
+        [
+            "MESSAGE_REACTION_REMOVE",
+            "MESSAGE_REACTION_ADD",
+            "MESSAGE_REACTION_ADD"
+        ]
+    );
+    let got = run.take(3).await;
+    assert_eq!(shown(&got), vec![format!("react {m} bob 🎉"); 3]);
+    assert!(got.iter().all(|i| !i.own));
+
+    // A reaction on a message deleted before its event was handled (10008): a removal.
+    rig.standin.hold_dispatches(channel);
+    assert!(rig.standin.react_as(&ann, m, "🔥"));
+    assert!(rig.standin.delete_message(m));
+    let sent = rig.standin.release_dispatches(channel, &[]);
+    assert_eq!(sent, ["MESSAGE_REACTION_ADD", "MESSAGE_DELETE"]);
+    assert_eq!(
+        shown(&run.take(2).await),
+        [format!("unreact {m} ann 🔥"), format!("delete {m}")]
+    );
     run.quiet().await;
     run.stop().await.unwrap();
 }

@@ -21,6 +21,7 @@ use super::{
     channels::KnownChannels,
     events::{self, Ours},
     gateway::Feed,
+    reaction_now,
 };
 use crate::DiscordSink;
 
@@ -163,11 +164,20 @@ impl<'a> Deliver<'a> {
             bot: self.bot.unwrap_or(0),
             hook,
         };
+        // Someone's reaction, settled against Discord here, in the channel's order (the bot's
+        // own are only marked own).
+        let now = match reaction_now::subject(&event).filter(|r| r.user != ours.bot) {
+            Some(r) => Some(self.reaction_now(&r).await?),
+            None => None,
+        };
         let client = sink.rest.client().clone();
         for mut incoming in events::convert(event, ours, &client) {
             if already_caught(self, channel, &incoming) {
                 debug!(channel, "message already delivered by the catch-up");
                 continue;
+            }
+            if let Some(now) = &now {
+                incoming = self.settle(incoming, now);
             }
             self.name(&mut incoming);
             self.push(incoming).await?;
@@ -190,6 +200,11 @@ impl<'a> Deliver<'a> {
             }
             Event::Delete { .. } => {}
         }
+    }
+
+    /// The sender last seen with user ID `id`.
+    pub(super) fn known(&self, id: &str) -> Option<&Sender> {
+        self.names.get(id)
     }
 
     fn remember(&mut self, sender: &Sender) {

@@ -6,6 +6,7 @@
 //! - `deliver.rs`: the feed → the relay, one channel at a time in order;
 //!   `catch_up.rs`: the messages a new session missed;
 //! - `events.rs`: serenity's events → [`bridge_core::Incoming`]; `files.rs`: attachments;
+//!   `reaction_now.rs`: each reaction event settled against Discord's state now;
 //! - `channels.rs`: [`KnownChannels`], the channels relayed.
 
 use std::{sync::Arc, time::Duration};
@@ -23,6 +24,7 @@ mod events;
 mod files;
 mod gateway;
 mod protocol;
+mod reaction_now;
 
 pub use channels::KnownChannels;
 
@@ -95,7 +97,10 @@ impl DiscordSource {
     /// is closed: connecting, resuming or identifying again as Discord says, and after every
     /// new session (READY) catching each channel up from its stored live position. Events of
     /// one channel arrive in the gateway's order; kbbridge's own (its webhook's messages, the
-    /// bot's messages and reactions) are marked `own`.
+    /// bot's messages and reactions) are marked `own`. Someone else's reaction event is handed
+    /// over as Discord has that reaction when the event is handled (one read of it): an add
+    /// no longer true comes as a removal, so a removal delivered before its reaction leaves
+    /// none on the other sides.
     ///
     /// # Errors
     /// [`AdapterError::Fatal`] when Discord refuses the token (close 4004), the intents (4014:

@@ -51,6 +51,9 @@ fn bucket_of(limits: &Limits, method: &Method, route: &str, path: &str) -> Bucke
         (_, "/api/v10/channels/{c}/messages/{m}/reactions/{emoji}/@me") => {
             ("reaction", limits.reaction)
         }
+        ("GET", "/api/v10/channels/{c}/messages/{m}/reactions/{emoji}") => {
+            ("reaction_read", limits.reaction_read)
+        }
         ("PATCH", "/api/v10/channels/{c}") => ("channel_edit", limits.channel_edit),
         ("POST", "/api/v10/guilds/{g}/channels") => ("channel_create", limits.channel_create),
         (_, "/api/v10/channels/{c}/webhooks") => ("webhook_manage", limits.webhook_manage),

@@ -44,6 +44,10 @@ pub struct Limits {
     pub message_read: BucketLimit,
     /// Reactions, per channel: 1 per 250 ms.
     pub reaction: BucketLimit,
+    /// `GET /channels/{c}/messages/{m}/reactions/{emoji}` (who reacted), per channel: 1 per
+    /// 250 ms. Discord gives this route a bucket of its own in the reaction family and
+    /// documents no figure; the reactions' one is assumed, the stricter guess.
+    pub reaction_read: BucketLimit,
     /// `PATCH /channels/{c}` (name, topic), per channel: 2 per 10 min.
     pub channel_edit: BucketLimit,
     /// `POST /guilds/{g}/channels`, per guild: 5 per 5 s.
@@ -73,6 +77,7 @@ impl Limits {
             message_create: BucketLimit::per_ms(5, 5_000),
             message_read: BucketLimit::per_ms(5, 1_000),
             reaction: BucketLimit::per_ms(1, 250),
+            reaction_read: BucketLimit::per_ms(1, 250),
             channel_edit: BucketLimit::per_ms(2, 600_000),
             channel_create: BucketLimit::per_ms(5, 5_000),
             webhook_manage: BucketLimit::per_ms(5, 5_000),
@@ -95,6 +100,7 @@ impl Limits {
             &mut self.message_create,
             &mut self.message_read,
             &mut self.reaction,
+            &mut self.reaction_read,
             &mut self.channel_edit,
             &mut self.channel_create,
             &mut self.webhook_manage,

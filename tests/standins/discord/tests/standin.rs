@@ -3,13 +3,16 @@
 
 use std::time::Duration;
 
-use discord_standin::{Fault, FaultTarget, Limits, StandIn, StandInOptions, TEXT};
+use discord_standin::{BucketLimit, Fault, FaultTarget, Limits, StandIn, StandInOptions, TEXT};
 use reqwest::{Certificate, Client, StatusCode};
 use serde_json::{Value, json};
 use serenity::{
     builder::{CreateAllowedMentions, CreateAttachment, CreateWebhook, ExecuteWebhook},
     http::HttpBuilder,
-    model::id::ChannelId,
+    model::{
+        channel::ReactionType,
+        id::{ChannelId, EmojiId, MessageId},
+    },
 };
 
 fn client(s: &StandIn) -> Client {
@@ -216,4 +219,108 @@ async fn overflowing_a_bucket_gets_a_429_with_discords_body() {
     assert_eq!(body["global"], false);
     assert!(body["retry_after"].as_f64().unwrap() > 0.0);
     assert_eq!(s.stats().route_429, 1);
+}
+
+#[tokio::test]
+async fn who_reacted_is_listed_by_id_under_a_per_channel_bucket() {
+    // Eight reads of who reacted per channel for the whole test: the ninth is refused.
+    let s = start(Limits {
+        reaction_read: BucketLimit {
+            limit: 8,
+            window: Duration::from_secs(3600),
+        },
+        ..Limits::discord()
+    })
+    .await;
+    let channel = s.create_channel("general", TEXT, None);
+    let other = s.create_channel("other", TEXT, None);
+    let (ann, bob, cat) = (s.add_human("ann"), s.add_human("bob"), s.add_human("cat"));
+    let m = s.post_as(&ann, channel, "react to me").unwrap();
+    let elsewhere = s.post_as(&ann, other, "here too").unwrap();
+    for h in [&cat, &ann, &bob] {
+        assert!(s.react_as(h, m, "👍"));
+    }
+    assert!(s.react_as(&bob, m, "party:55"));
+    let crowd: Vec<_> = (0..26).map(|i| s.add_human(&format!("p{i}"))).collect();
+    for h in crowd.iter().rev() {
+        assert!(s.react_as(h, m, "🎉"));
+    }
+    let http = HttpBuilder::new(s.token()).client(client(&s)).build();
+    let (c_id, m_id) = (ChannelId::new(channel), MessageId::new(m));
+    let thumbs = ReactionType::Unicode("👍".into());
+    http.create_reaction(c_id, m_id, &thumbs).await.unwrap();
+
+    // Through serenity: sorted by ID (the bot was made first), `after` exclusive, custom
+    // emoji as `name:id`.
+    let ids = |users: Vec<serenity::model::user::User>| -> Vec<u64> {
+        users.iter().map(|u| u.id.get()).collect()
+    };
+    let all = http
+        .get_reaction_users(c_id, m_id, &thumbs, 100, None)
+        .await
+        .unwrap();
+    assert_eq!(all[1].name, "ann");
+    assert_eq!(ids(all), [s.bot_id(), ann.id, bob.id, cat.id]);
+    let one = http
+        .get_reaction_users(c_id, m_id, &thumbs, 1, Some(ann.id - 1))
+        .await
+        .unwrap();
+    assert_eq!(ids(one), [ann.id]);
+    let party = ReactionType::Custom {
+        animated: false,
+        id: EmojiId::new(55),
+        name: Some("party".into()),
+    };
+    let custom = http
+        .get_reaction_users(c_id, m_id, &party, 100, None)
+        .await
+        .unwrap();
+    assert_eq!(ids(custom), [bob.id]);
+
+    // Raw: 25 by default, the bucket named, the errors.
+    let c = client(&s);
+    let auth = format!("Bot {}", s.token());
+    let get = |message: u64, emoji: &str, query: &str| {
+        c.get(api(&format!(
+            "/channels/{channel}/messages/{message}/reactions/{emoji}?{query}"
+        )))
+        .header("authorization", &auth)
+        .send()
+    };
+    let r = get(m, "%F0%9F%8E%89", "").await.unwrap();
+    assert_eq!(r.headers()["x-ratelimit-bucket"], "reaction_read");
+    assert_eq!(r.headers()["x-ratelimit-remaining"], "4");
+    let listed: Vec<u64> = r.json::<Vec<Value>>().await.unwrap()[..]
+        .iter()
+        .map(|u| u["id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    let mut expected: Vec<u64> = crowd.iter().map(|h| h.id).collect();
+    expected.truncate(25);
+    assert_eq!(listed, expected);
+    let r = get(m + 1000, "%F0%9F%8E%89", "").await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], 10008);
+    let r = get(m, "%F0%9F%A6%80", "limit=100").await.unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap(), json!([]));
+    let r = get(m, "%F0%9F%8E%89", "limit=0").await.unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], 50035);
+    let r = get(m, "%F0%9F%91%8D", &format!("after={}", cat.id))
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap(), json!([]));
+    let r = get(m, "%F0%9F%91%8D", "").await.unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(r.headers()["x-ratelimit-bucket"], "reaction_read");
+
+    // Another channel has a bucket of its own.
+    let r = c
+        .get(api(&format!(
+            "/channels/{other}/messages/{elsewhere}/reactions/%F0%9F%91%8D"
+        )))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap(), json!([]));
 }

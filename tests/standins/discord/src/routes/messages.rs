@@ -1,5 +1,5 @@
-//! The bot's own channel messages (posted, listed, read, deleted), its reactions on any
-//! message, and the plain attachment downloads.
+//! The bot's own channel messages (posted, listed, read, deleted) and the plain attachment
+//! downloads.
 
 use std::sync::Arc;
 
@@ -135,54 +135,6 @@ pub(super) async fn delete_message(
     };
     msg.deleted = true;
     s.gateway.publish(&dispatches::message_delete(&w, c, m));
-    StatusCode::NO_CONTENT.into_response()
-}
-
-pub(super) async fn add_reaction(
-    State(s): State<Arc<Shared>>,
-    Path((c, m, emoji)): Path<(u64, u64, String)>,
-) -> Response {
-    if emoji.is_empty() {
-        return wire::error(StatusCode::BAD_REQUEST, 10014, "Unknown Emoji");
-    }
-    let mut w = s.world();
-    let bot = w.bot.id;
-    let Some(msg) = w.message_mut(c, m) else {
-        return unknown_message();
-    };
-    match msg.add_reaction(&emoji, bot) {
-        Ok(true) => {
-            let msg = msg.clone();
-            s.gateway
-                .publish(&dispatches::reaction(&w, &msg, &emoji, bot, true));
-        }
-        // The bot reacts once per emoji: a second PUT changes nothing and tells no one.
-        Ok(false) => {}
-        Err(()) => {
-            return wire::error(
-                StatusCode::BAD_REQUEST,
-                30010,
-                "Maximum number of reactions reached (20)",
-            );
-        }
-    }
-    StatusCode::NO_CONTENT.into_response()
-}
-
-pub(super) async fn remove_reaction(
-    State(s): State<Arc<Shared>>,
-    Path((c, m, emoji)): Path<(u64, u64, String)>,
-) -> Response {
-    let mut w = s.world();
-    let bot = w.bot.id;
-    let Some(msg) = w.message_mut(c, m) else {
-        return unknown_message();
-    };
-    if msg.remove_reaction(&emoji, bot) {
-        let msg = msg.clone();
-        s.gateway
-            .publish(&dispatches::reaction(&w, &msg, &emoji, bot, false));
-    }
     StatusCode::NO_CONTENT.into_response()
 }
 

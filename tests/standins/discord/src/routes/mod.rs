@@ -4,7 +4,8 @@
 //! - `guilds.rs`: the guild, its roles and members (for permission checks).
 //! - `channels.rs`: the guild's channels, listed, created, read and edited.
 //! - `webhooks.rs`: channel webhooks, their execution and their messages' edits and deletions.
-//! - `messages.rs`: the bot's channel messages, reactions and the attachment downloads.
+//! - `messages.rs`: the bot's channel messages and the attachment downloads.
+//! - `reactions.rs`: the bot's reactions on any message, and who reacted with an emoji.
 //! - `payload.rs`: what a message post carries (JSON or multipart) and how it is accepted.
 //!
 //! Every change to a message or its reactions is published on the gateway while the world is
@@ -19,6 +20,7 @@ mod channels;
 mod guilds;
 mod messages;
 mod payload;
+mod reactions;
 mod webhooks;
 
 use std::{collections::HashMap, sync::Arc};
@@ -66,8 +68,12 @@ pub(crate) fn router(s: Arc<Shared>) -> Router {
             get(messages::get_message).delete(messages::delete_message),
         )
         .route(
+            "/api/v10/channels/{c}/messages/{m}/reactions/{emoji}",
+            get(reactions::list_reactions),
+        )
+        .route(
             "/api/v10/channels/{c}/messages/{m}/reactions/{emoji}/@me",
-            put(messages::add_reaction).delete(messages::remove_reaction),
+            put(reactions::add_reaction).delete(reactions::remove_reaction),
         )
         .route(
             "/api/v10/webhooks/{id}/{token}",

@@ -41,6 +41,11 @@ fn bot_reacted(m: &RecordedMessage, emoji: &str, bot: u64) -> bool {
 async fn each_kind_of_event_crosses_keybase_and_discord_once() {
     let _one = PUSHING.lock().await;
     let mut live = Live::with_discord("relay", false, "reactions = \"bot\"").await;
+    // Everything kbbridge's crates log, for the check that no token is among it.
+    live.env.push((
+        "RUST_LOG".into(),
+        "info,kbbridge=debug,bridge_core=debug,adapter_discord=debug,adapter_keybase=debug".into(),
+    ));
     live.start();
     live.relaying().await;
     let bot = live.discord().standin.bot_id();
@@ -174,6 +179,15 @@ async fn each_kind_of_event_crosses_keybase_and_discord_once() {
         "no echo on Keybase: {from_bridge:?}"
     );
     assert_eq!(live.stop(), Some(0), "{}", live.logs());
+    // No secret in any log line: neither the bot's token nor the webhook's.
+    let logs = live.logs();
+    let side = live.discord();
+    let mut secrets = vec![side.standin.token().to_owned()];
+    secrets.extend(side.standin.webhooks().into_iter().map(|w| w.token));
+    assert!(secrets.len() > 1, "the webhook was made");
+    for secret in &secrets {
+        assert!(!logs.contains(secret.as_str()), "a token is logged");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

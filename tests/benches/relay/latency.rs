@@ -2,18 +2,20 @@
 //! straight to Synapse at the same rate, all at once or one in flight per room, all seen by the
 //! same observer.
 
-use std::{collections::HashMap, fs, path::Path, time::Duration};
+use std::{path::Path, time::Duration};
 
 use serde_json::json;
 
 use super::{
     breakdown::Breakdown,
+    keybase_side::SENDERS,
     observer::Observer,
     posting::{self, Order, Posted, Schedule},
     procfs,
     stamp::tag,
     synapse_log::{self, Send},
-    world::{SENDERS, World},
+    tee,
+    world::World,
 };
 
 /// What the latency part is run with.
@@ -154,7 +156,7 @@ pub async fn run(standin: &Path, s: &Settings, keep: bool) -> Latency {
             let (synapse_cpu, machine) = (procfs::cpu_ticks(synapse_pid), procfs::machine_ticks());
             let posted = match phase {
                 Phase::Relayed => {
-                    tokio::task::block_in_place(|| posting::on_keybase(&world, schedule))
+                    tokio::task::block_in_place(|| posting::on_keybase(world.keybase(), schedule))
                 }
                 Phase::Direct(order) => {
                     let kind = if order == Order::InOrder { 'o' } else { 'd' };
@@ -201,7 +203,7 @@ pub async fn run(standin: &Path, s: &Settings, keep: bool) -> Latency {
     out.cpu_ms = cpu_ticks as f64 * procfs::MS_PER_TICK / relayed.len().max(1) as f64;
     out.gaps = observer.gaps();
 
-    let lines = stamped_lines(&world.lines_path());
+    let lines = tee::stamped_lines(&world.lines_path());
     out.breakdown = Breakdown::of(&relayed, &lines, &relay_sends, &observer);
     for p in &relayed {
         match (observer.arrival(&p.tag), lines.get(&p.tag)) {
@@ -303,17 +305,4 @@ async fn arrive(world: &mut World, observer: &Observer, tags: &[String]) {
         world.assert_running();
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-/// The tee's stamps: each tag's first api-listen line (µs).
-fn stamped_lines(path: &Path) -> HashMap<String, u64> {
-    let mut lines = HashMap::new();
-    for line in fs::read_to_string(path).unwrap_or_default().lines() {
-        if let Some((at, tag)) = line.split_once(' ') {
-            if let Ok(at) = at.parse::<u64>() {
-                lines.entry(tag.to_owned()).or_insert(at);
-            }
-        }
-    }
-    lines
 }

@@ -1,11 +1,13 @@
 //! The live relay's cost: `cargo bench --bench relay` (release build; prints its figures, it
 //! asserts none). Goals (the live-relay issue): p99 latency kbbridge adds to Keybase → Matrix
-//! ≤ 50 ms at 100 messages/s over 10 channels; idle RSS of a relay serving 50 links ≤ 40 MB.
+//! ≤ 50 ms at 100 messages/s over 10 channels; idle RSS of a relay serving 50 links ≤ 40 MB;
+//! Keybase → Discord: no 429 from a bucket after its first answer.
 //!
-//! Everything is real but Keybase: `kbbridge run` (the release binary) on a SQLite store,
-//! the Keybase stand-in (`keybase-standin`, adapter-keybase/STANDIN.md) as its client, and the
-//! pushing Synapse of the tests (`adapter_matrix::testing::pushing`, one per checkout: run
-//! nothing else on it meanwhile), set up as tests/e2e/live/ does (`world.rs`).
+//! Everything is real but Keybase (and Discord, in the Discord part): `kbbridge run` (the
+//! release binary) on a SQLite store, the Keybase stand-in (`keybase-standin`,
+//! tests/standins/keybase/STANDIN.md) as its client, and the pushing Synapse of the tests (`adapter_matrix::testing::pushing`, one per checkout: run
+//! nothing else on it meanwhile), set up as tests/e2e/live/ does (`world.rs`; the Keybase side
+//! in `keybase_side.rs`, the `kbbridge run` process in `relay_process.rs`).
 //!
 //! **Latency** (`latency.rs`, `posting.rs`). 10 stand-in channels relayed (mode `relay`,
 //! `matrix = "auto"`) to 10 rooms kbbridge makes. Messages are posted with `keybase-standin
@@ -48,31 +50,61 @@
 //! anonymous and file-backed parts) and VmHWM, the peak since start, set-up included. The
 //! stand-in's processes (the client kbbridge talks to) are not counted.
 //!
+//! **Discord** (`discord.rs`, `discord_world.rs`, `discord_direct.rs`, `discord_report.rs`).
+//! `kbbridge run` relaying 10 stand-in channels (mode `relay`, no Matrix) to 10 channels of the
+//! Discord stand-in (`discord-standin`, in this process, reached over HTTPS as `discord.com`
+//! through `[discord] connect_to` and `ca_file`, as tests/e2e/live/ does), messages posted on
+//! Keybase as the latency part posts them, through the same tee. Arrival on Discord is each
+//! copy's snowflake: the stand-in makes the ID as it accepts the message, with the time in ms
+//! since Discord's epoch in its top bits, so it is stamped where it lands, to 1 ms (taken as
+//! the middle of that ms), with no poller or gateway client in between. Two worlds, one
+//! stand-in each: (1) **Discord's limits** (`Limits::discord()`: webhook execute 5 per 2 s per
+//! webhook, so 25 msg/s over 10 channels): a phase at 100/s, where the latency is a queue that
+//! grows with the phase (said so in the output, with the delivered rate), then one at 20/s,
+//! which the limits allow; (2) **limits lifted** (every window × 0.001): at 100/s and at 40/s,
+//! each relayed, then sent straight to the stand-in's webhooks by this benchmark into
+//! channels of its own (`discord_direct.rs`, the same HTTPS and bot token, each when due and
+//! one in flight per channel), the stand-in's own time at that rate. kbbridge's own limiter
+//! keeps every bot under Discord's global 50 requests/s whatever the stand-in allows, so at
+//! 100/s the relay is a queue there too, and the added latency (line → on Discord − direct,
+//! differences of quantiles) is meaningful at 40/s. Per phase: the delivered rate, the
+//! stand-in's route, global and late 429s (`late_429`: from a bucket that had answered once;
+//! the goal is none), the 429s kbbridge retried, and its pacing from its own /metrics (the
+//! admin listener on): its time inside Discord sends (limiter waits and retries included) over
+//! the channels' time, and that less the unpaced cost of a send (measured where the limits
+//! were lifted and the rate kept up), the share its rate limiter made it wait. The goal line
+//! counts late 429s over both worlds, warm-ups included.
+//!
 //! Settings (environment): `KBBRIDGE_BENCH_MESSAGES` (2000 of each kind),
 //! `KBBRIDGE_BENCH_RATE` (100 per second), `KBBRIDGE_BENCH_CHANNELS` (10),
 //! `KBBRIDGE_BENCH_ROUNDS` (2), `KBBRIDGE_BENCH_LINKS` (50, idle part),
-//! `KBBRIDGE_BENCH_ONLY` (`latency` or `memory`), `KBBRIDGE_BENCH_LOG` (kbbridge's `RUST_LOG`,
+//! `KBBRIDGE_BENCH_DISCORD_MESSAGES` (1000 per Discord phase),
+//! `KBBRIDGE_BENCH_DISCORD_LIMITED_RATE` (20 per second), `KBBRIDGE_BENCH_DISCORD_LIFTED_RATE`
+//! (40 per second), `KBBRIDGE_BENCH_ONLY` (`latency`, `memory` or `discord`), `KBBRIDGE_BENCH_LOG` (kbbridge's `RUST_LOG`,
 //! default `info`), `KBBRIDGE_BENCH_KEEP=1` (keep each world's folder: logs, store, stamps).
 //!
 //! Run outside `cargo bench` (without `--bench`, as `cargo test --benches` would), it does
 //! nothing.
 
 mod breakdown;
+mod discord;
+mod discord_direct;
+mod discord_report;
+mod discord_world;
+mod keybase_side;
 mod latency;
 mod memory;
 mod observer;
 mod posting;
 mod procfs;
+mod relay_process;
 mod stamp;
 mod stats;
 mod synapse_log;
 mod tee;
 mod world;
 
-use std::{
-    path::{Path, PathBuf},
-    process::{Command, ExitCode},
-};
+use std::process::ExitCode;
 
 use stats::{Summary, difference, header, row};
 
@@ -105,7 +137,8 @@ fn main() -> ExitCode {
 }
 
 async fn bench() {
-    let standin = standin();
+    // The stand-in of this build's profile, (re)built first when missing or stale.
+    let standin = keybase_standin::executable();
     let only = std::env::var("KBBRIDGE_BENCH_ONLY").unwrap_or_default();
     let keep = std::env::var("KBBRIDGE_BENCH_KEEP").is_ok_and(|v| v == "1");
     if only.is_empty() || only == "latency" {
@@ -123,26 +156,17 @@ async fn bench() {
         let idle = memory::run(&standin, env_or("KBBRIDGE_BENCH_LINKS", 50), keep).await;
         print_memory(&idle);
     }
-}
-
-/// The stand-in next to the `kbbridge` binary, (re)built in release first.
-fn standin() -> PathBuf {
-    let path = Path::new(env!("CARGO_BIN_EXE_kbbridge")).with_file_name("keybase-standin");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let built = Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "adapter-keybase",
-            "--bin",
-            "keybase-standin",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(built || path.exists(), "cannot build the keybase stand-in");
-    path
+    if only.is_empty() || only == "discord" {
+        let settings = discord::Settings {
+            messages: env_or("KBBRIDGE_BENCH_DISCORD_MESSAGES", 1000),
+            rate: env_or("KBBRIDGE_BENCH_RATE", 100.0),
+            limited_rate: env_or("KBBRIDGE_BENCH_DISCORD_LIMITED_RATE", 20.0),
+            lifted_rate: env_or("KBBRIDGE_BENCH_DISCORD_LIFTED_RATE", 40.0),
+            channels: env_or("KBBRIDGE_BENCH_CHANNELS", 10),
+        };
+        let runs = discord::run(&standin, &settings, keep).await;
+        discord_report::print(&settings, &runs);
+    }
 }
 
 fn print_latency(s: &latency::Settings, m: &latency::Latency) {

@@ -7,9 +7,10 @@ use std::{
 };
 
 use super::{
+    keybase_side::SENDERS,
     procfs::{self, Memory},
     stamp::tag,
-    world::{SENDERS, World},
+    world::World,
 };
 
 /// Messages relayed before sampling (one on each of the first channels).

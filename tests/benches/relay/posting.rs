@@ -10,8 +10,8 @@ use bridge_core::{ChatRef, Platform, testing::text_message};
 use serde_json::{Value, json};
 
 use super::{
+    keybase_side::{KeybaseSide, SENDERS, chat},
     stamp::{now_us, tag},
-    world::{SENDERS, World, chat},
 };
 
 /// When and how many messages a phase posts.
@@ -55,7 +55,7 @@ pub struct Posted {
 /// Posts the phase's messages on Keybase (`admin post`), from the senders in turn, one thread
 /// per channel: a channel's posts never overlap (the stand-in's files take one writer at a
 /// time), and a post takes a few milliseconds, far less than a channel's interval.
-pub fn on_keybase(world: &World, s: Schedule) -> Vec<Posted> {
+pub fn on_keybase(keybase: &KeybaseSide, s: Schedule) -> Vec<Posted> {
     let start = Instant::now() + Duration::from_millis(100);
     std::thread::scope(|scope| {
         let threads: Vec<_> = (0..s.channels)
@@ -71,7 +71,7 @@ pub fn on_keybase(world: &World, s: Schedule) -> Vec<Posted> {
                         let sender = SENDERS[(n / s.channels) % SENDERS.len()];
                         let body = format!("benchmark message {tag} from {sender}");
                         let at = now_us();
-                        let out = world
+                        let out = keybase
                             .post_command(c, sender, &body)
                             .stdout(Stdio::piped())
                             .output()

@@ -6,7 +6,9 @@
 //! writes it on at once: it adds one pipe hop (tens of microseconds) to kbbridge's input.
 
 use std::{
+    collections::HashMap,
     ffi::OsString,
+    fs,
     fs::OpenOptions,
     io::{BufRead, BufReader, Write},
     os::unix::process::CommandExt,
@@ -97,4 +99,17 @@ fn tee(standin: &Path, args: &[OsString], lines: &Path) -> u8 {
         .and_then(|s| s.code())
         .and_then(|c| u8::try_from(c).ok())
         .unwrap_or(1)
+}
+
+/// The tee's stamps: each tag's first api-listen line (µs).
+pub fn stamped_lines(path: &Path) -> HashMap<String, u64> {
+    let mut lines = HashMap::new();
+    for line in fs::read_to_string(path).unwrap_or_default().lines() {
+        if let Some((at, tag)) = line.split_once(' ') {
+            if let Ok(at) = at.parse::<u64>() {
+                lines.entry(tag.to_owned()).or_insert(at);
+            }
+        }
+    }
+    lines
 }

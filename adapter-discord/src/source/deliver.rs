@@ -163,6 +163,9 @@ impl<'a> Deliver<'a> {
                 if synced.is_ok() {
                     following.send_replace(true);
                 }
+                // Saved at once, not at the next tick: until then a crash would lose what
+                // happens meanwhile to a new session.
+                self.save().await;
                 synced
             }
             Feed::Resumed { seq } => {

@@ -4,6 +4,10 @@
 //! It runs beside the connection (which only reads frames and heartbeats), so a slow relay or
 //! a long catch-up never delays a heartbeat: meanwhile the feed holds the gateway's events in
 //! their order, and the catch-up of a channel is pushed before any of them.
+//!
+//! Every event goes to the relay with an answer to wait for ([`Queued::acked`]); [`Acks`]
+//! follows which gateway sequence numbers are applied, and the session is saved with the last
+//! one (`session.rs`) for the next start to resume from.
 
 use std::{
     collections::{BTreeSet, HashMap, HashSet},
@@ -17,11 +21,14 @@ use tracing::{debug, error, warn};
 
 use super::{
     SourceOptions,
+    acks::Acks,
     catch_up::{already_caught, hook},
     channels::KnownChannels,
     events::{self, Ours},
     gateway::Feed,
     reaction_now,
+    resume::SAVE_EVERY,
+    saved::Saved,
 };
 use crate::DiscordSink;
 
@@ -45,18 +52,24 @@ impl From<AdapterError> for Stop {
 /// The delivery state.
 pub(super) struct Deliver<'a> {
     pub(super) sink: &'a DiscordSink,
-    channels: &'a KnownChannels,
+    pub(super) channels: &'a KnownChannels,
     out: &'a mpsc::Sender<Queued>,
     options: &'a SourceOptions,
     shutdown: &'a CancellationToken,
     /// The bot's user ID, from the last READY (`None`: no session yet).
     pub(super) bot: Option<u64>,
     /// The channels caught up in this session, whose events are relayed.
-    followed: BTreeSet<u64>,
+    pub(super) followed: BTreeSet<u64>,
     /// Per channel, the messages this session's catch-up delivered: the same messages arriving
     /// live right after are not delivered twice.
     pub(super) caught: HashMap<u64, HashSet<u64>>,
     names: HashMap<String, Sender>,
+    /// Which of this session's events the relay has applied.
+    pub(super) acks: Acks,
+    /// The session followed: its ID and resume address (`None`: none yet).
+    pub(super) session: Option<(String, String)>,
+    /// The session as saved last.
+    pub(super) saved: Option<Saved>,
 }
 
 impl<'a> Deliver<'a> {
@@ -77,61 +90,118 @@ impl<'a> Deliver<'a> {
             followed: BTreeSet::new(),
             caught: HashMap::new(),
             names: HashMap::new(),
+            acks: Acks::default(),
+            session: None,
+            saved: None,
         }
     }
 
-    /// Delivers until the feed ends, the relay closes its end or `shutdown`.
+    /// Delivers until the feed ends, the relay closes its end or `shutdown`. `resume`: the
+    /// session of an earlier run the connection resumes, whose replay follows.
     pub(super) async fn run(
         mut self,
         mut feed: mpsc::UnboundedReceiver<Feed>,
         following: &watch::Sender<bool>,
+        resume: Option<Saved>,
     ) -> Result<(), AdapterError> {
-        let step = loop {
-            let step = tokio::select! {
-                biased;
-                () = self.shutdown.cancelled() => Err(Stop::Closed),
-                // A link added or removed: before more events, so a new channel's first live
-                // events find it followed.
-                () = self.channels.changed() => self.sync().await,
-                item = feed.recv() => match item {
-                    None => Err(Stop::Closed),
-                    Some(Feed::Ready { bot }) => {
-                        // A new session: what happened since the last one is only in the
-                        // channels' history.
-                        self.bot = Some(bot);
-                        self.followed.clear();
-                        self.caught.clear();
-                        let synced = self.sync().await;
-                        if synced.is_ok() {
-                            following.send_replace(true);
-                        }
-                        synced
-                    }
-                    Some(Feed::Event(e)) => self.event(*e).await,
-                },
-            };
-            if let Err(stop) = step {
-                break stop;
-            }
+        let mut save = tokio::time::interval(SAVE_EVERY);
+        save.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let first = match resume {
+            Some(saved) => self.resuming(saved).await,
+            None => Ok(()),
         };
+        let step = match first {
+            Err(stop) => stop,
+            Ok(()) => loop {
+                let step = tokio::select! {
+                    biased;
+                    () = self.shutdown.cancelled() => Err(Stop::Closed),
+                    // A link added or removed: before more events, so a new channel's first
+                    // live events find it followed.
+                    () = self.channels.changed() => self.sync().await,
+                    _ = save.tick() => {
+                        self.save().await;
+                        Ok(())
+                    }
+                    item = feed.recv() => match item {
+                        None => Err(Stop::Closed),
+                        Some(item) => self.feed(item, following).await,
+                    },
+                };
+                if let Err(stop) = step {
+                    break stop;
+                }
+            },
+        };
+        // What the relay applied so far, for the next start (what it applies after this is
+        // replayed then, harmlessly).
+        self.save().await;
         match step {
             Stop::Closed => Ok(()),
             Stop::Failed(e) => Err(e),
         }
     }
 
+    /// One item of the gateway's feed.
+    async fn feed(&mut self, item: Feed, following: &watch::Sender<bool>) -> Result<(), Stop> {
+        match item {
+            Feed::Ready {
+                seq,
+                bot,
+                session,
+                url,
+            } => {
+                // A new session: what happened since the last one is only in the channels'
+                // history.
+                self.bot = Some(bot);
+                self.followed.clear();
+                self.caught.clear();
+                self.acks = Acks::default();
+                self.acks.frame(seq);
+                self.session = Some((session, url));
+                let synced = self.sync().await;
+                if synced.is_ok() {
+                    following.send_replace(true);
+                }
+                // Saved at once, not at the next tick: until then a crash would lose what
+                // happens meanwhile to a new session.
+                self.save().await;
+                synced
+            }
+            Feed::Resumed { seq } => {
+                // The replay before it covered the gap (a resume at start followed every
+                // channel before the replay came).
+                self.acks.frame(seq);
+                following.send_replace(true);
+                Ok(())
+            }
+            Feed::Event { seq, event } => {
+                self.acks.frame(seq);
+                self.event(*event).await
+            }
+            Feed::Skipped { seq } => {
+                self.acks.frame(seq);
+                Ok(())
+            }
+        }
+    }
+
     /// Follows the known channels not followed yet (catching each up) and drops the others.
-    async fn sync(&mut self) -> Result<(), Stop> {
+    pub(super) async fn sync(&mut self) -> Result<(), Stop> {
         if self.bot.is_none() {
             // Not READY yet: the first READY catches every channel up.
             return Ok(());
         }
         let known = self.channels.snapshot();
+        for gone in self.followed.iter().filter(|c| !known.contains(c)) {
+            self.acks.forget(*gone);
+        }
         self.followed.retain(|c| known.contains(c));
         for channel in known {
             if self.followed.contains(&channel) {
                 continue;
             }
+            self.acks.catch_up(channel);
             match self.catch_up(channel).await {
                 Ok(()) => {
                     self.followed.insert(channel);
@@ -215,11 +285,14 @@ impl<'a> Deliver<'a> {
             .insert(sender.id.as_str().to_owned(), sender.clone());
     }
 
-    /// Hands `incoming` to the relay (waiting while it is busy).
-    pub(super) async fn push(&self, incoming: Incoming) -> Result<(), Stop> {
+    /// Hands `incoming` to the relay (waiting while it is busy); its answer is awaited
+    /// before the frame or catch-up it belongs to counts as applied.
+    pub(super) async fn push(&mut self, incoming: Incoming) -> Result<(), Stop> {
+        let (queued, answer) = Queued::acked(incoming);
+        self.acks.wait(answer);
         tokio::select! {
             () = self.shutdown.cancelled() => Err(Stop::Closed),
-            sent = self.out.send(Queued::from(incoming)) => sent.map_err(|_| Stop::Closed),
+            sent = self.out.send(queued) => sent.map_err(|_| Stop::Closed),
         }
     }
 

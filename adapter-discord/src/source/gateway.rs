@@ -34,24 +34,47 @@ use super::{
 };
 use crate::client::Rest;
 
-/// What the connection hands to the delivery side, in gateway order.
+/// What the connection hands to the delivery side, in gateway order, each with its sequence
+/// number (the delivery side tracks which of them the relay has applied).
 #[derive(Debug)]
 pub(crate) enum Feed {
-    /// READY: a new session began (events may have been missed since the last one); the bot's
-    /// user ID.
+    /// READY: a new session began (events may have been missed since the last one).
     Ready {
+        /// The sequence number.
+        seq: u64,
         /// The bot user.
         bot: u64,
+        /// The session's ID.
+        session: String,
+        /// Where to resume it.
+        url: String,
+    },
+    /// RESUMED: the session goes on, every event since the sequence number resumed from
+    /// replayed before it.
+    Resumed {
+        /// The sequence number.
+        seq: u64,
     },
     /// Any other dispatch.
-    Event(Box<Event>),
+    Event {
+        /// The sequence number.
+        seq: u64,
+        /// The event.
+        event: Box<Event>,
+    },
+    /// A dispatch kbbridge cannot read (logged): nothing to deliver.
+    Skipped {
+        /// The sequence number.
+        seq: u64,
+    },
 }
 
 /// A session that can be resumed.
-struct Session {
-    id: String,
-    seq: u64,
-    resume_url: String,
+pub(crate) struct Session {
+    pub(crate) id: String,
+    /// The last sequence number received (a restart resumes from the last one applied).
+    pub(crate) seq: u64,
+    pub(crate) resume_url: String,
 }
 
 /// How one connection ended.
@@ -72,26 +95,31 @@ enum Ended {
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Runs connections until `shutdown`, resuming or identifying again as Discord says; READY and
-/// the dispatches go to `feed`. Returns `Err(Fatal)` for a close code nothing can fix but the
-/// operator (4004, 4010–4014) or when `GET /gateway` fails for good.
+/// the dispatches go to `feed`. `saved`, a session of an earlier run, is resumed first (op 9
+/// `false` or a close refusing it: identify anew). Returns `Err(Fatal)` for a close code
+/// nothing can fix but the operator (4004, 4010–4014) or when `GET /gateway` fails for good.
 pub(crate) async fn run(
     rest: &Rest,
     options: &SourceOptions,
     feed: UnboundedSender<Feed>,
     shutdown: &CancellationToken,
+    saved: Option<Session>,
 ) -> Result<(), AdapterError> {
     let token = protocol::bare_token(rest.token()).to_owned();
-    let mut session: Option<Session> = None;
+    let mut session = saved;
     let mut url: Option<String> = None;
+    // The last connection to the session's resume address failed: resume through the
+    // address `GET /gateway` gives (an address saved by an earlier run may be stale).
+    let mut resume_url_failed = false;
     let mut backoff = backoff(options);
     loop {
         if shutdown.is_cancelled() {
             return Ok(());
         }
         let base = match (&session, &url) {
-            (Some(s), _) => s.resume_url.clone(),
-            (None, Some(u)) => u.clone(),
-            (None, None) => match gateway_url(rest).await {
+            (Some(s), _) if !resume_url_failed => s.resume_url.clone(),
+            (_, Some(u)) => u.clone(),
+            (_, None) => match gateway_url(rest).await {
                 Ok(u) => {
                     url = Some(u.clone());
                     u
@@ -109,20 +137,25 @@ pub(crate) async fn run(
             feed: &feed,
             shutdown,
         };
+        let via_resume_url = session.as_ref().is_some_and(|s| s.resume_url == base);
         match conn.run(&base, &mut session).await {
             Ended::Shutdown => return Ok(()),
             Ended::Fatal(why) => return Err(AdapterError::fatal(why)),
             Ended::Resume => backoff = self::backoff(options),
             Ended::Reidentify => {
                 session = None;
+                resume_url_failed = false;
                 pause(Some(options.reidentify_delay), shutdown).await;
             }
             Ended::Lost { healthy } => {
                 if healthy {
                     backoff = self::backoff(options);
+                    resume_url_failed = false;
                 } else {
-                    // Maybe the address itself is stale: ask again before the next identify.
+                    // Maybe the address itself is stale: ask again before the next try, and
+                    // try the other address next time.
                     url = None;
+                    resume_url_failed = via_resume_url;
                 }
                 pause(backoff.next(), shutdown).await;
             }
@@ -201,8 +234,9 @@ impl Connection<'_> {
             let frame = tokio::select! {
                 biased;
                 () = self.shutdown.cancelled() => {
-                    // 1000 ends the session at Discord: the next start identifies and catches up.
-                    close(&mut tx, 1000).await;
+                    // Not 1000 (which ends the session at Discord): the next start resumes
+                    // the session and Discord replays what happened meanwhile.
+                    close(&mut tx, 4000).await;
                     return Ended::Shutdown;
                 }
                 () = tokio::time::sleep_until(next_beat) => {
@@ -265,6 +299,7 @@ impl Connection<'_> {
                         s.seq = seq;
                     }
                     let name = name.unwrap_or("?").to_owned();
+                    let mut item = seq.map(|seq| Feed::Skipped { seq });
                     match serde_json::from_value::<GatewayEvent>(value) {
                         Ok(GatewayEvent::Dispatch(seq, event)) => {
                             if let Event::Ready(r) = &event {
@@ -275,27 +310,34 @@ impl Connection<'_> {
                                     resume_url: r.ready.resume_gateway_url.clone(),
                                 });
                             }
-                            let item = match event {
+                            item = Some(match event {
                                 Event::Ready(r) => Feed::Ready {
+                                    seq,
                                     bot: r.ready.user.id.get(),
+                                    session: r.ready.session_id,
+                                    url: r.ready.resume_gateway_url,
                                 },
                                 Event::Resumed(_) => {
                                     info!("gateway session resumed");
-                                    healthy = true;
-                                    continue;
+                                    Feed::Resumed { seq }
                                 }
-                                other => Feed::Event(Box::new(other)),
-                            };
+                                other => Feed::Event {
+                                    seq,
+                                    event: Box::new(other),
+                                },
+                            });
                             healthy = true;
-                            if self.feed.send(item).is_err() {
-                                close(&mut tx, 1000).await;
-                                return Ended::Shutdown;
-                            }
                         }
                         Ok(_) => {}
                         Err(e) => {
                             warn!(event = %name, error = %e, "a gateway event serenity cannot read; skipped");
                         }
+                    }
+                    if let Some(item) = item
+                        && self.feed.send(item).is_err()
+                    {
+                        close(&mut tx, 4000).await;
+                        return Ended::Shutdown;
                     }
                 }
                 Some(1) => {

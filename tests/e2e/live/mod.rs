@@ -13,11 +13,14 @@
 //!   way, from the right author, and nothing echoed back.
 //! - `restarts.rs`: traffic both ways through an echo storm, SIGKILLs, a dying api-listen,
 //!   a backfill and a downtime: each message once, in order.
+//! - `discord_downtime.rs`: edits, deletes and reactions made on Discord while kbbridge is
+//!   down reach Keybase once after the restart (the gateway session resumed).
 //! - `notify.rs`: under a service manager: READY=1 once relaying, watchdog pings, STOPPING=1.
 
 mod admin;
 mod both_ways;
 mod discord;
+mod discord_downtime;
 mod discord_order;
 mod discord_ways;
 mod instances;

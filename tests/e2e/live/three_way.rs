@@ -332,8 +332,8 @@ async fn sigkill_during_three_way_traffic_repeats_and_loses_nothing() {
     let (standin, dana, channel) = (side.standin.clone(), side.dana.clone(), side.channel);
     let on_discord = std::thread::spawn(move || {
         for b in &said {
-            // Not deleted here: a delete made on Discord while kbbridge is down is not seen
-            // (a new gateway session does not replay); see `discord_ways.rs` for deletes.
+            // Not deleted here: deletes made on Discord while kbbridge is down are
+            // `discord_downtime.rs`'s business (the gateway session resumed).
             standin.post_as(&dana, channel, b).unwrap();
             std::thread::sleep(Duration::from_millis(80));
         }

@@ -13,7 +13,7 @@ use bridge_core::{
     relay::{Applied, Queued},
 };
 use common::Rig;
-use discord_standin::{Limits, StandIn, StandInOptions, intents};
+use discord_standin::intents;
 use serde_json::Value;
 use tokio::{
     sync::{mpsc, oneshot, watch},
@@ -27,24 +27,7 @@ const WAIT: Duration = Duration::from_secs(15);
 const SESSION: &str = "gateway-session";
 
 async fn rig() -> Rig {
-    let standin = StandIn::start(StandInOptions {
-        limits: Limits::discord().scaled(0.05),
-        privileged_intents: intents::PRIVILEGED,
-        heartbeat_interval: Duration::from_millis(500),
-        ..StandInOptions::default()
-    })
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("standin-ca.pem"), standin.ca_pem()).unwrap();
-    let store = MappingStore::open(&format!("sqlite://{}/kb.db", dir.path().display()))
-        .await
-        .unwrap();
-    Rig {
-        standin,
-        store,
-        dir,
-    }
+    common::gateway_rig(intents::PRIVILEGED).await
 }
 
 /// A running source, and the relay's part played by the test.

@@ -10,31 +10,14 @@ use std::{sync::Arc, time::Duration};
 use adapter_discord::{DiscordSource, KnownChannels, SourceOptions};
 use bridge_core::{AdapterError, ChatRef, Event, Incoming, MappingStore, Platform, relay::Queued};
 use common::{Rig, backfill, chat, kb};
-use discord_standin::{Limits, StandIn, StandInOptions, intents};
+use discord_standin::intents;
 use tokio::{sync::mpsc, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
 const WAIT: Duration = Duration::from_secs(15);
 
 async fn rig(privileged: u64) -> Rig {
-    let standin = StandIn::start(StandInOptions {
-        limits: Limits::discord().scaled(0.05),
-        privileged_intents: privileged,
-        heartbeat_interval: Duration::from_millis(500),
-        ..StandInOptions::default()
-    })
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("standin-ca.pem"), standin.ca_pem()).unwrap();
-    let store = MappingStore::open(&format!("sqlite://{}/kb.db", dir.path().display()))
-        .await
-        .unwrap();
-    Rig {
-        standin,
-        store,
-        dir,
-    }
+    common::gateway_rig(privileged).await
 }
 
 fn options() -> SourceOptions {

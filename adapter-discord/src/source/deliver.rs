@@ -14,6 +14,7 @@ use std::{
     future::Future,
 };
 
+use backon::{ExponentialBuilder, Retryable};
 use bridge_core::{AdapterError, Event, Incoming, Sender, relay::Queued};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -296,30 +297,31 @@ impl<'a> Deliver<'a> {
         }
     }
 
-    /// `f` until it succeeds, backing off after a passing failure; a lasting one is returned.
-    pub(super) async fn retry<T, F, Fut>(&self, mut f: F) -> Result<T, Stop>
+    /// `f` until it succeeds, backing off after a passing failure (a 429 waits the time
+    /// Discord asked for), until shutdown; a lasting failure is returned.
+    pub(super) async fn retry<T, F, Fut>(&self, f: F) -> Result<T, Stop>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, AdapterError>>,
     {
-        let mut delay = self.options.min_backoff;
-        loop {
-            match f().await {
-                Ok(v) => return Ok(v),
-                Err(e) if e.is_retryable() => {
-                    let wait = match &e {
-                        AdapterError::RateLimited { retry_after } => *retry_after,
-                        _ => delay,
-                    };
-                    warn!(error = %e, wait_ms = wait.as_millis(), "reading Discord failed; retrying");
-                    tokio::select! {
-                        () = self.shutdown.cancelled() => return Err(Stop::Closed),
-                        () = tokio::time::sleep(wait) => {}
-                    }
-                    delay = (delay * 2).min(self.options.max_backoff);
-                }
-                Err(e) => return Err(Stop::Failed(e)),
-            }
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(self.options.min_backoff)
+            .with_max_delay(self.options.max_backoff)
+            .without_max_times();
+        let attempts = f
+            .retry(backoff)
+            .sleep(tokio::time::sleep)
+            .when(AdapterError::is_retryable)
+            .adjust(|e, backoff| match e {
+                AdapterError::RateLimited { retry_after } => Some(*retry_after),
+                _ => backoff,
+            })
+            .notify(|e, wait| {
+                warn!(error = %e, wait_ms = wait.as_millis(), "reading Discord failed; retrying");
+            });
+        tokio::select! {
+            () = self.shutdown.cancelled() => Err(Stop::Closed),
+            done = attempts => done.map_err(Stop::Failed),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Three `kbbridge run` processes on one PostgreSQL schema (`[database] shared = true`),
 //! relaying live traffic both ways: each message exactly once. The process holding the
 //! Keybase listener is killed with SIGKILL mid-traffic; another takes its leases over within
-//! about the lease time (3 s here), and nothing is lost or doubled.
+//! about the lease time (3 s here), and nothing is lost or doubled. Likewise for a Discord
+//! link: one gateway session among the instances, taken over (resumed) when its holder dies.
 
 use std::{
     collections::BTreeMap,
@@ -249,4 +250,142 @@ async fn three_instances_relay_each_message_once_and_take_over_a_killed_one() {
         assert_eq!(status.code(), Some(0), "instance {i}:\n{}", live.logs());
     }
     assert!(held(&live).is_empty(), "every lease released at the stop");
+}
+
+/// How many of the Discord channel's messages hold each of `bodies`.
+fn discord_counts(live: &Live, bodies: &[String]) -> Vec<usize> {
+    let texts: Vec<String> = live
+        .discord()
+        .messages()
+        .into_iter()
+        .map(|m| m.content)
+        .collect();
+    bodies
+        .iter()
+        .map(|b| texts.iter().filter(|t| t.contains(b.as_str())).count())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_instances_share_a_discord_link_and_one_takes_the_gateway_over() {
+    let _one = PUSHING.lock().await;
+    let Some(url) = crate::writers::postgres().await else {
+        return;
+    };
+    // After `[discord]`'s own keys: the instances share the database, with a 3 s lease.
+    let extra = format!(
+        "\n[database]\nshared = true\n\n[backfill]\nlease_seconds = {}\n",
+        LEASE.as_secs()
+    );
+    let mut live = Live::with_discord("relay", false, &extra).await;
+    live.env.push(("KBBRIDGE__DATABASE__URL".to_owned(), url));
+    let gateway = format!("discord-gateway:{}", live.discord().standin.guild_id());
+    let mut instances = Instances::start(&mut live, 2);
+    let wanted = ["relay:general", "keybase-listen:default", gateway.as_str()];
+    let started = Instant::now();
+    let holders = loop {
+        instances.assert_running(&live);
+        let leases = held(&live);
+        let connected = live.discord().standin.gateway_stats().identifies >= 1;
+        if connected && wanted.iter().all(|l| leases.contains_key(*l)) {
+            break leases;
+        }
+        assert!(
+            started.elapsed() < ARRIVAL,
+            "leases {leases:?}:\n{}",
+            live.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(holders[gateway.as_str()].0, "ingress");
+    let victim_pid = holders[gateway.as_str()].1;
+    let victim = instances
+        .by_pid(victim_pid)
+        .expect("a holder among the two");
+    // One session at a time: the other instance never identified.
+    assert_eq!(live.discord().standin.gateway_stats().identifies, 1);
+
+    // Traffic both ways; the gateway's holder is killed mid-way.
+    let kb: Vec<String> = (0..30).map(kb_body).collect();
+    let dc: Vec<String> = (0..30).map(|i| format!("dc{i}.")).collect();
+    let keybase = live.keybase();
+    let bodies = kb.clone();
+    let posting = std::thread::spawn(move || {
+        for b in &bodies {
+            keybase.say("bob", b);
+            std::thread::sleep(Duration::from_millis(80));
+        }
+    });
+    let side = live.discord();
+    let (standin, dana, channel) = (side.standin.clone(), side.dana.clone(), side.channel);
+    let bodies = dc.clone();
+    let saying = std::thread::spawn(move || {
+        for b in &bodies {
+            standin.post_as(&dana, channel, b).unwrap();
+            std::thread::sleep(Duration::from_millis(80));
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let mut child = instances.0.remove(&victim).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let killed = Instant::now();
+    let takeover = loop {
+        let moved = held(&live)
+            .get(gateway.as_str())
+            .is_some_and(|(_, pid)| *pid != victim_pid);
+        if moved {
+            break killed.elapsed();
+        }
+        assert!(
+            killed.elapsed() < LEASE * 4,
+            "the gateway not taken over:\n{}",
+            live.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    eprintln!("instance {victim} killed; {gateway} taken over after {takeover:?}");
+    posting.join().unwrap();
+    saying.join().unwrap();
+
+    // Each message on the other side exactly once.
+    let started = Instant::now();
+    loop {
+        instances.assert_running(&live);
+        let on_discord = discord_counts(&live, &kb);
+        let on_keybase = keybase_counts(&live.kb_messages(), &dc);
+        if on_discord.iter().chain(&on_keybase).all(|&n| n >= 1) {
+            let doubled: Vec<_> = kb
+                .iter()
+                .zip(&on_discord)
+                .chain(dc.iter().zip(&on_keybase))
+                .filter(|(_, n)| **n > 1)
+                .collect();
+            assert!(doubled.is_empty(), "doubled: {doubled:?}\n{}", live.logs());
+            break;
+        }
+        if started.elapsed() > ARRIVAL {
+            let lost: Vec<_> = kb
+                .iter()
+                .zip(&on_discord)
+                .chain(dc.iter().zip(&on_keybase))
+                .filter(|(_, n)| **n == 0)
+                .collect();
+            panic!("lost: {lost:?}\n{}", live.logs());
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let stats = live.discord().standin.gateway_stats();
+    eprintln!("gateway after the takeover: {stats:?}");
+    // The taker connected once more: resuming the saved session, or a new one with its
+    // catch-up when the resume is refused.
+    assert!(stats.connections >= 2, "{stats:?}");
+    assert_eq!(stats.identifies + stats.resumes, 2, "{stats:?}");
+    for (i, mut child) in std::mem::take(&mut instances.0) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(0), "instance {i}:\n{}", live.logs());
+    }
 }

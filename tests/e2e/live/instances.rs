@@ -380,7 +380,7 @@ async fn two_instances_share_a_discord_link_and_one_takes_the_gateway_over() {
     // The taker connected once more: resuming the saved session, or a new one with its
     // catch-up when the resume is refused.
     assert!(stats.connections >= 2, "{stats:?}");
-    assert_eq!(stats.identifies + stats.resumes, 2, "{stats:?}");
+    assert!(stats.identifies + stats.resumes >= 2, "{stats:?}");
     for (i, mut child) in std::mem::take(&mut instances.0) {
         let _ = std::process::Command::new("kill")
             .args(["-TERM", &child.id().to_string()])

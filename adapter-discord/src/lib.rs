@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 mod amend;
+mod application;
 mod channels;
 pub mod client;
 pub mod config;

@@ -41,14 +41,16 @@ pub(crate) const IN_CHANNEL: Permissions = Permissions::VIEW_CHANNEL
 /// Asks Discord whether a backfill with `config` would start: the token, the guild, the
 /// bot's permissions there (with Manage Channels when `auto_links`, the number of links whose
 /// target is "auto", is not 0; and room for their channels), and each of `named`'s channels,
-/// given as (link name, channel ID). Discord is reached as `config` says (`connect_to`,
-/// `ca_file` included).
+/// given as (link name, channel ID); with `relays` (a link relays live), whether the bot's
+/// application has the Message Content intent. Discord is reached as `config` says
+/// (`connect_to`, `ca_file` included).
 ///
 /// Never fails: whatever goes wrong is a finding of the report.
 pub async fn preflight(
     config: &DiscordConfig,
     named: &[(String, ChatId)],
     auto_links: usize,
+    relays: bool,
 ) -> Report {
     let mut report = Report::default();
     let transport = match Transport::new(config) {
@@ -70,6 +72,9 @@ pub async fn preflight(
     let Some(bot) = check_token(&rest, &mut report).await else {
         return report;
     };
+    if relays {
+        crate::application::check_message_content(&rest, &mut report).await;
+    }
     let guild = config.guild_id.get();
     let base = check_guild(&rest, &mut report, guild, &bot, needed).await;
     if base.is_some() && auto_links > 0 {

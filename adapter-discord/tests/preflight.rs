@@ -17,7 +17,7 @@ async fn check(config: &adapter_discord::config::DiscordConfig, named: &[(&str, 
         .iter()
         .map(|(l, c)| ((*l).to_owned(), ChatId::from(c.to_string())))
         .collect();
-    preflight(config, &named, 2).await
+    preflight(config, &named, 2, false).await
 }
 
 fn verdict(report: &Report, check: &str) -> Verdict {
@@ -119,7 +119,7 @@ async fn missing_permissions_are_each_named() {
         guild,
         (Permissions::from_bits_retain(BOT_DEFAULT) - Permissions::MANAGE_CHANNELS).bits(),
     );
-    let named_only = preflight(&r.config(), &[], 0).await;
+    let named_only = preflight(&r.config(), &[], 0, false).await;
     assert_eq!(
         verdict(&named_only, "permissions"),
         Verdict::Ok,
@@ -218,12 +218,12 @@ async fn a_full_guild_is_noted() {
     for i in 0..499 {
         r.channel(&format!("c{i}"));
     }
-    let report = preflight(&r.config(), &[], 1).await;
+    let report = preflight(&r.config(), &[], 1, false).await;
     assert!(
         report.get("channels").is_none(),
         "one more fits: {report:#?}"
     );
-    let report = preflight(&r.config(), &[], 3).await;
+    let report = preflight(&r.config(), &[], 3, false).await;
     let (text, verdict) = (text(&report, "channels"), verdict(&report, "channels"));
     assert_eq!(verdict, Verdict::Note);
     assert!(
@@ -244,12 +244,12 @@ async fn the_ca_file_decides_whom_the_client_trusts() {
     let r = rig(Limits::discord(), 1 << 20).await;
     let mut config = r.config();
     config.ca_file = None;
-    let report = preflight(&config, &[], 0).await;
+    let report = preflight(&config, &[], 0, false).await;
     assert_eq!(verdict(&report, "token"), Verdict::Problem, "{report:#?}");
     assert_eq!(r.standin.stats().requests, 0, "no request got through TLS");
 
     config.ca_file = Some(r.dir.path().join("missing.pem"));
-    let report = preflight(&config, &[], 0).await;
+    let report = preflight(&config, &[], 0, false).await;
     assert_eq!(verdict(&report, "ca_file"), Verdict::Problem, "{report:#?}");
     let t = text(&report, "ca_file");
     assert!(
@@ -260,9 +260,33 @@ async fn the_ca_file_decides_whom_the_client_trusts() {
 
     std::fs::write(r.dir.path().join("empty.pem"), "not a certificate\n").unwrap();
     config.ca_file = Some(r.dir.path().join("empty.pem"));
-    let report = preflight(&config, &[], 0).await;
+    let report = preflight(&config, &[], 0, false).await;
     assert!(
         text(&report, "ca_file").contains("no certificate"),
         "{report:#?}"
     );
+}
+
+/// A relaying link needs the Message Content intent: the check reads the bot's application
+/// and names the fix when the intent is off; a backfill alone does not ask.
+#[tokio::test]
+async fn a_relay_needs_the_message_content_intent() {
+    let granted = rig(Limits::discord(), 1 << 20).await;
+    let report = preflight(&granted.config(), &[], 0, true).await;
+    assert_eq!(verdict(&report, "intents"), Verdict::Ok, "{report:#?}");
+
+    let refused = common::rig_with(discord_standin::StandInOptions {
+        privileged_intents: 0,
+        ..discord_standin::StandInOptions::default()
+    })
+    .await;
+    let report = preflight(&refused.config(), &[], 0, true).await;
+    assert_eq!(verdict(&report, "intents"), Verdict::Problem, "{report:#?}");
+    let t = text(&report, "intents");
+    assert!(
+        t.contains("Message Content Intent") && t.contains("Developer Portal"),
+        "{t}"
+    );
+    let report = preflight(&refused.config(), &[], 0, false).await;
+    assert!(report.get("intents").is_none(), "{report:#?}");
 }

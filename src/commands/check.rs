@@ -275,7 +275,8 @@ async fn check_discord(config: &Config, links: &[&Link], tally: &mut Tally) -> a
         );
     };
     let (named, auto) = targets(links, Platform::Discord);
-    let report = adapter_discord::preflight::preflight(section, &named, auto.len()).await;
+    let relays = links.iter().any(|l| l.mode.relays());
+    let report = adapter_discord::preflight::preflight(section, &named, auto.len(), relays).await;
     tally.report(&report)?;
     print_auto(&auto, Platform::Discord)
 }

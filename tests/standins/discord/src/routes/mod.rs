@@ -44,6 +44,8 @@ pub(crate) fn router(s: Arc<Shared>) -> Router {
     let api = Router::new()
         .route("/api/v10/gateway", get(gateway))
         .route("/api/v10/users/@me", get(me))
+        .route("/api/v10/applications/@me", get(application))
+        .route("/api/v10/oauth2/applications/@me", get(application))
         .route("/api/v10/guilds/{g}", get(guilds::get_guild))
         .route("/api/v10/guilds/{g}/roles", get(guilds::get_roles))
         .route("/api/v10/guilds/{g}/members/{u}", get(guilds::get_member))
@@ -100,6 +102,21 @@ async fn gateway(State(s): State<Arc<Shared>>) -> Response {
 
 async fn me(State(s): State<Arc<Shared>>) -> Response {
     Json(wire::user(&s.world().bot)).into_response()
+}
+
+/// The bot's application: its ID (the bot user's, as for bot applications), name, and the
+/// `flags` of the privileged intents it was granted (GATEWAY_MESSAGE_CONTENT is `1 << 18`).
+async fn application(State(s): State<Arc<Shared>>) -> Response {
+    let bot = s.world().bot.clone();
+    let flags = crate::gateway::intents::application_flags(s.gateway.privileged);
+    Json(json!({
+        "id": bot.id.to_string(),
+        "name": bot.name,
+        "bot_public": true,
+        "bot_require_code_grant": false,
+        "flags": flags,
+    }))
+    .into_response()
 }
 
 fn unknown_channel() -> Response {

@@ -61,7 +61,7 @@ impl Deliver<'_> {
             for m in page {
                 let id = m.id.get();
                 after = after.max(id);
-                if let Some(incoming) = events::message(m, ours, &client) {
+                if let Some(incoming) = events::message(m, ours, &client, &self.guild) {
                     self.caught.entry(channel).or_default().insert(id);
                     count += 1;
                     self.push(incoming).await?;

@@ -27,6 +27,7 @@ use super::{
     channels::KnownChannels,
     events::{self, Ours},
     gateway::Feed,
+    mentions::GuildNames,
     reaction_now,
     resume::SAVE_EVERY,
     saved::Saved,
@@ -65,6 +66,8 @@ pub(super) struct Deliver<'a> {
     /// live right after are not delivered twice.
     pub(super) caught: HashMap<u64, HashSet<u64>>,
     names: HashMap<String, Sender>,
+    /// The guild's role and channel names, for mentions of them.
+    pub(super) guild: GuildNames,
     /// Which of this session's events the relay has applied.
     pub(super) acks: Acks,
     /// The session followed: its ID and resume address (`None`: none yet).
@@ -91,6 +94,7 @@ impl<'a> Deliver<'a> {
             followed: BTreeSet::new(),
             caught: HashMap::new(),
             names: HashMap::new(),
+            guild: GuildNames::default(),
             acks: Acks::default(),
             session: None,
             saved: None,
@@ -219,6 +223,10 @@ impl<'a> Deliver<'a> {
 
     /// One gateway event of a followed channel, converted and delivered.
     async fn event(&mut self, event: serenity::model::event::Event) -> Result<(), Stop> {
+        if let serenity::model::event::Event::GuildCreate(g) = &event {
+            self.guild.learn(&g.guild);
+            return Ok(());
+        }
         let Some(channel) = events::channel_of(&event) else {
             return Ok(());
         };
@@ -242,7 +250,7 @@ impl<'a> Deliver<'a> {
             None => None,
         };
         let client = sink.rest.client().clone();
-        for mut incoming in events::convert(event, ours, &client) {
+        for mut incoming in events::convert(event, ours, &client, &self.guild) {
             if already_caught(self, channel, &incoming) {
                 debug!(channel, "message already delivered by the catch-up");
                 continue;

@@ -20,7 +20,10 @@ use serenity::model::{
 };
 use tracing::debug;
 
-use super::files::DiscordFile;
+use super::{
+    files::DiscordFile,
+    mentions::{GuildNames, readable},
+};
 
 /// What says an event is kbbridge's own, in one channel.
 #[derive(Clone, Copy, Debug, Default)]
@@ -56,10 +59,17 @@ pub(crate) fn webhook_of(event: &GatewayEvent) -> Option<u64> {
 
 /// `event` as what kbbridge relays (none for an event it does not, several for a bulk
 /// delete), each marked own or not. `client` downloads attachments.
-pub(crate) fn convert(event: GatewayEvent, ours: Ours, client: &reqwest::Client) -> Vec<Incoming> {
+pub(crate) fn convert(
+    event: GatewayEvent,
+    ours: Ours,
+    client: &reqwest::Client,
+    guild: &GuildNames,
+) -> Vec<Incoming> {
     match event {
-        GatewayEvent::MessageCreate(e) => message(e.message, ours, client).into_iter().collect(),
-        GatewayEvent::MessageUpdate(e) => edit(e, ours).into_iter().collect(),
+        GatewayEvent::MessageCreate(e) => message(e.message, ours, client, guild)
+            .into_iter()
+            .collect(),
+        GatewayEvent::MessageUpdate(e) => edit(e, ours, guild).into_iter().collect(),
         GatewayEvent::MessageDelete(e) => {
             let chat = chat(e.channel_id.get());
             vec![delete(&chat, e.message_id.get())]
@@ -100,7 +110,12 @@ fn is_ours(ours: Ours, author: Option<u64>, webhook: Option<u64>) -> bool {
 
 /// A new message (MESSAGE_CREATE, or one read by the catch-up), positioned at its snowflake.
 /// System messages (joins, pins, thread starts…) are not relayed.
-pub(crate) fn message(m: DiscordMessage, ours: Ours, client: &reqwest::Client) -> Option<Incoming> {
+pub(crate) fn message(
+    m: DiscordMessage,
+    ours: Ours,
+    client: &reqwest::Client,
+    guild: &GuildNames,
+) -> Option<Incoming> {
     let relayed = matches!(
         m.kind,
         MessageType::Regular
@@ -148,7 +163,7 @@ pub(crate) fn message(m: DiscordMessage, ours: Ours, client: &reqwest::Client) -
             sent_at: *m.timestamp,
             kind: MessageKind::Normal,
             content: Content {
-                text: m.content,
+                text: readable(&m.content, &m.mentions, guild),
                 syntax: Syntax::Discord,
                 attachments,
             },
@@ -163,7 +178,7 @@ pub(crate) fn message(m: DiscordMessage, ours: Ours, client: &reqwest::Client) -
 
 /// MESSAGE_UPDATE, when it is an edit of the text: Discord also sends updates when it adds
 /// link embeds, without `edited_timestamp`.
-fn edit(e: MessageUpdateEvent, ours: Ours) -> Option<Incoming> {
+fn edit(e: MessageUpdateEvent, ours: Ours, guild: &GuildNames) -> Option<Incoming> {
     let (Some(at), Some(content), Some(author)) = (e.edited_timestamp, e.content, e.author) else {
         debug!(
             message = e.id.get(),
@@ -180,7 +195,7 @@ fn edit(e: MessageUpdateEvent, ours: Ours) -> Option<Incoming> {
             target: chat(e.channel_id.get()).msg(e.id.get().to_string()),
             sender: sender(&author, nick),
             content: Content {
-                text: content,
+                text: readable(&content, e.mentions.as_deref().unwrap_or_default(), guild),
                 syntax: Syntax::Discord,
                 attachments: Vec::new(),
             },

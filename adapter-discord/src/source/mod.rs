@@ -27,6 +27,7 @@ mod deliver;
 mod events;
 mod files;
 mod gateway;
+mod mentions;
 mod protocol;
 mod reaction_now;
 mod resume;

@@ -293,3 +293,30 @@ async fn without_the_message_content_intent_it_stops_and_says_how_to_fix_it() {
     let stats = live.discord().standin.gateway_stats();
     assert_eq!(stats.closes.get(&4014), Some(&1), "{stats:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn discord_mentions_reach_keybase_as_names() {
+    let _one = PUSHING.lock().await;
+    let mut live = Live::with_discord("relay", false, "").await;
+    let side = live.discord();
+    let role = side.standin.add_role("moderators", 0);
+    let (dana, channel) = (side.dana.id, side.channel);
+    live.start();
+    live.relaying().await;
+    live.discord().say(&format!(
+        "thanks <@{dana}>, ask <@&{role}> in <#{channel}> <:party:123> before <t:1700000000:f>"
+    ));
+    let relayed = live
+        .on_keybase("dana's mentions", |messages| {
+            messages
+                .iter()
+                .filter(|m| m["sender"]["username"] == "alice")
+                .find_map(|m| m["content"]["text"]["body"].as_str().map(str::to_owned))
+        })
+        .await;
+    assert!(
+        relayed.contains("thanks @dana, ask @moderators in #general :party: before 2023-11-14"),
+        "{relayed}"
+    );
+    assert_eq!(live.stop(), Some(0), "{}", live.logs());
+}

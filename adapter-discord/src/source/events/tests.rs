@@ -35,7 +35,7 @@ fn ours() -> Ours {
 }
 
 fn one(e: GatewayEvent) -> Incoming {
-    let mut v = convert(e, ours(), &reqwest::Client::new());
+    let mut v = convert(e, ours(), &reqwest::Client::new(), &GuildNames::default());
     assert_eq!(v.len(), 1, "{v:?}");
     v.remove(0)
 }
@@ -121,7 +121,15 @@ fn only_real_edits() {
     assert!(got.position.is_none());
     // An embed-only update: no edit time.
     let d = json!({"id": "30", "channel_id": CHANNEL.to_string(), "embeds": []});
-    assert!(convert(event("MESSAGE_UPDATE", d), ours(), &reqwest::Client::new()).is_empty());
+    assert!(
+        convert(
+            event("MESSAGE_UPDATE", d),
+            ours(),
+            &reqwest::Client::new(),
+            &GuildNames::default()
+        )
+        .is_empty()
+    );
 }
 
 #[test]
@@ -131,6 +139,7 @@ fn bulk_delete_each_in_order() {
         event("MESSAGE_DELETE_BULK", d),
         ours(),
         &reqwest::Client::new(),
+        &GuildNames::default(),
     );
     let ids: Vec<&str> = got.iter().map(|i| i.event.subject().msg.as_str()).collect();
     assert_eq!(ids, ["40", "41", "42"]);

@@ -66,8 +66,10 @@ pub(super) struct Deliver<'a> {
     /// live right after are not delivered twice.
     pub(super) caught: HashMap<u64, HashSet<u64>>,
     names: HashMap<String, Sender>,
-    /// The guild's role and channel names, for mentions of them.
+    /// The guild's role and channel names, for mentions of them, and its threads.
     pub(super) guild: GuildNames,
+    /// The threads whose messages were said not to be relayed.
+    threads_told: HashSet<u64>,
     /// Which of this session's events the relay has applied.
     pub(super) acks: Acks,
     /// The session followed: its ID and resume address (`None`: none yet).
@@ -95,6 +97,7 @@ impl<'a> Deliver<'a> {
             caught: HashMap::new(),
             names: HashMap::new(),
             guild: GuildNames::default(),
+            threads_told: HashSet::new(),
             acks: Acks::default(),
             session: None,
             saved: None,
@@ -223,15 +226,22 @@ impl<'a> Deliver<'a> {
 
     /// One gateway event of a followed channel, converted and delivered.
     async fn event(&mut self, event: serenity::model::event::Event) -> Result<(), Stop> {
-        if let serenity::model::event::Event::GuildCreate(g) = &event {
-            self.guild.learn(&g.guild);
-            return Ok(());
+        match &event {
+            serenity::model::event::Event::GuildCreate(g) => {
+                self.guild.learn(&g.guild);
+                return Ok(());
+            }
+            serenity::model::event::Event::ThreadCreate(t) => {
+                self.guild.thread(&t.thread);
+                return Ok(());
+            }
+            _ => {}
         }
         let Some(channel) = events::channel_of(&event) else {
             return Ok(());
         };
         if !self.followed.contains(&channel) {
-            debug!(channel, "event of a channel not relayed");
+            self.not_followed(channel, &event);
             return Ok(());
         }
         let sink = self.sink;
@@ -262,6 +272,23 @@ impl<'a> Deliver<'a> {
             self.push(incoming).await?;
         }
         Ok(())
+    }
+
+    /// An event of a channel no link relays: said once per thread of a relayed channel (threads
+    /// are not bridged), only in debug logs otherwise.
+    fn not_followed(&mut self, channel: u64, event: &serenity::model::event::Event) {
+        let in_thread = self
+            .guild
+            .thread_of(channel)
+            .filter(|(parent, _)| self.followed.contains(parent));
+        let is_message = matches!(event, serenity::model::event::Event::MessageCreate(_));
+        match in_thread {
+            Some((parent, name)) if is_message && self.threads_told.insert(channel) => {
+                warn!(thread = %name, parent, "messages in a thread of a relayed Discord \
+                    channel are not relayed: threads are not bridged in this version");
+            }
+            _ => debug!(channel, "event of a channel not relayed"),
+        }
     }
 
     /// Remembers who is who, and names the sender of a reaction removal.

@@ -2,18 +2,21 @@
 //! `<:emoji:id>`, `<t:unix:style>`) as text people on the other sides can read: `@name`,
 //! `#channel`, `:emoji:`, a date. Names come from the message itself (the users it mentions)
 //! and from what the gateway said of the guild (its roles and channels, in GUILD_CREATE); an
-//! unknown one becomes a neutral word (`@user`), never a bare number.
+//! unknown one becomes a neutral word (`@user`), never a bare number. The guild's threads are
+//! known here too, so a message in a thread of a relayed channel is said not to be relayed.
 
 use std::collections::HashMap;
 
 use chrono::DateTime;
-use serenity::model::{guild::Guild, user::User};
+use serenity::model::{channel::GuildChannel, guild::Guild, user::User};
 
-/// The guild's role and channel names, as the gateway announced them.
+/// The guild's role and channel names, as the gateway announced them, and its threads.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct GuildNames {
     roles: HashMap<u64, String>,
     channels: HashMap<u64, String>,
+    /// Thread → (its parent channel, its name).
+    threads: HashMap<u64, (u64, String)>,
 }
 
 impl GuildNames {
@@ -29,6 +32,25 @@ impl GuildNames {
             .iter()
             .map(|(id, c)| (id.get(), c.name.clone()))
             .collect();
+        self.threads.clear();
+        for thread in &guild.threads {
+            self.thread(thread);
+        }
+    }
+
+    /// Learns a thread (GUILD_CREATE's active threads, THREAD_CREATE).
+    pub(crate) fn thread(&mut self, thread: &GuildChannel) {
+        if let Some(parent) = thread.parent_id {
+            self.threads
+                .insert(thread.id.get(), (parent.get(), thread.name.clone()));
+        }
+    }
+
+    /// The parent channel and name of `channel`, when it is a thread.
+    pub(crate) fn thread_of(&self, channel: u64) -> Option<(u64, &str)> {
+        self.threads
+            .get(&channel)
+            .map(|(parent, name)| (*parent, name.as_str()))
     }
 }
 
@@ -125,6 +147,7 @@ mod tests {
         GuildNames {
             roles: HashMap::from([(7, "admins".to_owned())]),
             channels: HashMap::from([(9, "general".to_owned())]),
+            threads: HashMap::new(),
         }
     }
 
@@ -153,5 +176,18 @@ mod tests {
             shown,
             ":party: :wave: at 2023-11-14 22:13 UTC <https://x.example> 1 < 2 <@x> <"
         );
+    }
+
+    #[test]
+    fn a_thread_is_known_by_its_parent() {
+        let thread: GuildChannel = serde_json::from_value(json!({
+            "id": "50", "type": 11, "guild_id": "1", "parent_id": "9", "name": "plans",
+            "position": 0, "permission_overwrites": [], "nsfw": false,
+        }))
+        .unwrap();
+        let mut names = guild();
+        names.thread(&thread);
+        assert_eq!(names.thread_of(50), Some((9, "plans")));
+        assert_eq!(names.thread_of(9), None);
     }
 }

@@ -2,10 +2,11 @@
 //! api` (keybase.md §1.6, relay.md §3.2), as the bridge account, the author shown by
 //! `[keybase] sender_format`.
 //!
-//! - A message is a text part (when it has text, or nothing else) then one part per file
-//!   (`attach`, from a temporary file named as the file, its caption the author line and the
-//!   file name); a file the source could not supply becomes a note. A reply is `send` with
-//!   `reply_to` (on the text part).
+//! - A message is a text part (when it has text, is a reply, or has nothing else) then one
+//!   part per file (`attach`, from a temporary file named as the file, its caption the author
+//!   line and the file name); a file the source could not supply becomes a note. A reply is
+//!   `send` with `reply_to` (on the text part: `attach` takes none, so a reply of files alone
+//!   gets a text part naming them).
 //! - `edit` rewrites the copy's body with the same author line; `delete` deletes the copy (the
 //!   service deletes its edits and reactions with it); a delete of a message already gone is
 //!   done.
@@ -186,10 +187,22 @@ impl KeybaseSink {
         }
     }
 
-    /// The body of a text part, or the note standing for a file not copied.
+    /// The body of a text part. A reply of files alone names its files there: the part
+    /// exists to carry the reply (see [`has_text_part`]).
     fn text_body(&self, msg: &Message) -> String {
+        let text = if msg.content.text.trim().is_empty() && !msg.content.attachments.is_empty() {
+            let names: Vec<&str> = msg
+                .content
+                .attachments
+                .iter()
+                .map(|a| a.name.as_str())
+                .collect();
+            format!("📎 {}", names.join(", "))
+        } else {
+            msg.content.text.clone()
+        };
         self.format
-            .render(&msg.sender.name, msg.origin.platform, &msg.content.text)
+            .render(&msg.sender.name, msg.origin.platform, &text)
     }
 
     fn note_body(&self, msg: &Message, file: &Attachment, why: &str) -> String {
@@ -526,9 +539,12 @@ impl Wanted {
     }
 }
 
-/// Whether a message has a text part: text, or nothing else to show.
+/// Whether a message has a text part: text, nothing else to show, or a reply (`attach` takes
+/// no `reply_to`, so a reply of files alone would lose its link without one).
 fn has_text_part(msg: &Message) -> bool {
-    !msg.content.text.trim().is_empty() || msg.content.attachments.is_empty()
+    !msg.content.text.trim().is_empty()
+        || msg.content.attachments.is_empty()
+        || msg.reply_to.is_some()
 }
 
 /// A Keybase message id from a `MsgId` of a Keybase chat.

@@ -1,6 +1,7 @@
 //! The Keybase sink against the stand-in: a relayed message with its author line and reply,
 //! an edit, a reaction that never toggles the bridge account's own off, un-react, a file, a
-//! file that could not be had, a delete (twice), finding a sent part again, `check`.
+//! file that could not be had, a reply of files alone, a delete (twice), finding a sent part
+//! again, `check`.
 
 use std::sync::Arc;
 
@@ -303,5 +304,50 @@ async fn an_edit_keeps_the_author_line_of_any_format() {
     assert_eq!(
         general_msg(&s, 1).unwrap()["content"]["text"]["body"],
         "first"
+    );
+}
+
+#[tokio::test]
+async fn a_reply_of_files_alone_keeps_its_link_in_a_text_part() {
+    let s = world::build();
+    let sink = KeybaseSink::with_cli(s.cli(), DEFAULT_SENDER_FORMAT).unwrap();
+    let general = ChatId::new("acme#general");
+    let file = Attachment {
+        name: "diagram.png".into(),
+        mime: Some("image/png".into()),
+        size: Some(3),
+        dimensions: None,
+        data: Arc::new(MemoryBlob(b"PNG".to_vec())),
+    };
+    let mut msg = matrix_message("$r", "Dana", "", vec![file]);
+    // Not a reply: the file alone.
+    assert_eq!(sink.parts(&msg), 1);
+    msg.reply_to = Some(MsgId::new("$parent"));
+    assert_eq!(sink.parts(&msg), 2);
+    let parent = MsgId::new("1");
+    let mut earlier = Vec::new();
+    for part in 0..2 {
+        let id = sink
+            .send(&general, out(&msg, part, Some(&parent), &earlier))
+            .await
+            .unwrap();
+        earlier.push(id);
+    }
+    let text = general_msg(&s, id_of(&earlier[0])).unwrap();
+    assert_eq!(text["content"]["text"]["replyTo"], 1, "{text}");
+    assert_eq!(
+        text["content"]["text"]["body"],
+        "**Dana** (Matrix): 📎 diagram.png"
+    );
+    let file = general_msg(&s, id_of(&earlier[1])).unwrap();
+    assert_eq!(
+        file["content"]["attachment"]["object"]["filename"],
+        "diagram.png"
+    );
+    assert_eq!(
+        sink.find_sent(&general, out(&msg, 0, Some(&parent), &[]))
+            .await
+            .unwrap(),
+        Some(earlier[0].clone())
     );
 }

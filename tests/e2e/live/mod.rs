@@ -21,6 +21,7 @@ mod admin;
 mod both_ways;
 mod discord;
 mod discord_downtime;
+mod discord_files;
 mod discord_order;
 mod discord_ways;
 mod instances;

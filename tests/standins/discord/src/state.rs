@@ -96,7 +96,7 @@ pub struct RecordedMessage {
     pub reactions: Vec<RecordedReaction>,
     /// The nonce, for bot messages.
     pub nonce: Option<String>,
-    /// The referenced message, for bot replies.
+    /// The referenced message, for replies (the bot's, or a human's through `post_with`).
     pub reference: Option<u64>,
     /// Whether it was deleted since.
     pub deleted: bool,

@@ -9,6 +9,7 @@ use axum::{
 use serde_json::{Value, json};
 
 use super::{
+    filenames::discord_file_name,
     guild::RoleInfo,
     state::{Bot, ChannelInfo, Human, RecordedMessage, WebhookInfo, World},
 };
@@ -104,12 +105,20 @@ pub(crate) fn message(w: &World, files_base: &str, m: &RecordedMessage) -> Value
         .files
         .iter()
         .map(|f| {
+            // The URL names the file as Discord keeps it, whatever `filename` says (a name
+            // kept as given may hold `/` or be empty).
             let url = format!(
                 "{files_base}/attachments/{}/{}/{}",
-                m.channel_id, f.id, f.name
+                m.channel_id,
+                f.id,
+                discord_file_name(&f.name)
             );
-            json!({ "id": f.id.to_string(), "filename": f.name, "size": f.bytes.len(),
-                "url": url, "proxy_url": url })
+            let mut a = json!({ "id": f.id.to_string(), "filename": f.name,
+                "size": f.bytes.len(), "url": url, "proxy_url": url });
+            if let Some(t) = content_type(&f.name) {
+                a["content_type"] = json!(t);
+            }
+            a
         })
         .collect();
     let reactions: Vec<Value> = m
@@ -128,11 +137,30 @@ pub(crate) fn message(w: &World, files_base: &str, m: &RecordedMessage) -> Value
         "edited_timestamp": m.edited.map(iso),
         "tts": false, "mention_everyone": m.pinged.iter().any(|p| p == "everyone"),
         "mentions": mentions(w, &m.content), "mention_roles": [], "attachments": attachments, "embeds": [],
-        "reactions": reactions, "pinned": false, "type": 0, "flags": m.flags,
+        "reactions": reactions, "pinned": false,
+        // A reply is its own type (19, REPLY); serenity relays both.
+        "type": if m.reference.is_some() { 19 } else { 0 }, "flags": m.flags,
         "webhook_id": m.webhook_id.map(|w| w.to_string()),
         "nonce": m.nonce,
-        "message_reference": m.reference.map(|r| json!({ "message_id": r.to_string(),
-            "channel_id": m.channel_id.to_string() })),
+        "message_reference": m.reference.map(|r| json!({ "type": 0, "message_id": r.to_string(),
+            "channel_id": m.channel_id.to_string(), "guild_id": w.guild_id.to_string() })),
+    })
+}
+
+/// The media type Discord gives a file by its extension, for the common kinds; `None` for
+/// others (Discord then leaves `content_type` out).
+fn content_type(name: &str) -> Option<&'static str> {
+    let ext = name.rsplit_once('.')?.1.to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "txt" => "text/plain; charset=utf-8",
+        "pdf" => "application/pdf",
+        "zip" => "application/zip",
+        "mp4" => "video/mp4",
+        _ => return None,
     })
 }
 

@@ -28,13 +28,15 @@ use bridge_core::{
     Platform, Sender, Syntax, UserId,
 };
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use tracing::{debug, trace, warn};
 
-use super::{download::Downloader, identity::Identity};
+use super::{
+    download::Downloader,
+    identity::Identity,
+    summary::{Asset, ListenLine, Summary, SummarySender, TextBody, Wrapper},
+};
 use crate::{
-    cli::requests::ChatChannel,
-    export::{attachments::mime_for, node::Node, raw::system},
+    export::{attachments::mime_for, raw::system},
     layout::safe_file_name,
 };
 
@@ -73,136 +75,6 @@ impl LiveEvent {
             own: self.local,
         }
     }
-}
-
-/// api-listen's line (keybase.md §4): a chat message, an undecryptable one, or another type.
-#[derive(Debug, Deserialize)]
-struct ListenLine {
-    #[serde(rename = "type", default)]
-    kind: String,
-    #[serde(default)]
-    source: String,
-    #[serde(default)]
-    msg: Option<Summary>,
-    #[serde(default)]
-    error: Option<String>,
-}
-
-/// A `read` wrapper.
-#[derive(Debug, Deserialize)]
-struct Wrapper {
-    #[serde(default)]
-    msg: Option<Summary>,
-    #[serde(default)]
-    error: Option<String>,
-}
-
-/// The keys of a `MsgSummary` the relay uses.
-#[derive(Debug, Deserialize)]
-struct Summary {
-    id: u64,
-    #[serde(default)]
-    conversation_id: String,
-    #[serde(default)]
-    channel: ChatChannel,
-    #[serde(default)]
-    sender: SummarySender,
-    #[serde(default)]
-    sent_at: Option<i64>,
-    #[serde(default)]
-    sent_at_ms: Option<i64>,
-    #[serde(default)]
-    content: SummaryContent,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct SummarySender {
-    #[serde(default)]
-    uid: String,
-    #[serde(default)]
-    username: String,
-    #[serde(default)]
-    device_name: String,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct SummaryContent {
-    #[serde(rename = "type", default)]
-    kind: String,
-    #[serde(default)]
-    text: Option<TextBody>,
-    #[serde(default)]
-    attachment: Option<AttachmentBody>,
-    #[serde(default)]
-    edit: Option<EditBody>,
-    #[serde(default)]
-    reaction: Option<ReactionBody>,
-    #[serde(default)]
-    delete: Option<DeleteBody>,
-    #[serde(default)]
-    headline: Option<HeadlineBody>,
-    #[serde(default)]
-    metadata: Option<MetadataBody>,
-    #[serde(default)]
-    system: Option<Node>,
-}
-
-#[derive(Debug, Deserialize)]
-struct TextBody {
-    #[serde(default)]
-    body: String,
-    #[serde(default, rename = "replyTo")]
-    reply_to: Option<u64>,
-}
-
-#[derive(Debug, Deserialize)]
-struct AttachmentBody {
-    #[serde(default)]
-    object: Option<Asset>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Asset {
-    #[serde(default)]
-    filename: String,
-    #[serde(default)]
-    title: String,
-    #[serde(default)]
-    size: Option<u64>,
-    #[serde(default, rename = "mimeType")]
-    mime_type: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct EditBody {
-    #[serde(rename = "messageID")]
-    message_id: u64,
-    #[serde(default)]
-    body: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct ReactionBody {
-    m: u64,
-    b: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct DeleteBody {
-    #[serde(default, rename = "messageIDs")]
-    message_ids: Option<Vec<u64>>,
-}
-
-#[derive(Debug, Deserialize)]
-struct HeadlineBody {
-    #[serde(default)]
-    headline: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct MetadataBody {
-    #[serde(default, rename = "conversationTitle")]
-    conversation_title: String,
 }
 
 /// What an id was, remembered for the deletes that list it.

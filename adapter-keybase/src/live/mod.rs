@@ -25,6 +25,7 @@ mod event;
 mod feed;
 mod identity;
 mod listen;
+mod summary;
 
 use std::collections::{BTreeMap, BTreeSet};
 

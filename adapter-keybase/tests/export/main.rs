@@ -8,6 +8,7 @@ mod formats;
 mod history;
 mod hostile;
 mod layouts;
+mod layouts_refused;
 mod props;
 mod raw;
 mod sample;

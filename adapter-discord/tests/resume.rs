@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use adapter_discord::{DiscordSource, KnownChannels, SourceOptions};
+use adapter_discord::{DiscordSource, KnownChannels};
 use bridge_core::{
     AdapterError, ChatRef, Event, Incoming, MappingStore, Platform,
     relay::{Applied, Queued},
@@ -40,12 +40,11 @@ struct Running {
 }
 
 fn start(rig: &Rig, channel: u64) -> Running {
-    let options = SourceOptions {
-        min_backoff: Duration::from_millis(50),
-        max_backoff: Duration::from_millis(500),
-        reidentify_delay: Duration::from_millis(300),
-    };
-    let source = DiscordSource::with_options(rig.sink(), KnownChannels::new([channel]), options);
+    let source = DiscordSource::with_options(
+        rig.sink(),
+        KnownChannels::new([channel]),
+        common::source_options(),
+    );
     let following = source.following();
     let (tx, rx) = mpsc::channel(1000);
     let stop = CancellationToken::new();

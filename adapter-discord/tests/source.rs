@@ -7,7 +7,7 @@ mod common;
 
 use std::{sync::Arc, time::Duration};
 
-use adapter_discord::{DiscordSource, KnownChannels, SourceOptions};
+use adapter_discord::{DiscordSource, KnownChannels};
 use bridge_core::{AdapterError, ChatRef, Event, Incoming, MappingStore, Platform, relay::Queued};
 use common::{Rig, backfill, chat, kb};
 use discord_standin::intents;
@@ -20,14 +20,6 @@ async fn rig(privileged: u64) -> Rig {
     common::gateway_rig(privileged).await
 }
 
-fn options() -> SourceOptions {
-    SourceOptions {
-        min_backoff: Duration::from_millis(50),
-        max_backoff: Duration::from_millis(500),
-        reidentify_delay: Duration::from_millis(300),
-    }
-}
-
 /// A running source and what it delivered.
 struct Running {
     rx: mpsc::Receiver<Queued>,
@@ -37,7 +29,7 @@ struct Running {
 }
 
 fn start(rig: &Rig, channels: KnownChannels) -> Running {
-    let source = DiscordSource::with_options(rig.sink(), channels, options());
+    let source = DiscordSource::with_options(rig.sink(), channels, common::source_options());
     let (tx, rx) = mpsc::channel(1000);
     let stop = CancellationToken::new();
     let token = stop.clone();
@@ -413,7 +405,8 @@ async fn a_bad_token_stops_with_what_to_fix() {
     let mut config = rig.config();
     config.token = bridge_core::Secret::new("not-the-token");
     let sink = Arc::new(adapter_discord::DiscordSink::new(&config, rig.store.clone()).unwrap());
-    let source = DiscordSource::with_options(sink, KnownChannels::default(), options());
+    let source =
+        DiscordSource::with_options(sink, KnownChannels::default(), common::source_options());
     let (tx, _rx) = mpsc::channel(10);
     let e = tokio::time::timeout(WAIT, source.run(tx, CancellationToken::new()))
         .await

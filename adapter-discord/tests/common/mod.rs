@@ -51,6 +51,16 @@ pub async fn gateway_rig(privileged: u64) -> Rig {
     .await
 }
 
+/// The live source's timings for tests: quick backoffs and a short wait before identifying
+/// again, so reconnects take milliseconds.
+pub fn source_options() -> adapter_discord::SourceOptions {
+    adapter_discord::SourceOptions {
+        min_backoff: Duration::from_millis(50),
+        max_backoff: Duration::from_millis(500),
+        reidentify_delay: Duration::from_millis(300),
+    }
+}
+
 /// A stand-in started with `options`, its certificate written, and an empty store.
 pub async fn rig_with(options: StandInOptions) -> Rig {
     let standin = StandIn::start(options).await.unwrap();

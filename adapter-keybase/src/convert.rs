@@ -12,18 +12,15 @@ use std::{path::PathBuf, sync::Arc};
 
 use bridge_core::{
     Attachment, ChatId, Content, Message, MessageKind, MsgId, MsgRef, Platform, Sender, Syntax,
-    UserId, model::FileBlob,
+    UserId, model::FileBlob, safe_file_name,
 };
 
-use crate::{
-    export::{
-        RejectReason,
-        attachments::{AttachmentDir, Located, mime_for, plain_name},
-        line::{NoticeKind, Record},
-        node::Node,
-        reactions::{self, UserNames},
-    },
-    layout::safe_file_name,
+use crate::export::{
+    RejectReason,
+    attachments::{AttachmentDir, Located, mime_for, plain_name},
+    line::{NoticeKind, Record},
+    node::Node,
+    reactions::{self, UserNames},
 };
 
 /// What a line's attachment comes to.

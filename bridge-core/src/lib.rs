@@ -61,6 +61,7 @@ pub use adapter::{
 pub use ids::{ChatId, ChatRef, Cursor, MsgId, MsgRef, Platform, UserId};
 pub use model::{
     Attachment, ChatInfo, ChatKind, Content, Event, Message, MessageKind, Reaction, Sender, Syntax,
+    safe_file_name,
 };
 pub use report::Report;
 pub use secret::Secret;

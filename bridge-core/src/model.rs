@@ -8,7 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{ChatRef, MsgId, MsgRef, UserId};
 
+mod file_name;
 mod wire;
+
+pub use file_name::safe_file_name;
 
 /// Something that happened in a chat, as a live source reports it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -183,8 +186,8 @@ impl Reaction {
 /// first be read with [`Attachment::into_memory`].
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Attachment {
-    /// The file name to show and upload under (already made safe by the source adapter; for an
-    /// unavailable attachment, only ever shown).
+    /// The file name to show and upload under (already made safe by the source adapter with
+    /// [`safe_file_name`]; for an unavailable attachment, only ever shown).
     pub name: String,
     /// MIME type, where known.
     pub mime: Option<String>,

@@ -11,8 +11,8 @@ use std::{
     process::Command,
 };
 
-use adapter_keybase::layout::safe_file_name;
 use adapter_matrix::testing::{synapse, unique_prefix};
+use bridge_core::safe_file_name;
 use discord_standin::{StandIn, StandInOptions, TEXT};
 use serde_json::Value;
 

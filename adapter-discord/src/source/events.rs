@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use bridge_core::{
     Attachment, ChatRef, Content, Cursor, Event, Incoming, Message, MessageKind, MsgId, Platform,
-    Sender, Syntax, UserId,
+    Sender, Syntax, UserId, safe_file_name,
 };
 use serenity::model::{
     channel::{
@@ -144,7 +144,7 @@ pub(crate) fn message(
         .attachments
         .iter()
         .map(|a| Attachment {
-            name: a.filename.clone(),
+            name: safe_file_name(&a.filename),
             mime: a.content_type.clone(),
             size: Some(u64::from(a.size)),
             dimensions: a.width.zip(a.height),

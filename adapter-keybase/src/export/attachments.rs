@@ -18,7 +18,7 @@ use std::{
 };
 
 use super::{line::Record, rejects::RejectReason};
-use crate::layout::safe_file_name;
+use bridge_core::safe_file_name;
 
 /// Where an attachment is, or why it is not used.
 #[derive(Debug, PartialEq, Eq)]

@@ -60,7 +60,7 @@ pub(crate) fn own_format(format: ExportFormat, rec: &mut Record) {
     if let Some(Node::Object(fields)) = &mut rec.attachment {
         for (key, value) in fields.iter_mut() {
             if let (true, Node::Str(name)) = (key == "filename", &mut *value) {
-                *name = crate::layout::safe_file_name(name);
+                *name = bridge_core::safe_file_name(name);
             }
         }
     }

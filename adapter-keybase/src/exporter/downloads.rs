@@ -11,6 +11,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
+use bridge_core::safe_file_name;
 use tracing::{info, warn};
 
 use super::{
@@ -24,7 +25,7 @@ use crate::{
         requests::{DownloadOptions, WrapperPeek},
     },
     export::attachments::plain_name,
-    layout::{ATTACHMENTS_DIR, safe_file_name},
+    layout::ATTACHMENTS_DIR,
 };
 
 /// An attachment message of a conversation file.

@@ -25,7 +25,7 @@ use std::{
 
 use bridge_core::{
     Attachment, ChatId, Content, Cursor, Event, Incoming, Message, MessageKind, MsgId, MsgRef,
-    Platform, Sender, Syntax, UserId,
+    Platform, Sender, Syntax, UserId, safe_file_name,
 };
 use chrono::{DateTime, Utc};
 use tracing::{debug, trace, warn};
@@ -35,10 +35,7 @@ use super::{
     identity::Identity,
     summary::{Asset, ListenLine, Summary, SummarySender, TextBody, Wrapper},
 };
-use crate::{
-    export::{attachments::mime_for, raw::system},
-    layout::safe_file_name,
-};
+use crate::export::{attachments::mime_for, raw::system};
 
 /// How many reaction and edit ids the reader remembers (oldest forgotten first): enough for
 /// days of busy channels; a forgotten one still becomes a `Delete` the relay can resolve.

@@ -297,7 +297,7 @@ fn msg_number(id: &MsgId) -> Result<u64, AdapterError> {
 /// The file name an upload is given: the attachment's name, without folders or control
 /// characters (Keybase shows the file's own name).
 fn upload_name(name: &str) -> String {
-    let safe = crate::layout::safe_file_name(name);
+    let safe = bridge_core::safe_file_name(name);
     if safe.is_empty() {
         "file".to_owned()
     } else {

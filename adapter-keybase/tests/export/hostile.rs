@@ -2,10 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use adapter_keybase::{
-    ExportOptions, KeybaseExport, RejectReason, RejectScope, layout::safe_file_name,
-};
-use bridge_core::Message;
+use adapter_keybase::{ExportOptions, KeybaseExport, RejectReason, RejectScope};
+use bridge_core::{Message, safe_file_name};
 
 use super::fixtures::{fixture, read_all_sync};
 

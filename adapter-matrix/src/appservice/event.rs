@@ -19,7 +19,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bridge_core::{
     Attachment, ChatRef, Content, Event, Incoming, Message, MessageKind, MsgId, Platform, Sender,
-    Syntax, UserId, model::Blob,
+    Syntax, UserId, model::Blob, safe_file_name,
 };
 use chrono::{DateTime, Utc};
 use ruma::{
@@ -186,9 +186,9 @@ fn content(
         };
         // With a `filename`, `body` is a caption (Matrix 1.10); without, it is the file name.
         let (name, caption) = match filename {
-            Some(f) if f != body => (f.to_owned(), Some(text(body, formatted))),
-            Some(f) => (f.to_owned(), None),
-            None => (body.to_owned(), None),
+            Some(f) if f != body => (safe_file_name(f), Some(text(body, formatted))),
+            Some(f) => (safe_file_name(f), None),
+            None => (safe_file_name(body), None),
         };
         let mut content = caption.unwrap_or_default();
         content.attachments.push(Attachment {

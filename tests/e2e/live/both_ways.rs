@@ -227,6 +227,35 @@ async fn each_kind_of_event_crosses_both_ways_once() {
         .join(format!("files/acme#general/{file_id}-notes.txt"));
     assert_eq!(std::fs::read(&stored).unwrap(), b"from matrix");
 
+    // A Matrix client may name a file anything: it reaches Keybase as one plain component
+    // that reads as written (no folder, no right-to-left override), with its bytes.
+    let uri = live
+        .human
+        .upload("evil.txt", "text/plain", b"hostile name".to_vec())
+        .await
+        .unwrap();
+    live.human
+        .send(
+            &room,
+            "m.room.message",
+            json!({"msgtype": "m.file", "body": "../up/evil\u{202e}hs.txt", "url": uri}),
+        )
+        .await
+        .unwrap();
+    let safe = "___up_evil_hs.txt";
+    let file_id = live
+        .on_keybase("the file with a hostile name", |messages| {
+            messages
+                .iter()
+                .find(|m| m["content"]["attachment"]["object"]["filename"] == safe)
+                .map(|m| m["id"].as_u64().unwrap())
+        })
+        .await;
+    let stored = live
+        .kb_home
+        .join(format!("files/acme#general/{file_id}-{safe}"));
+    assert_eq!(std::fs::read(&stored).unwrap(), b"hostile name");
+
     // The homeserver's door: a wrong hs_token is refused and changes nothing; a transaction
     // sent twice is taken once.
     let forged = transaction(&room, &live.human.user_id, "forged.");

@@ -2,8 +2,8 @@
 //! reaches Keybase (as the bridge account, its bytes intact) and Matrix; a reply to the copy
 //! of a Keybase message, with text or a file alone, is a reply to the original on Keybase
 //! and Matrix; files whose names a hostile server could send (`../../evil.sh`, `/`, control
-//! characters, 300 characters, empty, `..`) arrive on Keybase under safe names, and on Matrix,
-//! without anything written outside kbbridge's temporary area.
+//! characters, 300 characters, empty, `..`, a right-to-left override) arrive on Keybase and on
+//! Matrix under safe names, without anything written outside kbbridge's temporary area.
 
 use std::path::Path;
 
@@ -210,6 +210,7 @@ async fn hostile_file_names_from_discord_arrive_under_safe_names() {
         long.as_str(),
         "",
         "..",
+        "invoice\u{202e}fdp.exe",
     ];
     let contents: Vec<Vec<u8>> = (0..names.len())
         .map(|i| pattern(1000 + i, i as u8))
@@ -238,15 +239,7 @@ async fn hostile_file_names_from_discord_arrive_under_safe_names() {
         .await;
     assert_eq!(arrived.len(), names.len(), "{arrived:?}");
     for ((id, name), bytes) in arrived.iter().zip(&contents) {
-        assert!(
-            !name.is_empty()
-                && name != "."
-                && name != ".."
-                && !name.contains(['/', '\\'])
-                && !name.chars().any(char::is_control)
-                && name.len() <= 255,
-            "unsafe name {name:?}"
-        );
+        assert_safe(name);
         assert_eq!(&live.kb_file(*id, name), bytes, "{name:?}");
     }
     let text = live.kb_messages();
@@ -255,20 +248,25 @@ async fn hostile_file_names_from_discord_arrive_under_safe_names() {
         "the text goes too: {text:#?}"
     );
 
-    // On Matrix, where kbbridge writes no file (the name is only data there): each file as
-    // media holding its bytes.
+    // On Matrix, where a client saves the file under the name it is shown: each file as media
+    // holding its bytes, under a safe name.
     let media = live
         .on_matrix(&room, "the files with hostile names", |events| {
-            let got: Vec<String> = events
+            let got: Vec<(String, String)> = events
                 .iter()
                 .filter(|e| e["type"] == "m.room.message")
-                .filter_map(|e| e["content"]["url"].as_str().map(str::to_owned))
+                .filter_map(|e| {
+                    let c = &e["content"];
+                    let name = c["filename"].as_str().or(c["body"].as_str())?;
+                    Some((c["url"].as_str()?.to_owned(), name.to_owned()))
+                })
                 .collect();
             (got.len() >= names.len()).then_some(got)
         })
         .await;
     assert_eq!(media.len(), names.len(), "{media:?}");
-    for (url, bytes) in media.iter().zip(&contents) {
+    for ((url, name), bytes) in media.iter().zip(&contents) {
+        assert_safe(name);
         assert_eq!(&live.read.download(url).await.unwrap(), bytes, "{url}");
     }
 
@@ -283,6 +281,21 @@ async fn hostile_file_names_from_discord_arrive_under_safe_names() {
     );
     let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
     assert!(left.is_empty(), "temporary files left: {left:?}");
+}
+
+/// Fails unless `name` is one plain path component that shows as written: no folder, no
+/// control character, no reordering of the text around it, and not endless.
+fn assert_safe(name: &str) {
+    assert!(
+        !name.is_empty()
+            && name != "."
+            && name != ".."
+            && !name.contains(['/', '\\'])
+            && !name.chars().any(char::is_control)
+            && !name.contains(['\u{202e}', '\u{202d}', '\u{2066}', '\u{2067}', '\u{2068}'])
+            && name.len() <= 255,
+        "unsafe name {name:?}"
+    );
 }
 
 /// The files under `dir` (except under `skip`) whose name ends with `suffix`.

@@ -85,7 +85,8 @@ fn start() -> Result<Pushing, String> {
     })
 }
 
-/// An ordinary Matrix user, writing with its own access token.
+/// An ordinary Matrix user, writing with its own access token; or one of the appservice's
+/// users, written as with the `as_token` ([`Synapse::appservice_user`]).
 #[derive(Clone, Debug)]
 pub struct Human {
     /// `@name:server`.
@@ -93,6 +94,8 @@ pub struct Human {
     token: String,
     base: String,
     http: reqwest::Client,
+    /// Whether requests name the user (`?user_id=`, the appservice's way).
+    masquerade: bool,
 }
 
 impl Synapse {
@@ -141,11 +144,36 @@ impl Synapse {
             token,
             base,
             http,
+            masquerade: false,
         })
+    }
+
+    /// The appservice's user `user_id` (it must exist: a ghost kbbridge registered), sending
+    /// with the `as_token` as the bridge itself does.
+    pub fn appservice_user(&self, user_id: &str) -> Human {
+        Human {
+            user_id: user_id.to_owned(),
+            token: self.as_token.clone(),
+            base: self.url.as_str().trim_end_matches('/').to_owned(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .unwrap_or_default(),
+            masquerade: true,
+        }
     }
 }
 
 impl Human {
+    /// A reader of the homeserver as this user (the rooms it is in).
+    pub fn read_back(&self) -> super::ReadBack {
+        super::ReadBack {
+            http: self.http.clone(),
+            base: self.base.clone(),
+            token: self.token.clone(),
+        }
+    }
+
     /// One request; `body` `null` sends none (a `GET`).
     async fn call(
         &self,
@@ -153,9 +181,14 @@ impl Human {
         path: &str,
         body: Value,
     ) -> Result<Value, String> {
+        let mut url = format!("{}{path}", self.base);
+        if self.masquerade {
+            let join = if path.contains('?') { '&' } else { '?' };
+            url.push_str(&format!("{join}user_id={}", segment(&self.user_id)));
+        }
         let mut req = self
             .http
-            .request(method.clone(), format!("{}{path}", self.base))
+            .request(method.clone(), url)
             .bearer_auth(&self.token);
         if !body.is_null() {
             req = req
@@ -190,6 +223,22 @@ impl Human {
     /// The homeserver's answer.
     pub async fn send(&self, room: &str, kind: &str, content: Value) -> Result<String, String> {
         let txn = format!("h{}", rand::random::<u64>());
+        self.send_with_txn(room, kind, &txn, content).await
+    }
+
+    /// [`Human::send`] with the transaction ID `txn` (unique per user: a repeat is answered
+    /// with the first event).
+    ///
+    /// # Errors
+    /// The homeserver's answer.
+    pub async fn send_with_txn(
+        &self,
+        room: &str,
+        kind: &str,
+        txn: &str,
+        content: Value,
+    ) -> Result<String, String> {
+        let txn = segment(txn);
         let path = format!(
             "/_matrix/client/v3/rooms/{}/send/{kind}/{txn}",
             segment(room)

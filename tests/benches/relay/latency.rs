@@ -1,18 +1,18 @@
 //! The latency part: Keybase posts relayed by kbbridge to Matrix, against messages sent
-//! straight to Synapse at the same rate, all at once or one in flight per room, all seen by the
-//! same observer.
+//! straight to Synapse at the same rate, all at once or one in flight per room, each landed
+//! when Synapse finished its send (`arrivals.rs`).
 
 use std::{path::Path, time::Duration};
 
-use serde_json::json;
+use adapter_matrix::testing::pushing::Human;
 
 use super::{
+    arrivals::Arrivals,
     breakdown::Breakdown,
     keybase_side::SENDERS,
-    observer::Observer,
     posting::{self, Order, Posted, Schedule},
     procfs,
-    stamp::tag,
+    stamp::{kind_of, tag},
     synapse_log::{self, Send},
     tee,
     world::World,
@@ -20,10 +20,11 @@ use super::{
 
 /// What the latency part is run with.
 pub struct Settings {
-    /// Messages of each kind, over all rounds.
+    /// Messages of each kind per rate, over all rounds.
     pub messages: usize,
-    /// Messages per second, over all channels.
-    pub rate: f64,
+    /// The rates to measure at, messages per second over all channels, each in turn on the
+    /// same world.
+    pub rates: Vec<f64>,
     /// Channels (Keybase) and rooms (Matrix).
     pub channels: usize,
     /// Rounds; each runs every phase, in turn forwards and backwards.
@@ -35,37 +36,40 @@ pub struct Settings {
 enum Phase {
     /// Posted on Keybase, relayed by kbbridge.
     Relayed,
-    /// Sent by the user into rooms of its own (no bridge in them), as `Order` says.
+    /// Sent straight to Synapse as the senders' ghosts into the same rooms, as `Order` says.
     Direct(Order),
 }
 
 /// Messages sent straight to Synapse: durations (µs) and what went missing.
 #[derive(Default)]
 pub struct Direct {
-    /// Due → seen on Matrix.
+    /// Due → landed on Matrix.
     pub seen: Vec<u64>,
     /// Due → Synapse's answer.
     pub acked: Vec<u64>,
     /// Synapse's time over each send, by its log.
     pub synapse: Vec<u64>,
-    /// Never seen.
+    /// Never landed, or not in its room when read back.
     pub lost: usize,
     /// The latest send against its schedule.
     pub worst_lag: Duration,
 }
 
-/// The measured durations (µs) and what went missing.
+/// The measured durations (µs) and what went missing, at one rate.
 #[derive(Default)]
 pub struct Latency {
-    /// Keybase post → seen on Matrix.
+    /// Messages per second offered, over all channels.
+    pub rate: f64,
+    /// Keybase post → landed on Matrix.
     pub relay: Vec<u64>,
     /// Keybase post → the line of kbbridge's api-listen (the stand-in's own delivery).
     pub standin: Vec<u64>,
-    /// That line → seen on Matrix (kbbridge, then Synapse).
+    /// That line → landed on Matrix (kbbridge, then Synapse).
     pub own: Vec<u64>,
-    /// Where line → seen on Matrix went.
+    /// Where line → landed on Matrix went.
     pub breakdown: Breakdown,
-    /// Relayed messages never seen on Matrix, or never stamped on api-listen.
+    /// Relayed messages that never landed on Matrix, were not in their room when read back,
+    /// or were never stamped on api-listen.
     pub lost_relay: usize,
     /// The latest Keybase post against its schedule.
     pub relay_lag: Duration,
@@ -73,14 +77,14 @@ pub struct Latency {
     pub concurrent: Direct,
     /// Sent straight to Synapse, one in flight per room.
     pub in_order: Direct,
-    /// Timelines the observer got cut short.
-    pub gaps: usize,
     /// kbbridge's CPU time per relayed message (ms), over the relayed phases.
     pub cpu_ms: f64,
     /// The system's load average (1 min) before and after.
     pub load: (String, String),
     /// Each phase, in the order run.
     pub phases: Vec<PhaseReport>,
+    /// The tags of every message posted, to read back.
+    pub tags: Vec<String>,
 }
 
 /// How one phase went, and what else the machine was doing meanwhile.
@@ -99,33 +103,62 @@ pub struct PhaseReport {
     pub kbbridge: f64,
     /// Synapse's CPU use (% of one CPU).
     pub synapse: f64,
-    /// Synapse's CPU time per message of the phase (ms), its observer's syncs included.
+    /// Synapse's CPU time per message of the phase (ms).
     pub synapse_ms: f64,
 }
 
 /// How long the last message of a phase may take to show.
 const ARRIVAL: Duration = Duration::from_secs(120);
 
-/// Runs the latency part on a world of `s.channels` links; keeps the world's folder when `keep`.
-pub async fn run(standin: &Path, s: &Settings, keep: bool) -> Latency {
+/// Runs the latency part at each of `s.rates` on one world of `s.channels` links; keeps the
+/// world's folder when `keep`.
+pub async fn run(standin: &Path, s: &Settings, keep: bool) -> Vec<Latency> {
     let mut world = World::new(s.channels, standin, true).await;
     world.start();
     world.relaying().await;
-    world.rooms(true).await;
-    let mut own = Vec::new();
-    for _ in 0..s.channels {
-        own.push(
-            world
-                .human
-                .create_room()
-                .await
-                .expect("a room of the user's own"),
-        );
-    }
-    let observer = Observer::start(world.human.clone()).await;
-    warm_up(&mut world, &observer, &own).await;
+    let rooms = world.rooms(true).await;
+    warm_up(&mut world, &rooms).await;
+    // The senders of the direct phases: the ghosts of the relayed messages' senders, written as
+    // by the appservice, so their messages reach the same rooms and readers as the copies.
+    let ghosts: Vec<Human> = SENDERS.iter().map(|s| world.appservice_user(s)).collect();
 
+    let mut all = Vec::new();
+    let mut arrivals = Arrivals::start();
+    for (n, &rate) in s.rates.iter().enumerate() {
+        // Tags stay unique over rates: each rate's messages are numbered from its own base.
+        let first = n * s.messages.max(1) * 2;
+        let mut m = at_rate(&mut world, &mut arrivals, (&ghosts, &rooms), s, rate, first).await;
+        // Each message landed as Synapse said: all of them are in their rooms.
+        let reader = world.human.read_back();
+        let tags: Vec<String> = m.tags.drain(..).collect();
+        for tag in Arrivals::missing(&reader, &rooms, &tags).await {
+            match kind_of(&tag) {
+                Some('r') => m.lost_relay += 1,
+                Some('d') => m.concurrent.lost += 1,
+                _ => m.in_order.lost += 1,
+            }
+        }
+        all.push(m);
+    }
+    world.stop();
+    if keep {
+        println!("latency world kept in {}", world.keep().display());
+    }
+    all
+}
+
+/// Every round at `rate`, direct phases sent by `ghosts` into `rooms`; message numbers start
+/// at `first`.
+async fn at_rate(
+    world: &mut World,
+    arrivals: &mut Arrivals,
+    (ghosts, rooms): (&[Human], &[String]),
+    s: &Settings,
+    rate: f64,
+    first: usize,
+) -> Latency {
     let mut out = Latency {
+        rate,
         load: (procfs::load(), String::new()),
         ..Latency::default()
     };
@@ -146,9 +179,9 @@ pub async fn run(standin: &Path, s: &Settings, keep: bool) -> Latency {
             phases.reverse();
         }
         let schedule = Schedule {
-            first: round * per_round,
+            first: first + round * per_round,
             count: per_round,
-            rate: s.rate,
+            rate,
             channels: s.channels,
         };
         for phase in phases {
@@ -160,16 +193,17 @@ pub async fn run(standin: &Path, s: &Settings, keep: bool) -> Latency {
                 }
                 Phase::Direct(order) => {
                     let kind = if order == Order::InOrder { 'o' } else { 'd' };
-                    posting::on_matrix(&world.human, &own, kind, order, schedule).await
+                    posting::on_matrix(ghosts, rooms, kind, order, schedule).await
                 }
             };
-            let tags: Vec<String> = posted.iter().map(|p| p.tag.clone()).collect();
-            arrive(&mut world, &observer, &tags).await;
+            out.tags.extend(posted.iter().map(|p| p.tag.clone()));
+            let txns: Vec<String> = posted.iter().filter_map(|p| p.txn.clone()).collect();
+            arrive(world, arrivals, &txns).await;
             out.phases.push(report(
                 phase,
                 round,
                 &posted,
-                &observer,
+                arrivals,
                 (
                     procfs::cpu_ticks(world.pid()).saturating_sub(cpu),
                     procfs::cpu_ticks(synapse_pid).saturating_sub(synapse_cpu),
@@ -201,12 +235,12 @@ pub async fn run(standin: &Path, s: &Settings, keep: bool) -> Latency {
     }
     out.load.1 = procfs::load();
     out.cpu_ms = cpu_ticks as f64 * procfs::MS_PER_TICK / relayed.len().max(1) as f64;
-    out.gaps = observer.gaps();
 
     let lines = tee::stamped_lines(&world.lines_path());
-    out.breakdown = Breakdown::of(&relayed, &lines, &relay_sends, &observer);
+    out.breakdown = Breakdown::of(&relayed, &lines, &relay_sends);
+    let landed = |p: &Posted| arrivals.arrival(p.txn.as_deref()?);
     for p in &relayed {
-        match (observer.arrival(&p.tag), lines.get(&p.tag)) {
+        match (landed(p), lines.get(&p.tag)) {
             (Some(seen), Some(&line)) => {
                 out.relay.push(seen.saturating_sub(p.at));
                 out.standin.push(line.saturating_sub(p.at));
@@ -220,16 +254,12 @@ pub async fn run(standin: &Path, s: &Settings, keep: bool) -> Latency {
         (&in_order, &mut out.in_order),
     ] {
         for p in posted {
-            match observer.arrival(&p.tag) {
+            match landed(p) {
                 Some(seen) => direct.seen.push(seen.saturating_sub(p.at)),
                 None => direct.lost += 1,
             }
             direct.acked.extend(p.acked.map(|a| a.saturating_sub(p.at)));
         }
-    }
-    world.stop();
-    if keep {
-        println!("latency world kept in {}", world.keep().display());
     }
     out
 }
@@ -240,13 +270,13 @@ fn report(
     phase: Phase,
     round: usize,
     posted: &[Posted],
-    observer: &Observer,
+    arrivals: &Arrivals,
     (kbbridge, synapse, machine): (u64, u64, (u64, u64)),
 ) -> PhaseReport {
     let first = posted.iter().map(|p| p.at).min().unwrap_or(0);
     let last = posted
         .iter()
-        .filter_map(|p| observer.arrival(&p.tag))
+        .filter_map(|p| arrivals.arrival(p.txn.as_deref()?))
         .max()
         .unwrap_or(first);
     let secs = (last.saturating_sub(first)) as f64 / 1e6;
@@ -274,11 +304,11 @@ fn report(
     }
 }
 
-/// One message from each sender on each channel, and one from the user in each of its rooms,
-/// seen on Matrix before timing starts: every ghost is registered and has joined its rooms.
-async fn warm_up(world: &mut World, observer: &Observer, own: &[String]) {
+/// One message from each sender on each channel, in `rooms` (read back as the user) before
+/// timing starts: every ghost is registered and has joined its rooms.
+async fn warm_up(world: &mut World, rooms: &[String]) {
     let mut tags = Vec::new();
-    for c in 0..own.len() {
+    for c in 0..rooms.len() {
         for (i, sender) in SENDERS.iter().enumerate() {
             let tag = tag('w', c * SENDERS.len() + i);
             let status = world
@@ -288,20 +318,23 @@ async fn warm_up(world: &mut World, observer: &Observer, own: &[String]) {
             tags.push(tag);
         }
     }
-    for (c, room) in own.iter().enumerate() {
-        let tag = tag('w', 100_000 + c);
-        let body = json!({"msgtype": "m.text", "body": format!("warm-up {tag}")});
-        let sent = world.human.send(room, "m.room.message", body).await;
-        sent.expect("a direct send");
-        tags.push(tag);
+    let reader = world.human.read_back();
+    let started = std::time::Instant::now();
+    while !Arrivals::missing(&reader, rooms, &tags).await.is_empty() {
+        world.assert_running();
+        assert!(started.elapsed() < ARRIVAL, "the warm-up never arrived");
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    arrive(world, observer, &tags).await;
 }
 
-/// Waits until every one of `tags` was seen on Matrix, or [`ARRIVAL`] passed.
-async fn arrive(world: &mut World, observer: &Observer, tags: &[String]) {
+/// Waits until Synapse finished the send of every one of `txns`, or [`ARRIVAL`] passed.
+async fn arrive(world: &mut World, arrivals: &mut Arrivals, txns: &[String]) {
     let started = std::time::Instant::now();
-    while observer.count(tags) < tags.len() && started.elapsed() < ARRIVAL {
+    loop {
+        arrivals.refresh();
+        if arrivals.count(txns) >= txns.len() || started.elapsed() >= ARRIVAL {
+            return;
+        }
         world.assert_running();
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

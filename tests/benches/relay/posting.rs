@@ -48,7 +48,8 @@ pub struct Posted {
     pub channel: usize,
     /// Its Keybase message ID (relayed messages).
     pub id: Option<u64>,
-    /// The transaction ID kbbridge sends its copy with (relayed messages).
+    /// The transaction ID its send to Synapse has: kbbridge's for its copy (relayed), the
+    /// benchmark's (direct).
     pub txn: Option<String>,
 }
 
@@ -118,11 +119,12 @@ pub enum Order {
     InOrder,
 }
 
-/// Sends the phase's messages (tagged `kind`) straight to Synapse as `human` into `rooms`, sent
-/// as `order` says. Each is stamped with the time it was due, so a message waiting behind the
-/// one before in its room counts that wait, as a relayed message waiting in kbbridge does.
+/// Sends the phase's messages (tagged `kind`) straight to Synapse into `rooms`, sent as `order`
+/// says, from `senders` in turn as [`on_keybase`] takes the senders (one per [`SENDERS`]).
+/// Each is stamped with the time it was due, so a message waiting behind the one before in its
+/// room counts that wait, as a relayed message waiting in kbbridge does.
 pub async fn on_matrix(
-    human: &Human,
+    senders: &[Human],
     rooms: &[String],
     kind: char,
     order: Order,
@@ -142,7 +144,7 @@ pub async fn on_matrix(
     let tasks: Vec<_> = queues
         .into_iter()
         .map(|queue| {
-            let human = human.clone();
+            let senders = senders.to_vec();
             let rooms = rooms.to_vec();
             tokio::spawn(async move {
                 let mut posted = Vec::new();
@@ -154,8 +156,11 @@ pub async fn on_matrix(
                     let body =
                         json!({"msgtype": "m.text", "body": format!("benchmark message {tag}")});
                     let at = start_us + u64::try_from(offset.as_micros()).unwrap_or(u64::MAX);
+                    // Unique over runs too: the user's transaction IDs outlive the world.
+                    let txn = format!("bench.{}.{tag}", std::process::id());
+                    let human = &senders[((s.first + i) / s.channels) % senders.len()];
                     let sent = human
-                        .send(&rooms[i % s.channels], "m.room.message", body)
+                        .send_with_txn(&rooms[i % s.channels], "m.room.message", &txn, body)
                         .await;
                     let acked = sent.is_ok().then(now_us);
                     if let Err(e) = sent {
@@ -169,7 +174,7 @@ pub async fn on_matrix(
                         lag,
                         channel,
                         id: None,
-                        txn: None,
+                        txn: Some(txn),
                     });
                 }
                 posted

@@ -22,6 +22,11 @@ pub fn tag(kind: char, n: usize) -> String {
     format!("{MARK}{kind}{n:06}")
 }
 
+/// The kind of message `tag` stands for (the `kind` it was made with).
+pub fn kind_of(tag: &str) -> Option<char> {
+    tag.strip_prefix(MARK)?.chars().next()
+}
+
 /// The first tag in `text`, if any.
 pub fn tag_in(text: &str) -> Option<&str> {
     let start = text.find(MARK)?;

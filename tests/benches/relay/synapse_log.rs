@@ -48,9 +48,17 @@ impl Send {
 
 /// The message sends Synapse finished after `from` (a [`mark`]).
 pub fn sends_since(from: usize) -> Vec<Send> {
+    sends_after(from).0
+}
+
+/// The message sends in the whole lines Synapse logged after `from`, and where those lines
+/// end (a line being written is left for the next read).
+pub fn sends_after(from: usize) -> (Vec<Send>, usize) {
     let log = fs::read(path()).unwrap_or_default();
-    let text = String::from_utf8_lossy(log.get(from..).unwrap_or_default());
-    text.lines().filter_map(send).collect()
+    let new = log.get(from..).unwrap_or_default();
+    let whole = new.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let text = String::from_utf8_lossy(&new[..whole]);
+    (text.lines().filter_map(send).collect(), from + whole)
 }
 
 /// The send a log line tells of, if it tells of one.

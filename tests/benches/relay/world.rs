@@ -184,6 +184,17 @@ impl World {
         rooms
     }
 
+    /// The ghost of the Keybase user `name`, as the appservice writes as it (it must have been
+    /// relayed once, so that kbbridge registered it and it joined its rooms).
+    pub fn appservice_user(&self, name: &str) -> Human {
+        let id = format!(
+            "@{}:{}",
+            localpart::ghost(&self.prefix, name),
+            self.pushing.synapse.server_name
+        );
+        self.pushing.synapse.appservice_user(&id)
+    }
+
     /// A command appending a text message from `sender` to channel `c` (`admin post`).
     pub fn post_command(&self, c: usize, sender: &str, body: &str) -> std::process::Command {
         self.keybase.post_command(c, sender, body)

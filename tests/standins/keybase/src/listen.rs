@@ -1,11 +1,20 @@
 //! `keybase chat api-listen` (keybase.md §4): streams a `{"type":"chat",…}` line for every
-//! message added to the state while it runs (polled every 100 ms), each type as-is (edits,
+//! message added to the state while it runs (seen within a few ms: the state folder's files
+//! are looked at every 5 ms and read again when one changed), each type as-is (edits,
 //! deletes, reactions arrive as their own messages), `prev: null`, `UIPagination` in hex.
 //! Messages of the logged-in user made on its own device are LOCAL and hidden unless `--local`;
 //! the same user's messages from another device are remote. The `listen-die` file makes it exit
 //! with "connection to service lost".
 
-use std::{collections::HashMap, io::Write, process::ExitCode, thread, time::Duration};
+use std::{
+    collections::HashMap,
+    fs,
+    io::Write,
+    path::Path,
+    process::ExitCode,
+    thread,
+    time::{Duration, SystemTime},
+};
 
 use serde::{Deserialize, Serialize};
 
@@ -119,9 +128,17 @@ pub fn listen(home: &Home, args: &[String]) -> ExitCode {
     };
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut first = true;
+    let mut looked: Option<Fingerprint> = None;
     loop {
         if listen_die_hook(home) {
             return fail(LOST);
+        }
+        // Reading the whole state is costly; its files' sizes and times are not. A pass that
+        // failed (a line half written) is not remembered, so it is made again.
+        let now = fingerprint(&home.dir);
+        if looked.as_ref() == Some(&now) {
+            thread::sleep(LOOK_EVERY);
+            continue;
         }
         let world = match World::load(home) {
             Ok(w) => w,
@@ -189,6 +206,30 @@ pub fn listen(home: &Home, args: &[String]) -> ExitCode {
             }
         }
         first = false;
-        thread::sleep(Duration::from_millis(100));
+        looked = Some(now);
+        thread::sleep(LOOK_EVERY);
     }
+}
+
+/// How often the state folder is looked at.
+const LOOK_EVERY: Duration = Duration::from_millis(5);
+
+/// Each file of the state folder and of its `messages` folder, with its size and time.
+type Fingerprint = Vec<(String, u64, Option<SystemTime>)>;
+
+/// What the state folder looks like now; a write to any of its files changes it.
+fn fingerprint(dir: &Path) -> Fingerprint {
+    let mut all = Vec::new();
+    for folder in [dir.to_path_buf(), dir.join("messages")] {
+        for entry in fs::read_dir(&folder).into_iter().flatten().flatten() {
+            if let Ok(meta) = entry.metadata()
+                && meta.is_file()
+            {
+                let name = entry.path().to_string_lossy().into_owned();
+                all.push((name, meta.len(), meta.modified().ok()));
+            }
+        }
+    }
+    all.sort();
+    all
 }

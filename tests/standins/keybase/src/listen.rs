@@ -7,7 +7,7 @@
 //! with "connection to service lost".
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeMap, HashMap},
     fs,
     io::Write,
     path::Path,
@@ -140,6 +140,11 @@ pub fn listen(home: &Home, args: &[String]) -> ExitCode {
             thread::sleep(LOOK_EVERY);
             continue;
         }
+        let unchanged = |conv: &Conv| {
+            let file = home.messages_path(conv).to_string_lossy().into_owned();
+            let was = looked.as_ref().and_then(|l| l.get(&file));
+            was.is_some() && was == now.get(&file)
+        };
         let world = match World::load(home) {
             Ok(w) => w,
             Err(crate::envelope::Fail::Reply(e) | crate::envelope::Fail::Abort(e)) => {
@@ -148,6 +153,10 @@ pub fn listen(home: &Home, args: &[String]) -> ExitCode {
         };
         for conv in world.convs.iter().filter(|c| world.can_read(c)) {
             if !flags.filters.is_empty() && !flags.filters.iter().any(|f| f.matches(conv)) {
+                continue;
+            }
+            // A conversation whose file did not change since the last pass has nothing new.
+            if !first && unchanged(conv) {
                 continue;
             }
             let Ok(all) = world.messages(conv) else {
@@ -215,21 +224,20 @@ pub fn listen(home: &Home, args: &[String]) -> ExitCode {
 const LOOK_EVERY: Duration = Duration::from_millis(5);
 
 /// Each file of the state folder and of its `messages` folder, with its size and time.
-type Fingerprint = Vec<(String, u64, Option<SystemTime>)>;
+type Fingerprint = BTreeMap<String, (u64, Option<SystemTime>)>;
 
 /// What the state folder looks like now; a write to any of its files changes it.
 fn fingerprint(dir: &Path) -> Fingerprint {
-    let mut all = Vec::new();
+    let mut all = BTreeMap::new();
     for folder in [dir.to_path_buf(), dir.join("messages")] {
         for entry in fs::read_dir(&folder).into_iter().flatten().flatten() {
             if let Ok(meta) = entry.metadata()
                 && meta.is_file()
             {
                 let name = entry.path().to_string_lossy().into_owned();
-                all.push((name, meta.len(), meta.modified().ok()));
+                all.insert(name, (meta.len(), meta.modified().ok()));
             }
         }
     }
-    all.sort();
     all
 }

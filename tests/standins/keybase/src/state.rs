@@ -231,7 +231,8 @@ impl Home {
         Ok(specs.into_iter().map(|s| resolve(s, &teams)).collect())
     }
 
-    fn messages_path(&self, conv: &Conv) -> PathBuf {
+    /// The file of `conv`'s messages.
+    pub fn messages_path(&self, conv: &Conv) -> PathBuf {
         self.dir
             .join("messages")
             .join(format!("{}.jsonl", conv.key()))

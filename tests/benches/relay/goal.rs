@@ -64,11 +64,7 @@ pub fn print(measured: &[Latency]) {
         );
         judged.push((m.rate, met));
     }
-    match judged
-        .iter()
-        .map(|&(r, _)| r)
-        .fold(None, |a: Option<f64>, r| Some(a.map_or(r, |a| a.max(r))))
-    {
+    match judged.iter().map(|&(r, _)| r).max_by(f64::total_cmp) {
         None => println!("  no rate measured that this Synapse kept up with: no verdict"),
         Some(top) => {
             let all = judged.iter().all(|&(_, met)| met);

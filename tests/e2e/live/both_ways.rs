@@ -31,6 +31,47 @@ fn reactors(m: &Value, emoji: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Sends `bytes` from the Matrix user into `room` as a file named `name`; waits for the bridge
+/// account's copy on Keybase under the file name `on_keybase`, and returns the bytes Keybase
+/// stored for it.
+async fn file_on_keybase(
+    live: &mut Live,
+    room: &str,
+    name: &str,
+    bytes: &[u8],
+    on_keybase: &str,
+) -> Vec<u8> {
+    let uri = live
+        .human
+        .upload("upload.txt", "text/plain", bytes.to_vec())
+        .await
+        .unwrap();
+    live.human
+        .send(
+            room,
+            "m.room.message",
+            json!({"msgtype": "m.file", "body": name, "url": uri,
+                "info": {"mimetype": "text/plain", "size": bytes.len()}}),
+        )
+        .await
+        .unwrap();
+    let file_id = live
+        .on_keybase(&format!("the Matrix file {name:?}"), |messages| {
+            messages
+                .iter()
+                .find(|m| {
+                    m["sender"]["username"] == "alice"
+                        && m["content"]["attachment"]["object"]["filename"] == on_keybase
+                })
+                .map(|m| m["id"].as_u64().unwrap())
+        })
+        .await;
+    let stored = live
+        .kb_home
+        .join(format!("files/acme#general/{file_id}-{on_keybase}"));
+    std::fs::read(&stored).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn each_kind_of_event_crosses_both_ways_once() {
     let _one = PUSHING.lock().await;
@@ -197,64 +238,21 @@ async fn each_kind_of_event_crosses_both_ways_once() {
         live.read.download(&mxc).await.unwrap(),
         b"quarterly numbers"
     );
-    let uri = live
-        .human
-        .upload("notes.txt", "text/plain", b"from matrix".to_vec())
-        .await
-        .unwrap();
-    live.human
-        .send(
-            &room,
-            "m.room.message",
-            json!({"msgtype": "m.file", "body": "notes.txt", "url": uri,
-                "info": {"mimetype": "text/plain", "size": 11}}),
-        )
-        .await
-        .unwrap();
-    let file_id = live
-        .on_keybase("the Matrix file", |messages| {
-            messages
-                .iter()
-                .find(|m| {
-                    m["sender"]["username"] == "alice"
-                        && m["content"]["attachment"]["object"]["filename"] == "notes.txt"
-                })
-                .map(|m| m["id"].as_u64().unwrap())
-        })
-        .await;
-    let stored = live
-        .kb_home
-        .join(format!("files/acme#general/{file_id}-notes.txt"));
-    assert_eq!(std::fs::read(&stored).unwrap(), b"from matrix");
+    let stored = file_on_keybase(&mut live, &room, "notes.txt", b"from matrix", "notes.txt").await;
+    assert_eq!(stored, b"from matrix");
 
     // A Matrix client may name a file anything: it reaches Keybase as one plain component
     // that reads as written (no folder, no right-to-left override), with its bytes.
-    let uri = live
-        .human
-        .upload("evil.txt", "text/plain", b"hostile name".to_vec())
-        .await
-        .unwrap();
-    live.human
-        .send(
-            &room,
-            "m.room.message",
-            json!({"msgtype": "m.file", "body": "../up/evil\u{202e}hs.txt", "url": uri}),
-        )
-        .await
-        .unwrap();
-    let safe = "___up_evil_hs.txt";
-    let file_id = live
-        .on_keybase("the file with a hostile name", |messages| {
-            messages
-                .iter()
-                .find(|m| m["content"]["attachment"]["object"]["filename"] == safe)
-                .map(|m| m["id"].as_u64().unwrap())
-        })
-        .await;
-    let stored = live
-        .kb_home
-        .join(format!("files/acme#general/{file_id}-{safe}"));
-    assert_eq!(std::fs::read(&stored).unwrap(), b"hostile name");
+    let hostile = "../up/evil\u{202e}hs.txt";
+    let stored = file_on_keybase(
+        &mut live,
+        &room,
+        hostile,
+        b"hostile name",
+        "___up_evil_hs.txt",
+    )
+    .await;
+    assert_eq!(stored, b"hostile name");
 
     // The homeserver's door: a wrong hs_token is refused and changes nothing; a transaction
     // sent twice is taken once.

@@ -133,8 +133,9 @@ pub fn listen(home: &Home, args: &[String]) -> ExitCode {
         if listen_die_hook(home) {
             return fail(LOST);
         }
-        // Reading the whole state is costly; its files' sizes and times are not. A pass that
-        // failed (a line half written) is not remembered, so it is made again.
+        // Reading the whole state is costly; its files' sizes and times are not. A pass is
+        // remembered by the look taken before it, so a write still under way then (a line read
+        // half written) changes its file again, and that file is read once more.
         let now = fingerprint(&home.dir);
         if looked.as_ref() == Some(&now) {
             thread::sleep(LOOK_EVERY);

@@ -11,7 +11,7 @@
 
 use super::{
     latency::{Latency, PhaseReport},
-    stats::Summary,
+    stats::{Summary, quantile_difference},
 };
 
 /// The goal for the p99 latency kbbridge adds, in ms.
@@ -31,10 +31,7 @@ fn slowest(phases: &[PhaseReport], which: impl Fn(&PhaseReport) -> bool) -> f64 
 
 /// (p50, p99) in ms of kbbridge's part: line → landed on Matrix − direct, as due.
 fn added(m: &Latency) -> (f64, f64) {
-    let own = Summary::of(&m.own);
-    let direct = Summary::of(&m.concurrent.seen);
-    let ms = |a: u64, b: u64| (a as f64 - b as f64) / 1000.0;
-    (ms(own.p50, direct.p50), ms(own.p99, direct.p99))
+    quantile_difference(&Summary::of(&m.own), &[&Summary::of(&m.concurrent.seen)])
 }
 
 /// Prints the verdict at each rate, and over all.

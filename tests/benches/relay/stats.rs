@@ -56,14 +56,19 @@ pub fn row(label: &str, s: &Summary) {
     );
 }
 
-/// Prints a row of differences of quantiles (`a` − `b` − `c`…), in ms.
-pub fn difference(label: &str, plus: &Summary, minus: &[&Summary]) -> (f64, f64) {
+/// The differences of quantiles `plus` − each of `minus`: (p50, p99) in ms.
+pub fn quantile_difference(plus: &Summary, minus: &[&Summary]) -> (f64, f64) {
     let diff = |q: fn(&Summary) -> u64| {
         minus
             .iter()
             .fold(q(plus) as f64, |acc, m| acc - q(m) as f64)
     };
-    let (p50, p99) = (ms(diff(|s| s.p50)), ms(diff(|s| s.p99)));
+    (ms(diff(|s| s.p50)), ms(diff(|s| s.p99)))
+}
+
+/// Prints a row of differences of quantiles (`a` − `b` − `c`…), in ms.
+pub fn difference(label: &str, plus: &Summary, minus: &[&Summary]) -> (f64, f64) {
+    let (p50, p99) = quantile_difference(plus, minus);
     println!("{label:<46} {:>6} {p50:>9.1} {p99:>9.1}", "");
     (p50, p99)
 }

@@ -104,6 +104,24 @@ fn start() -> Result<Synapse, String> {
     })
 }
 
+/// Deletes the appservice's undelivered transactions from Synapse's database (SQLite or
+/// PostgreSQL, as `homeserver.yaml` says); prints how many.
+const DROP_QUEUED: &str = r#"
+import sys, yaml
+db = yaml.safe_load(open(sys.argv[1]))["database"]
+if db["name"] == "sqlite3":
+    import sqlite3
+    conn, mark = sqlite3.connect(db["args"]["database"], timeout=30), "?"
+else:
+    import psycopg2
+    args = {k: v for k, v in db["args"].items() if k not in ("cp_min", "cp_max")}
+    conn, mark = psycopg2.connect(**args), "%s"
+cur = conn.cursor()
+cur.execute("DELETE FROM application_services_txns WHERE as_id = " + mark, (sys.argv[2],))
+conn.commit()
+print(cur.rowcount)
+"#;
+
 /// A ghost prefix no other test run uses: `kb_t<pid>x<n>_`.
 pub fn unique_prefix() -> String {
     static N: AtomicU32 = AtomicU32::new(0);
@@ -127,6 +145,30 @@ impl Synapse {
             ghost_prefix: ghost_prefix.to_owned(),
             ..MatrixConfig::default()
         }
+    }
+
+    /// Throws away the transactions this Synapse holds for the appservice `as_id` and has
+    /// not delivered, as its recovery race or a crash of its own can (`gaps.rs`); returns how
+    /// many there were.
+    ///
+    /// # Errors
+    /// When its database cannot be changed.
+    pub fn drop_queued_transactions(&self, as_id: &str) -> Result<u64, String> {
+        let config = self.dir.join("homeserver.yaml");
+        let out = std::process::Command::new(self.venv.join("bin/python"))
+            .arg("-c")
+            .arg(DROP_QUEUED)
+            .arg(&config)
+            .arg(as_id)
+            .output()
+            .map_err(|e| format!("cannot run the venv's python: {e}"))?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.trim()
+            .parse()
+            .map_err(|e| format!("unexpected output {text:?}: {e}"))
     }
 
     /// A reader of this homeserver, as the bot.

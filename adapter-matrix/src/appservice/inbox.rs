@@ -18,7 +18,10 @@ use ruma::{OwnedUserId, UserId, events::AnyTimelineEvent, serde::Raw};
 use serde::Deserialize;
 use tracing::{debug, warn};
 
-use super::event::{self, Converted};
+use super::{
+    event::{self, Converted},
+    gaps::{GapCheck, Kept},
+};
 use crate::client::MatrixClient;
 
 /// The inbox's ingress name for events the homeserver pushed.
@@ -138,14 +141,19 @@ impl Filter {
 pub async fn take(
     store: &MappingStore,
     filter: &Filter,
+    gaps: Option<&GapCheck>,
     txn_id: &str,
     events: &[Raw<AnyTimelineEvent>],
 ) -> Result<TxnOutcome, StoreError> {
     let mut kept = Vec::new();
+    let mut places = Vec::new();
     let (mut own, mut unknown, mut other, mut unreadable) = (0, 0, 0, 0);
     for raw in events {
         match filter.judge(raw) {
-            Ok(id) => kept.push((id, raw.json().get().to_owned())),
+            Ok(id) => {
+                places.push(place(raw));
+                kept.push((id, raw.json().get().to_owned()));
+            }
             Err(Dropped::Own) => own += 1,
             Err(Dropped::UnknownRoom) => unknown += 1,
             Err(Dropped::Type) => other += 1,
@@ -156,12 +164,38 @@ pub async fn take(
         // Not a Matrix event as the spec has it: nothing to relay, but worth knowing.
         warn!(txn = %txn_id, unreadable, "events without an event_id, sender, room_id or type were left out");
     }
-    let outcome = store.take_transaction(txn_id, INGRESS, &kept).await?;
+    let mut filled = Vec::new();
+    if let Some(gaps) = gaps {
+        let firsts: Vec<Kept<'_>> = kept
+            .iter()
+            .zip(&places)
+            .map(|((id, _), (room, ts))| Kept { id, room, ts: *ts })
+            .collect();
+        filled = gaps.fill(store, filter, &firsts).await;
+    }
+    let skipped = filled.len();
+    filled.extend(kept);
+    let outcome = store.take_transaction(txn_id, INGRESS, &filled).await?;
+    if let (Some(gaps), TxnOutcome::Repeated) = (gaps, outcome) {
+        // Sent again: the homeserver is recovering, and may skip one at the end of it.
+        gaps.open();
+    }
     debug!(
-        txn = %txn_id, events = events.len(), kept = kept.len(), own, unknown_room = unknown,
-        other_type = other, unreadable, outcome = ?outcome, "transaction"
+        txn = %txn_id, events = events.len(), kept = filled.len() - skipped, skipped, own,
+        unknown_room = unknown, other_type = other, unreadable, outcome = ?outcome, "transaction"
     );
     Ok(outcome)
+}
+
+/// A kept event's room and `origin_server_ts` (ms).
+fn place(raw: &Raw<AnyTimelineEvent>) -> (String, Option<u64>) {
+    let room = raw
+        .get_field::<String>("room_id")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let ts = raw.get_field::<u64>("origin_server_ts").ok().flatten();
+    (room, ts)
 }
 
 /// One inbox item, read back and converted.

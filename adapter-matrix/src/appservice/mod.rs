@@ -13,9 +13,11 @@
 //! - `inbox.rs`: what of a transaction is kept ([`Filter`]) and the [`Inbox`] read back.
 //! - `event.rs`: an inbox item → a core `Incoming`, with its event ID ([`Pushed`]).
 //! - `pump.rs`: the inbox → the relay, each event marked handled once the relay applied it.
+//! - `gaps.rs`: events the homeserver skipped at the end of a recovery, taken in their place.
 
 mod auth;
 mod event;
+mod gaps;
 mod inbox;
 mod pump;
 mod server;
@@ -24,6 +26,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 pub use auth::{Denied, TokenCheck};
 pub use event::{Converted, Pushed, Skip, convert};
+pub use gaps::{GapCheck, LATE, WINDOW};
 pub use inbox::{Dropped, Filter, INGRESS, Inbox, KnownRooms, Ours, Waiting};
 pub use pump::pump;
 pub use server::{BODY_LIMIT, Listening, Receiver, router};
@@ -84,7 +87,10 @@ pub async fn start(
         ours: Ours::new(client.bot().to_owned(), &config.ghost_prefix),
         rooms,
     };
-    let receiver = Arc::new(Receiver::new(store, filter, config.hs_token.clone()));
+    // The ping below starts the homeserver's recovery, whose end may skip a transaction.
+    let gaps = GapCheck::new(Arc::new(MatrixClient::for_config(config)?));
+    let receiver =
+        Arc::new(Receiver::new(store, filter, config.hs_token.clone()).with_gap_check(gaps));
     let listening = Listening::start(listener, receiver)
         .map_err(|e| MatrixError::Invalid(format!("listener on {}: {e}", config.listen)))?;
     announce(client, listening.addr()).await;

@@ -29,6 +29,7 @@ use tracing::{debug, error, info, warn};
 
 use super::{
     auth::{Denied, TokenCheck},
+    gaps::GapCheck,
     inbox::{self, Filter},
 };
 
@@ -42,6 +43,7 @@ pub struct Receiver {
     filter: Filter,
     token: TokenCheck,
     arrivals: Arc<Notify>,
+    gaps: Option<GapCheck>,
 }
 
 impl Receiver {
@@ -53,7 +55,15 @@ impl Receiver {
             filter,
             token: TokenCheck::new(hs_token),
             arrivals: Arc::new(Notify::new()),
+            gaps: None,
         }
+    }
+
+    /// Also takes the events the homeserver skipped, found by `gaps` (`gaps.rs`).
+    #[must_use]
+    pub fn with_gap_check(mut self, gaps: GapCheck) -> Self {
+        self.gaps = Some(gaps);
+        self
     }
 
     /// Notified each time a transaction puts new events into the inbox, so its reader wakes
@@ -178,7 +188,16 @@ async fn transaction(
             return error(StatusCode::BAD_REQUEST, "M_BAD_JSON", &e.to_string());
         }
     };
-    match inbox::take(&receiver.store, &receiver.filter, &txn_id, &pushed.events).await {
+    let gaps = receiver.gaps.as_ref();
+    match inbox::take(
+        &receiver.store,
+        &receiver.filter,
+        gaps,
+        &txn_id,
+        &pushed.events,
+    )
+    .await
+    {
         Ok(TxnOutcome::Repeated) => {
             debug!(txn = %txn_id, "transaction already taken");
             ok()

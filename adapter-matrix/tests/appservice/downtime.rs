@@ -1,5 +1,7 @@
 //! What the homeserver queued while kbbridge was down.
 
+use adapter_matrix::registration::APPSERVICE_ID;
+
 use super::*;
 
 /// While kbbridge is down (first answering with a wrong hs_token, then not listening at all),
@@ -56,5 +58,77 @@ async fn what_the_homeserver_queued_while_down_arrives_after_the_ping() {
     let waiting = env.store.inbox_waiting(INGRESS, 100).await.unwrap();
     let ids: Vec<&str> = waiting.iter().map(|i| i.native_id.as_str()).collect();
     assert_eq!(ids, [queued.as_str()], "once");
+    listening.stop().await;
+}
+
+/// An event the homeserver never pushes (Synapse's recovery race, `gaps.rs`: here its queued
+/// transaction is thrown away while kbbridge is down) is found in the room when the next event
+/// there is pushed, and taken before it, once; the late transaction, sent by hand after, adds
+/// nothing.
+#[tokio::test]
+async fn an_event_the_homeserver_skipped_is_taken_before_the_next_one_in_its_room() {
+    let _one = PUSHING.lock().await;
+    let p = pushing();
+    let (env, listening) = env(p).await;
+    let before = env.say("before kbbridge stopped").await;
+    env.wait_for(&before).await;
+    listening.stop().await;
+
+    let skipped = env.say("never pushed").await;
+    // The push fails at once (nobody listens): Synapse queues the transaction, then loses it.
+    let started = Instant::now();
+    loop {
+        let dropped = p
+            .synapse
+            .drop_queued_transactions(APPSERVICE_ID)
+            .expect("drop Synapse's queued transactions");
+        if dropped > 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < ARRIVAL,
+            "Synapse queued no transaction for {skipped}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let listening = appservice::start(
+        &env.config,
+        &env.client,
+        env.store.clone(),
+        env.rooms.clone(),
+    )
+    .await
+    .unwrap();
+    let after = env.say("pushed after the restart").await;
+    env.wait_for(&after).await;
+    let ids = |items: Vec<bridge_core::store::InboxItem>| -> Vec<String> {
+        items.into_iter().map(|i| i.native_id).collect()
+    };
+    let waiting = ids(env.store.inbox_waiting(INGRESS, 100).await.unwrap());
+    assert_eq!(
+        waiting,
+        [before.clone(), skipped.clone(), after.clone()],
+        "the skipped event, once, in the room's order"
+    );
+
+    // The lost transaction delivered after all (as Synapse's next recovery would): no effect.
+    let late = json!({"events": [env.event(&skipped).await]});
+    let status = reqwest::Client::new()
+        .put(format!(
+            "http://{}/_matrix/app/v1/transactions/late-{}",
+            p.listen,
+            segment(&skipped)
+        ))
+        .bearer_auth(&p.hs_token)
+        .header("content-type", "application/json")
+        .body(late.to_string())
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert!(status.is_success(), "late transaction answered {status}");
+    let waiting_again = ids(env.store.inbox_waiting(INGRESS, 100).await.unwrap());
+    assert_eq!(waiting_again, waiting, "the late transaction added nothing");
     listening.stop().await;
 }

@@ -27,6 +27,9 @@ const PUT_ITEM: &str = "INSERT INTO inbox (ingress, native_id, payload, received
 const WAITING: &str = "SELECT id, ingress, native_id, payload, received_at FROM inbox
     WHERE ingress = $1 AND done = 0 AND id > $3 ORDER BY id LIMIT $2";
 
+/// `$1` ingress, `$2` native ID: a row when the inbox has that event (waiting or done).
+const KNOWN: &str = "SELECT 1 FROM inbox WHERE ingress = $1 AND native_id = $2";
+
 /// `$1` id.
 const DONE: &str = "UPDATE inbox SET done = 1 WHERE id = $1";
 
@@ -157,6 +160,15 @@ impl MappingStore {
     pub async fn inbox_done(&self, id: i64) -> Result<(), StoreError> {
         sqlx::query(DONE).bind(id).execute(&self.pool).await?;
         Ok(())
+    }
+
+    /// Whether the inbox of `ingress` has the event `native_id`, waiting or done.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] if the database fails.
+    pub async fn inbox_knows(&self, ingress: &str, native_id: &str) -> Result<bool, StoreError> {
+        let query = sqlx::query(KNOWN).bind(ingress).bind(native_id);
+        Ok(self.read_optional(query).await?.is_some())
     }
 
     /// How many items of `ingress` are waiting, and how many are done.

@@ -188,7 +188,10 @@ impl Live {
             .env("KBBRIDGE__MATRIX__HS_TOKEN", &self.pushing.hs_token)
             .env("KBBRIDGE__MATRIX__GHOST_PREFIX", &self.prefix)
             .env("KBBRIDGE__MATRIX__BOT_LOCALPART", &synapse.bot_localpart)
-            .env("RUST_LOG", "info,kbbridge=debug,bridge_core=debug");
+            .env(
+                "RUST_LOG",
+                "info,kbbridge=debug,bridge_core=debug,adapter_matrix=debug",
+            );
         if let Some(export) = &self.export {
             cmd.env("KBBRIDGE__KEYBASE__EXPORT", export);
         }

@@ -127,7 +127,8 @@ impl Live {
                 let order = order_of(texts, source);
                 assert!(
                     order.windows(2).all(|w| w[0] < w[1]),
-                    "order on {side}: {order:?}"
+                    "order on {side}: {order:?}\n{}",
+                    self.logs()
                 );
             }
             let left: Vec<usize> = counts(texts, gone);

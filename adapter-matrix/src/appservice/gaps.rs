@@ -42,6 +42,9 @@ pub const WINDOW: Duration = Duration::from_secs(30);
 /// Events older than this when pushed are a backlog: the homeserver is recovering.
 pub const LATE: Duration = Duration::from_secs(10);
 
+/// How long reading a room may take.
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Events read before a pushed one (Synapse gives `/context` half its limit before the event).
 const BEFORE: u32 = 25;
 
@@ -146,10 +149,10 @@ impl GapCheck {
                 .to_vec(),
         );
         req.filter = only;
-        let answer = self
-            .client
-            .send(req, None)
+        // Bounded: the homeserver waits for this transaction's answer meanwhile.
+        let answer = tokio::time::timeout(LOOKUP_TIMEOUT, self.client.send(req, None))
             .await
+            .map_err(|_| format!("no answer within {LOOKUP_TIMEOUT:?}"))?
             .map_err(|e| e.to_string())?;
         let found = unknown_before(store, filter, &answer.events_before)
             .await

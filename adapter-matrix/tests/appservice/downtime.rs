@@ -40,14 +40,7 @@ async fn what_the_homeserver_queued_while_down_arrives_after_the_ping() {
     tokio::time::sleep(Duration::from_millis(7000).saturating_sub(posted.elapsed())).await;
 
     let started = Instant::now();
-    let listening = appservice::start(
-        &env.config,
-        &env.client,
-        env.store.clone(),
-        env.rooms.clone(),
-    )
-    .await
-    .unwrap();
+    let listening = env.listen().await;
     env.wait_for(&queued).await;
     let took = started.elapsed();
     assert!(
@@ -92,14 +85,7 @@ async fn an_event_the_homeserver_skipped_is_taken_before_the_next_one_in_its_roo
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    let listening = appservice::start(
-        &env.config,
-        &env.client,
-        env.store.clone(),
-        env.rooms.clone(),
-    )
-    .await
-    .unwrap();
+    let listening = env.listen().await;
     let after = env.say("pushed after the restart").await;
     env.wait_for(&after).await;
     let ids = |items: Vec<bridge_core::store::InboxItem>| -> Vec<String> {

@@ -155,6 +155,18 @@ impl Env {
             .unwrap()
     }
 
+    /// Starts the listener again (it pings the homeserver).
+    async fn listen(&self) -> Listening {
+        appservice::start(
+            &self.config,
+            &self.client,
+            self.store.clone(),
+            self.rooms.clone(),
+        )
+        .await
+        .unwrap()
+    }
+
     /// Waits until `event` is in the inbox.
     async fn wait_for(&self, event: &str) {
         let started = Instant::now();

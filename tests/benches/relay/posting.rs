@@ -153,8 +153,12 @@ pub async fn on_matrix(
                     tokio::time::sleep_until(start + offset).await;
                     let lag = tokio::time::Instant::now().saturating_duration_since(start + offset);
                     let tag = tag(kind, s.first + i);
-                    let body =
-                        json!({"msgtype": "m.text", "body": format!("benchmark message {tag}")});
+                    // The empty `m.mentions` kbbridge's copies carry: Synapse checks it (`main.rs`).
+                    let body = json!({
+                        "msgtype": "m.text",
+                        "body": format!("benchmark message {tag}"),
+                        "m.mentions": {},
+                    });
                     let at = start_us + u64::try_from(offset.as_micros()).unwrap_or(u64::MAX);
                     // Unique over runs too: the user's transaction IDs outlive the world.
                     let txn = format!("bench.{}.{tag}", std::process::id());

@@ -16,7 +16,7 @@
 //! room's history before kbbridge listened is not the relay's.
 //!
 //! "May be going on" is [`WINDOW`] after the listener starts, after a transaction comes again,
-//! and after one whose events are older than [`LATE`] (a backlog being sent).
+//! and after one with an event older than [`LATE`] (held back by a failed push).
 
 use std::{
     collections::{BTreeMap, HashSet},
@@ -39,8 +39,10 @@ use crate::client::MatrixClient;
 /// How long after a sign of recovery transactions are checked.
 pub const WINDOW: Duration = Duration::from_secs(30);
 
-/// Events older than this when pushed are a backlog: the homeserver is recovering.
-pub const LATE: Duration = Duration::from_secs(10);
+/// Events older than this when pushed were held back: the homeserver is recovering. Its first
+/// retry after a failed push comes 2 s later (then 4, 8…), so even a failure kbbridge never saw
+/// (a connection lost on the way) shows; a push otherwise takes milliseconds.
+pub const LATE: Duration = Duration::from_millis(1500);
 
 /// How long reading a room may take.
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -94,11 +96,7 @@ impl GapCheck {
         kept: &[Kept<'_>],
     ) -> Vec<(String, String)> {
         let now_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
-        let late = u64::try_from(LATE.as_millis()).unwrap_or(u64::MAX);
-        if kept
-            .iter()
-            .any(|k| k.ts.is_some_and(|ts| ts.saturating_add(late) < now_ms))
-        {
+        if any_late(kept, now_ms) {
             self.open();
         }
         if !self.is_open() {
@@ -163,6 +161,13 @@ impl GapCheck {
     }
 }
 
+/// Whether one of `kept` is older than [`LATE`] at `now_ms`.
+fn any_late(kept: &[Kept<'_>], now_ms: u64) -> bool {
+    let late = u64::try_from(LATE.as_millis()).unwrap_or(u64::MAX);
+    kept.iter()
+        .any(|k| k.ts.is_some_and(|ts| ts.saturating_add(late) < now_ms))
+}
+
 /// Of `before` (newest first), the kept events newer than the newest one the inbox has,
 /// oldest first; `None` when the inbox has none of them.
 async fn unknown_before(
@@ -186,4 +191,30 @@ async fn unknown_before(
         }
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kept(ts: Option<u64>) -> Kept<'static> {
+        Kept {
+            id: "$e",
+            room: "!r:hs",
+            ts,
+        }
+    }
+
+    #[test]
+    fn an_event_held_back_by_a_retry_is_late_and_a_fresh_one_is_not() {
+        let now = 1_000_000;
+        assert!(!any_late(&[kept(Some(now - 200))], now), "a push takes ms");
+        assert!(
+            any_late(&[kept(Some(now - 2_000))], now),
+            "the first retry's 2 s"
+        );
+        assert!(any_late(&[kept(Some(now)), kept(Some(now - 60_000))], now));
+        assert!(!any_late(&[kept(None)], now), "no time, no sign");
+        assert!(!any_late(&[kept(Some(now + 5_000))], now), "a clock ahead");
+    }
 }

@@ -33,7 +33,7 @@ use ruma::{
 };
 use tracing::{debug, info, warn};
 
-use super::inbox::{Filter, INGRESS};
+use super::inbox::{Filter, INGRESS, Judged};
 use crate::client::MatrixClient;
 
 /// How long after a sign of recovery transactions are checked.
@@ -54,16 +54,6 @@ const BEFORE: u32 = 25;
 pub struct GapCheck {
     client: Arc<MatrixClient>,
     until: Mutex<Instant>,
-}
-
-/// One kept event of a transaction: its ID, room and time.
-pub struct Kept<'a> {
-    /// The event ID.
-    pub id: &'a str,
-    /// Its room.
-    pub room: &'a str,
-    /// `origin_server_ts`, in ms.
-    pub ts: Option<u64>,
 }
 
 impl GapCheck {
@@ -93,7 +83,7 @@ impl GapCheck {
         &self,
         store: &MappingStore,
         filter: &Filter,
-        kept: &[Kept<'_>],
+        kept: &[&Judged],
     ) -> Vec<(String, String)> {
         let now_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
         if any_late(kept, now_ms) {
@@ -105,7 +95,7 @@ impl GapCheck {
         // The first kept event of each room: what comes before it in the transaction is known.
         let mut first: BTreeMap<&str, &str> = BTreeMap::new();
         for k in kept {
-            first.entry(k.room).or_insert(k.id);
+            first.entry(k.room.as_str()).or_insert(k.id.as_str());
         }
         let mut missing = Vec::new();
         for (room, event) in first {
@@ -162,7 +152,7 @@ impl GapCheck {
 }
 
 /// Whether one of `kept` is older than [`LATE`] at `now_ms`.
-fn any_late(kept: &[Kept<'_>], now_ms: u64) -> bool {
+fn any_late(kept: &[&Judged], now_ms: u64) -> bool {
     let late = u64::try_from(LATE.as_millis()).unwrap_or(u64::MAX);
     kept.iter()
         .any(|k| k.ts.is_some_and(|ts| ts.saturating_add(late) < now_ms))
@@ -179,7 +169,7 @@ async fn unknown_before(
     // The same event listed twice (a homeserver's quirk) is taken once.
     let mut seen = HashSet::new();
     for raw in before {
-        let Ok(id) = filter.judge(raw) else {
+        let Ok(Judged { id, .. }) = filter.judge(raw) else {
             continue;
         };
         if store.inbox_knows(INGRESS, &id).await? {
@@ -197,10 +187,10 @@ async fn unknown_before(
 mod tests {
     use super::*;
 
-    fn kept(ts: Option<u64>) -> Kept<'static> {
-        Kept {
-            id: "$e",
-            room: "!r:hs",
+    fn kept(ts: Option<u64>) -> Judged {
+        Judged {
+            id: "$e".into(),
+            room: "!r:hs".into(),
             ts,
         }
     }
@@ -208,13 +198,16 @@ mod tests {
     #[test]
     fn an_event_held_back_by_a_retry_is_late_and_a_fresh_one_is_not() {
         let now = 1_000_000;
-        assert!(!any_late(&[kept(Some(now - 200))], now), "a push takes ms");
+        assert!(!any_late(&[&kept(Some(now - 200))], now), "a push takes ms");
         assert!(
-            any_late(&[kept(Some(now - 2_000))], now),
+            any_late(&[&kept(Some(now - 2_000))], now),
             "the first retry's 2 s"
         );
-        assert!(any_late(&[kept(Some(now)), kept(Some(now - 60_000))], now));
-        assert!(!any_late(&[kept(None)], now), "no time, no sign");
-        assert!(!any_late(&[kept(Some(now + 5_000))], now), "a clock ahead");
+        assert!(any_late(
+            &[&kept(Some(now)), &kept(Some(now - 60_000))],
+            now
+        ));
+        assert!(!any_late(&[&kept(None)], now), "no time, no sign");
+        assert!(!any_late(&[&kept(Some(now + 5_000))], now), "a clock ahead");
     }
 }

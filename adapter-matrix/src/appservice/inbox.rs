@@ -20,7 +20,7 @@ use tracing::{debug, warn};
 
 use super::{
     event::{self, Converted},
-    gaps::{GapCheck, Kept},
+    gaps::GapCheck,
 };
 use crate::client::MatrixClient;
 
@@ -106,14 +106,27 @@ struct Envelope {
     room_id: String,
     /// State events have one; a message never does.
     state_key: Option<serde::de::IgnoredAny>,
+    /// Tells a transaction held back by a failed push (`gaps.rs`).
+    origin_server_ts: Option<u64>,
+}
+
+/// A kept event: its ID, its room, and `origin_server_ts` (ms) when it has one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Judged {
+    /// The event ID.
+    pub id: String,
+    /// Its room.
+    pub room: String,
+    /// `origin_server_ts`, in ms.
+    pub ts: Option<u64>,
 }
 
 impl Filter {
-    /// The event's ID, when it is kept.
+    /// The event's ID, room and time, when it is kept.
     ///
     /// # Errors
     /// Why it is dropped.
-    pub fn judge(&self, raw: &Raw<AnyTimelineEvent>) -> Result<String, Dropped> {
+    pub fn judge(&self, raw: &Raw<AnyTimelineEvent>) -> Result<Judged, Dropped> {
         let e: Envelope =
             serde_json::from_str(raw.json().get()).map_err(|_| Dropped::Unreadable)?;
         if !matches!(
@@ -129,7 +142,11 @@ impl Filter {
         if !self.rooms.contains(&e.room_id) {
             return Err(Dropped::UnknownRoom);
         }
-        Ok(e.event_id)
+        Ok(Judged {
+            id: e.event_id,
+            room: e.room_id,
+            ts: e.origin_server_ts,
+        })
     }
 }
 
@@ -146,14 +163,10 @@ pub async fn take(
     events: &[Raw<AnyTimelineEvent>],
 ) -> Result<TxnOutcome, StoreError> {
     let mut kept = Vec::new();
-    let mut places = Vec::new();
     let (mut own, mut unknown, mut other, mut unreadable) = (0, 0, 0, 0);
     for raw in events {
         match filter.judge(raw) {
-            Ok(id) => {
-                places.push(place(raw));
-                kept.push((id, raw.json().get().to_owned()));
-            }
+            Ok(judged) => kept.push((judged, raw.json().get().to_owned())),
             Err(Dropped::Own) => own += 1,
             Err(Dropped::UnknownRoom) => unknown += 1,
             Err(Dropped::Type) => other += 1,
@@ -166,15 +179,11 @@ pub async fn take(
     }
     let mut filled = Vec::new();
     if let Some(gaps) = gaps {
-        let firsts: Vec<Kept<'_>> = kept
-            .iter()
-            .zip(&places)
-            .map(|((id, _), (room, ts))| Kept { id, room, ts: *ts })
-            .collect();
-        filled = gaps.fill(store, filter, &firsts).await;
+        let judged: Vec<&Judged> = kept.iter().map(|(j, _)| j).collect();
+        filled = gaps.fill(store, filter, &judged).await;
     }
     let skipped = filled.len();
-    filled.extend(kept);
+    filled.extend(kept.into_iter().map(|(j, payload)| (j.id, payload)));
     let outcome = store.take_transaction(txn_id, INGRESS, &filled).await?;
     if let (Some(gaps), TxnOutcome::Repeated) = (gaps, outcome) {
         // Sent again: the homeserver is recovering, and may skip one at the end of it.
@@ -185,17 +194,6 @@ pub async fn take(
         unknown_room = unknown, other_type = other, unreadable, outcome = ?outcome, "transaction"
     );
     Ok(outcome)
-}
-
-/// A kept event's room and `origin_server_ts` (ms).
-fn place(raw: &Raw<AnyTimelineEvent>) -> (String, Option<u64>) {
-    let room = raw
-        .get_field::<String>("room_id")
-        .ok()
-        .flatten()
-        .unwrap_or_default();
-    let ts = raw.get_field::<u64>("origin_server_ts").ok().flatten();
-    (room, ts)
 }
 
 /// One inbox item, read back and converted.

@@ -27,7 +27,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 pub use auth::{Denied, TokenCheck};
 pub use event::{Converted, Pushed, Skip, convert};
 pub use gaps::{GapCheck, LATE, WINDOW};
-pub use inbox::{Dropped, Filter, INGRESS, Inbox, KnownRooms, Ours, Waiting};
+pub use inbox::{Dropped, Filter, INGRESS, Inbox, Judged, KnownRooms, Ours, Waiting};
 pub use pump::pump;
 pub use server::{BODY_LIMIT, Listening, Receiver, router};
 
